@@ -1,0 +1,100 @@
+"""Shared pieces of the `demand` commands: error handling, output, progress bars, database access."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from forecast.errors import DemandError, InvalidInputError, StorageError
+from forecast.storage.engine import make_engine
+from forecast.storage.migrate import current_revision, head_revision
+
+__all__ = ["cli_errors", "emit_json", "stderr", "stdout", "progress_bar", "migrated_engine", "EXIT_BAD_INPUT"]
+
+EXIT_BAD_INPUT = 2
+EXIT_STORAGE = 3
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    stderr.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def cli_errors(func: F) -> F:
+    """Turn the service's errors into one `error: ...` line on stderr and an exit code.
+
+    Bad input exits 2; an unusable database exits 3.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except InvalidInputError as exc:
+            raise _fail(str(exc), EXIT_BAD_INPUT) from None
+        except StorageError as exc:
+            raise _fail(str(exc), EXIT_STORAGE) from None
+        except DemandError as exc:
+            raise _fail(str(exc), 1) from None
+        except (OperationalError, ProgrammingError) as exc:
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+            raise _fail(f"database error: {detail}; check DEMAND_DATABASE_URL and run `demand db upgrade`",
+                        EXIT_STORAGE) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit_json(payload: Any) -> None:
+    """Print `payload` as JSON on stdout (for programs)."""
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def migrated_engine() -> Engine:
+    """The configured engine, after checking the schema is at the newest migration.
+
+    Raises:
+        StorageError: unreachable database or schema not at head.
+    """
+    engine = make_engine()
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        raise StorageError(f"cannot open database {where}: {str(exc.orig).strip().splitlines()[0]}; "
+                           "check DEMAND_DATABASE_URL") from None
+    head = head_revision()
+    if current != head:
+        raise StorageError(f"database {where} is at migration {current or 'none'}, code expects {head}; "
+                           "run `demand db upgrade`")
+    return engine
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on stderr; yields `update(stage, done, total)`."""
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=stderr, transient=True, disable=not enabled,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    with progress:
+        yield update

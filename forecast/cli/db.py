@@ -1,0 +1,41 @@
+"""`demand db`: schema migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from forecast.cli.common import cli_errors, emit_json, stdout
+from forecast.storage import migrate
+from forecast.storage.engine import make_engine
+
+app = typer.Typer(help="Create and migrate the database schema (Alembic).", no_args_is_help=True)
+
+
+@app.command()
+@cli_errors
+def upgrade(revision: str = typer.Argument("head", help="Target revision (default: newest).")) -> None:
+    """Migrate the database up to REVISION."""
+    migrate.upgrade(revision=revision)
+    stdout.print(f"database at {migrate.current_revision()}")
+
+
+@app.command()
+@cli_errors
+def downgrade(revision: str = typer.Argument(..., help="Target revision, or `base` to drop every table.")) -> None:
+    """Migrate the database down to REVISION."""
+    migrate.downgrade(revision)
+    stdout.print(f"database at {migrate.current_revision() or 'base'}")
+
+
+@app.command()
+@cli_errors
+def current(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show the database's revision and whether it is up to date."""
+    engine = make_engine()
+    at, head = migrate.current_revision(engine), migrate.head_revision()
+    url = engine.url.render_as_string(hide_password=True)
+    if json_output:
+        emit_json({"url": url, "current": at, "head": head, "up_to_date": at == head})
+        return
+    state = "up to date" if at == head else "behind: run `demand db upgrade`"
+    stdout.print(f"{url}: {at or 'base (empty)'} (head {head}, {state})", highlight=False)

@@ -1,0 +1,51 @@
+"""Root of the `demand` command: sub-commands, logging set-up and `demand summary`."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from rich.table import Table
+
+from forecast.cli import db, demo, ingest
+from forecast.cli.common import cli_errors, emit_json, migrated_engine, stdout
+from forecast.settings import get_settings
+from forecast.storage import repo
+from forecast.storage.engine import session_scope
+
+app = typer.Typer(
+    name="demand",
+    help="Demand forecasting service with external signals.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(ingest.app, name="ingest")
+app.add_typer(demo.app, name="demo")
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress lines to stderr.")) -> None:
+    level = logging.DEBUG if verbose else getattr(logging, get_settings().log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("forecast").setLevel(level if verbose else logging.WARNING)
+
+
+@app.command()
+@cli_errors
+def summary(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """What is stored: SKUs, regions, sales rows and their date range, batches."""
+    with session_scope(migrated_engine()) as session:
+        counts = repo.storage_summary(session=session)
+    if json_output:
+        emit_json(counts)
+        return
+    table = Table("what", "value", title="stored")
+    for key, value in counts.items():
+        table.add_row(key.replace("_", " "), f"{value:,.0f}" if isinstance(value, int | float) else str(value))
+    stdout.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

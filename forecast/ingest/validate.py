@@ -1,0 +1,144 @@
+"""Sales validation: finders that return the bad rows with reasons, and a wrapper that raises.
+
+Row-level problems (a bad date, negative units, a duplicated key) quarantine the row; problems
+that make the whole file doubtful (conflicting master data, no valid row at all) raise.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from forecast.errors import InvalidInputError
+from forecast.ingest.readers import LINE_COLUMN
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "REASON_COLUMN",
+    "parse_sales",
+    "find_bad_sales_rows",
+    "find_master_data_conflicts",
+    "validate_sales",
+]
+
+MAX_ID_LENGTH = 128
+REASON_COLUMN = "_reason"
+_TRUE = ("1", "true", "t", "yes", "y")
+_FALSE = ("0", "false", "f", "no", "n", "")
+
+
+def _text(name: str) -> pl.Expr:
+    return pl.col(name).str.strip_chars()
+
+
+def _number_problems(name: str, *, required: bool) -> list[pl.Expr]:
+    text, value = _text(name), _text(name).cast(pl.Float64, strict=False)
+    missing = text.is_null() | (text == "")
+    problems = [
+        pl.when(~missing & value.is_null()).then(pl.format(f"{name} '{{}}' is not a number", text)),
+        pl.when(value.is_nan() | value.is_infinite()).then(pl.format(f"{name} '{{}}' is not finite", text)),
+        pl.when(value < 0).then(pl.format(f"{name} {{}} is negative", text)),
+    ]
+    if required:
+        problems.append(pl.when(missing).then(pl.lit(f"{name} is empty")))
+    return problems
+
+
+def _id_problems(name: str) -> list[pl.Expr]:
+    text = _text(name)
+    return [
+        pl.when(text.is_null() | (text == "")).then(pl.lit(f"{name} is empty")),
+        pl.when(text.str.len_chars() > MAX_ID_LENGTH).then(pl.lit(f"{name} is longer than {MAX_ID_LENGTH} characters")),
+    ]
+
+
+def parse_sales(canonical: pl.DataFrame, date_format: str) -> pl.DataFrame:
+    """Typed columns next to the text ones: `day` as date, `units`/`price` as float, `on_promo` as bool.
+
+    Unparseable values become null here; `find_bad_sales_rows` names them.
+    """
+    exprs = [
+        _text("sku").alias("sku"),
+        _text("region").alias("region"),
+        _text("day").str.to_date(date_format, strict=False).alias("day_parsed"),
+        _text("units").cast(pl.Float64, strict=False).alias("units_parsed"),
+    ]
+    if "price" in canonical.columns:
+        exprs.append(_text("price").cast(pl.Float64, strict=False).alias("price_parsed"))
+    if "on_promo" in canonical.columns:
+        exprs.append(_text("on_promo").str.to_lowercase().is_in(_TRUE).alias("on_promo_parsed"))
+    return canonical.with_columns(exprs)
+
+
+def find_bad_sales_rows(parsed: pl.DataFrame, date_format: str) -> pl.DataFrame:
+    """The rows of `parsed` that cannot be loaded, as `_line` and `_reason` (all reasons, `; `-joined)."""
+    problems = _id_problems("sku") + _id_problems("region")
+    day_text = _text("day")
+    problems += [
+        pl.when(day_text.is_null() | (day_text == "")).then(pl.lit("day is empty")),
+        pl.when((day_text != "") & pl.col("day_parsed").is_null()).then(
+            pl.format(f"day '{{}}' is not a date in format {date_format}", day_text)
+        ),
+    ]
+    problems += _number_problems("units", required=True)
+    if "price" in parsed.columns:
+        problems += _number_problems("price", required=False)
+    if "on_promo" in parsed.columns:
+        flag = _text("on_promo").str.to_lowercase()
+        problems.append(
+            pl.when(flag.is_not_null() & ~flag.is_in(_TRUE + _FALSE)).then(
+                pl.format("on_promo '{}' is not 1/0, true/false or yes/no", _text("on_promo"))
+            )
+        )
+    with_reason = parsed.with_columns(pl.concat_str(problems, separator="; ", ignore_nulls=True).alias(REASON_COLUMN))
+    row_bad = with_reason.filter(pl.col(REASON_COLUMN) != "").select(LINE_COLUMN, REASON_COLUMN)
+    duplicates = _duplicate_keys(with_reason.filter(pl.col(REASON_COLUMN) == ""))
+    return pl.concat([row_bad, duplicates]).sort(LINE_COLUMN)
+
+
+def _duplicate_keys(rows: pl.DataFrame) -> pl.DataFrame:
+    keys = ["sku", "region", "day_parsed"]
+    lines = rows.group_by(keys).agg(pl.col(LINE_COLUMN).sort().alias("lines")).filter(pl.col("lines").list.len() > 1)
+    if lines.height == 0:
+        return pl.DataFrame(schema={LINE_COLUMN: pl.Int64, REASON_COLUMN: pl.String})
+    joined = lines.with_columns(pl.col("lines").cast(pl.List(pl.String)).list.join(", ").alias("all"))
+    return joined.explode("lines").select(
+        pl.col("lines").alias(LINE_COLUMN),
+        pl.format("duplicate key (sku, region, day): the same key is on lines {}", pl.col("all")).alias(REASON_COLUMN),
+    )
+
+
+def find_master_data_conflicts(good: pl.DataFrame) -> list[str]:
+    """Messages for SKUs or regions that the file describes in two different ways."""
+    messages = []
+    for key, attribute in (("sku", "category"), ("sku", "sku_name"), ("region", "region_parent"), ("region", "region_name")):
+        if attribute not in good.columns:
+            continue
+        values = good.select(key, _text(attribute).alias(attribute)).filter(pl.col(attribute) != "").unique()
+        clashes = values.group_by(key).agg(pl.col(attribute).sort()).filter(pl.col(attribute).list.len() > 1).sort(key)
+        for row in clashes.head(3).iter_rows(named=True):
+            messages.append(f"{key} {row[key]!r} has {len(row[attribute])} different {attribute} values {row[attribute][:3]}")
+    if "region_parent" in good.columns:
+        own = good.filter(_text("region_parent") == pl.col("region")).select("region").unique()
+        messages += [f"region {r!r} is its own region_parent" for r in own["region"].head(3)]
+    return messages
+
+
+def validate_sales(canonical: pl.DataFrame, date_format: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split canonical rows into loadable typed rows and rejected rows (`_line`, `_reason`).
+
+    Raises:
+        InvalidInputError: no row is valid, or the file describes a SKU or region inconsistently.
+    """
+    parsed = parse_sales(canonical, date_format)
+    rejected = find_bad_sales_rows(parsed, date_format)
+    good = parsed.join(rejected.select(LINE_COLUMN), on=LINE_COLUMN, how="anti")
+    if good.height == 0:
+        first = rejected[REASON_COLUMN][0]
+        raise InvalidInputError(
+            f"none of the {parsed.height} rows is valid (line {rejected[LINE_COLUMN][0]}: {first}); "
+            "check --date-format and --mapping; nothing was loaded"
+        )
+    conflicts = find_master_data_conflicts(good)
+    if conflicts:
+        raise InvalidInputError(f"inconsistent master data: {'; '.join(conflicts)}; make each SKU/region agree across rows")
+    return good, rejected

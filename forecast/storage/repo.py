@@ -1,0 +1,144 @@
+"""Repository functions: reads and writes the rest of the code uses. They take `*, session` and never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from forecast.storage.schema import IngestBatch, Region, RejectedRow, Sales, Sku
+
+__all__ = [
+    "find_batch",
+    "list_batches",
+    "get_batch",
+    "add_rejected_rows",
+    "list_rejected_rows",
+    "upsert_skus",
+    "upsert_regions",
+    "storage_summary",
+]
+
+
+def _insert(session: Session, table: Any) -> Any:
+    """The dialect's INSERT (both PostgreSQL and SQLite support ON CONFLICT)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def find_batch(*, session: Session, kind: str, sha256: str, options: str) -> IngestBatch | None:
+    """The earliest batch that ingested the same content under the same options, if any."""
+    stmt = (
+        select(IngestBatch)
+        .where(IngestBatch.kind == kind, IngestBatch.sha256 == sha256, IngestBatch.options == options)
+        .order_by(IngestBatch.id)
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def get_batch(*, session: Session, batch_id: int) -> IngestBatch | None:
+    """One batch by id."""
+    return session.get(IngestBatch, batch_id)
+
+
+def list_batches(*, session: Session, limit: int = 50) -> Sequence[IngestBatch]:
+    """The most recent batches first."""
+    return session.scalars(select(IngestBatch).order_by(IngestBatch.id.desc()).limit(limit)).all()
+
+
+def add_rejected_rows(*, session: Session, batch_id: int, rows: Iterable[tuple[int, str, str]]) -> int:
+    """Store quarantined rows given as (line, raw JSON, reason); returns how many."""
+    values = [{"batch_id": batch_id, "line": line, "raw": raw, "reason": reason} for line, raw, reason in rows]
+    if values:
+        session.execute(RejectedRow.__table__.insert(), values)
+    return len(values)
+
+
+def list_rejected_rows(*, session: Session, batch_id: int, limit: int | None = None) -> Sequence[RejectedRow]:
+    """Quarantined rows of a batch in file order."""
+    stmt = select(RejectedRow).where(RejectedRow.batch_id == batch_id).order_by(RejectedRow.line)
+    return session.scalars(stmt.limit(limit) if limit else stmt).all()
+
+
+def _existing_ids(session: Session, model: Any, ids: Iterable[str]) -> set[str]:
+    ids = list(ids)
+    found: set[str] = set()
+    for start in range(0, len(ids), 5000):
+        found.update(session.scalars(select(model.id).where(model.id.in_(ids[start : start + 5000]))))
+    return found
+
+
+def upsert_skus(*, session: Session, skus: list[dict[str, Any]]) -> int:
+    """Create unknown SKUs and update the fields given for known ones; returns how many were new.
+
+    Each dict has `id` and any of `name`, `category`, `attributes` (replacing the stored ones).
+    """
+    if not skus:
+        return 0
+    new = len(skus) - len(_existing_ids(session, Sku, (s["id"] for s in skus)))
+    for fields in _group_by_keys(skus):
+        rows = [{"name": s.get("name") or s["id"], "attributes": s.get("attributes") or {}, **s} for s in fields]
+        stmt = _insert(session, Sku)
+        updates = {k: stmt.excluded[k] for k in fields[0] if k not in ("id", "attributes")}
+        if "attributes" in fields[0]:
+            updates["attributes"] = stmt.excluded.attributes
+        stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=updates) if updates else stmt.on_conflict_do_nothing()
+        session.execute(stmt, rows)
+    return new
+
+
+def upsert_regions(*, session: Session, regions: list[dict[str, Any]]) -> int:
+    """Create unknown regions (parents first) and update given fields of known ones; returns how many were new.
+
+    Each dict has `id` and any of `name`, `parent_id`, `population`.
+    """
+    if not regions:
+        return 0
+    parents = {r["parent_id"] for r in regions if r.get("parent_id")} - {r["id"] for r in regions}
+    all_ids = {r["id"] for r in regions} | parents
+    new = len(all_ids) - len(_existing_ids(session, Region, all_ids))
+    if parents:
+        stmt = _insert(session, Region).on_conflict_do_nothing(index_elements=["id"])
+        session.execute(stmt, [{"id": p, "name": p} for p in sorted(parents)])
+    ordered = sorted(regions, key=lambda r: r.get("parent_id") is not None)
+    for fields in _group_by_keys(ordered):
+        stmt = _insert(session, Region)
+        updates = {k: stmt.excluded[k] for k in fields[0] if k != "id"}
+        stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=updates) if updates else stmt.on_conflict_do_nothing()
+        session.execute(stmt, [{"name": r.get("name") or r["id"], **r} for r in fields])
+    return new
+
+
+def _group_by_keys(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split rows into runs with the same set of keys (executemany needs one shape), keeping order."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return list(groups.values())
+
+
+def storage_summary(*, session: Session) -> dict[str, Any]:
+    """Counts and date range of what is stored, for `demand summary` and the demo."""
+    first, last, rows, series = session.execute(
+        select(func.min(Sales.day), func.max(Sales.day), func.count(), func.count(func.distinct(Sales.sku_id + "|" + Sales.region_id)))
+    ).one()
+    return {
+        "skus": session.scalar(select(func.count()).select_from(Sku)),
+        "regions": session.scalar(select(func.count()).select_from(Region)),
+        "sales_rows": rows,
+        "series": series,
+        "first_day": _iso(first),
+        "last_day": _iso(last),
+        "units_total": float(session.scalar(select(func.coalesce(func.sum(Sales.units), 0.0)))),
+        "batches": session.scalar(select(func.count()).select_from(IngestBatch)),
+        "rejected_rows": session.scalar(select(func.count()).select_from(RejectedRow)),
+    }
+
+
+def _iso(value: dt.date | str | None) -> str | None:
+    return value.isoformat() if isinstance(value, dt.date) else value
