@@ -87,7 +87,7 @@ def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], Non
     """A rich progress bar on stderr; yields `update(stage, done, total)`."""
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=stderr, transient=True, disable=not enabled,
+        console=stderr, transient=True, disable=not (enabled and stderr.is_terminal),
     )
     tasks: dict[str, Any] = {}
 

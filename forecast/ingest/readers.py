@@ -78,8 +78,9 @@ def _decode(data: bytes, name: str, encoding: str) -> str:
         raise InvalidInputError(f"--encoding {encoding!r} is not a known text encoding; e.g. utf-8, latin-1") from None
     except UnicodeDecodeError as exc:
         bad = data[exc.start : exc.start + 1].hex()
+        line = data[: exc.start].count(b"\n") + 1
         raise InvalidInputError(
-            f"{name}: not valid {encoding} (byte 0x{bad} at offset {exc.start}); "
+            f"{name}: not valid {encoding} (byte 0x{bad} on line {line}, offset {exc.start}); "
             "re-save it as UTF-8 or pass --encoding latin-1 (or the file's encoding)"
         ) from None
 

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from forecast.errors import InvalidInputError
 from forecast.ingest.mapping import ColumnMapping
 from forecast.ingest.readers import LINE_COLUMN, read_table
 from forecast.ingest.validate import REASON_COLUMN, validate_sales
@@ -79,8 +80,11 @@ def ingest_sales(
         return _report(previous, already=True, seconds=time.perf_counter() - started)
 
     data = raw.frame.filter(~pl.all_horizontal(pl.exclude(LINE_COLUMN).is_null()))  # drop blank lines
-    canonical = mapping.apply(data).with_columns(data[LINE_COLUMN].cast(pl.Int64).alias(LINE_COLUMN))
-    good, rejected = validate_sales(canonical, mapping.date_format)
+    try:
+        canonical = mapping.apply(data).with_columns(data[LINE_COLUMN].cast(pl.Int64).alias(LINE_COLUMN))
+        good, rejected = validate_sales(canonical, mapping.date_format)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{path.name}: {exc}") from None
 
     batch = IngestBatch(
         kind="sales", source=str(path), sha256=raw.sha256, options=options, rows_total=canonical.height,
