@@ -33,7 +33,7 @@ import gzip
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,7 @@ HOSTS = (  # name, platform, base uplift, mean viewers
     ("Kai Moreau", "StreamMart", 3.5, 400_000),
 )
 TZ = "+08:00"
+MAX_CELLS = 5_000_000  # the simulation holds ~10 dense float arrays of this size
 PARENTS = (("AREA-N", "North"), ("AREA-S", "South"), ("AREA-W", "West"))
 REGION_NAMES = ("Ashford", "Brindlemoor", "Calderton", "Dunmore", "Elmstead", "Farrowgate", "Glenholt",
                 "Harwick", "Ivybridge", "Jarrowby", "Kestrel Bay", "Larkspur", "Marlow Vale", "Northwick")
@@ -125,6 +126,11 @@ class DemoScenario:
     n_events: int
     n_promotions: int
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy: paths as strings, days as ISO dates."""
+        return {f.name: (str(v) if isinstance(v, Path) else v.isoformat() if isinstance(v, dt.date) else v)
+                for f in fields(self) for v in [getattr(self, f.name)]}
+
 
 @dataclass(frozen=True)
 class _Skus:
@@ -147,6 +153,9 @@ def _check_args(n_skus: int, n_regions: int, days: int) -> None:
         raise InvalidInputError(f"n_regions={n_regions}: expected 2 to 99 leaf regions")
     if not 180 <= days <= 3660:
         raise InvalidInputError(f"days={days}: expected 180 to 3660 days so the epidemic wave fits")
+    if n_skus * n_regions * days > MAX_CELLS:
+        raise InvalidInputError(f"n_skus × n_regions × days = {n_skus * n_regions * days:,} is more than "
+                                f"{MAX_CELLS:,} sales rows; make one of them smaller")
 
 
 def _make_regions(rng: np.random.Generator, n_regions: int) -> pl.DataFrame:
@@ -237,7 +246,8 @@ def _make_events(rng: np.random.Generator, sk: _Skus, region_ids: list[str], sta
         featured = [] if whole else sorted(rng.choice(eligible, size=min(len(eligible), rng.integers(1, 5)),
                                                        replace=False).tolist())
         regions = ([] if rng.random() < 0.5 else
-                   sorted(rng.choice(len(region_ids), size=rng.integers(1, 4), replace=False).tolist()))
+                   sorted(rng.choice(len(region_ids), size=min(len(region_ids), int(rng.integers(1, 4))),
+                                     replace=False).tolist()))
         discount = float(rng.choice(np.arange(0, 0.31, 0.05).round(2)))
         start_min, length = int(rng.integers(20, 39)) * 30, int(rng.integers(2, 9)) * 30
         noise = float(np.exp(rng.normal(0, EVENT_NOISE_SD)))
@@ -249,7 +259,7 @@ def _make_events(rng: np.random.Generator, sk: _Skus, region_ids: list[str], sta
             "category": CATEGORIES[c], "regions": ";".join(region_ids[r] for r in regions) or "all",
             "expected_viewers": int(round(viewers * np.exp(rng.normal(0, 0.3)), -2)), "discount": discount,
             "status": status, "announced_at": _stamp(day - dt.timedelta(days=int(rng.integers(3, 22))),
-                                                     int(rng.integers(18, 44)) * 30),
+                                                     int(rng.integers(16, 20)) * 30),  # before the start time
             "_day": d, "_skus": featured, "_regions": regions, "_uplift": uplift,
             "_multiplier": 1.0 if status == "cancelled" else round(uplift * (1 + discount) * noise, 4),
         })
@@ -446,7 +456,7 @@ def generate_demo(out_dir: Path, *, seed: int = 7, n_skus: int = 50, n_regions: 
         The paths written and a few counts.
 
     Raises:
-        InvalidInputError: a size argument is out of range.
+        InvalidInputError: a size argument is out of range, or all three together exceed `MAX_CELLS`.
     """
     _check_args(n_skus, n_regions, days)
     say = progress or (lambda _msg: None)
