@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,8 @@ class IngestReport:
     skus_created: int
     regions_created: int
     seconds: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time per stage: read, validate, write."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for `--json` output."""
@@ -73,6 +75,7 @@ def ingest_sales(
     """
     started = time.perf_counter()
     raw = read_table(path, encoding=encoding, delimiter=delimiter)
+    stages = {"read": time.perf_counter() - started}
     options = mapping.to_json()
     previous = repo.find_batch(session=session, kind="sales", sha256=raw.sha256, options=options)
     if previous is not None and not force:
@@ -85,6 +88,7 @@ def ingest_sales(
         good, rejected = validate_sales(canonical, mapping.date_format)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{path.name}: {exc}") from None
+    stages["validate"] = time.perf_counter() - started - stages["read"]
 
     batch = IngestBatch(
         kind="sales", source=str(path), sha256=raw.sha256, options=options, rows_total=canonical.height,
@@ -102,19 +106,21 @@ def ingest_sales(
     repo.add_rejected_rows(session=session, batch_id=batch.id, rows=_rejected_rows(data, rejected))
     batch.rows_inserted, batch.rows_updated = counts.inserted, counts.updated
     session.flush()
+    stages["write"] = time.perf_counter() - started - stages["read"] - stages["validate"]
     logger.info("batch %s: %s accepted, %s rejected, %s inserted, %s updated", batch.id,
                 good.height, rejected.height, counts.inserted, counts.updated)
     return _report(batch, already=False, seconds=time.perf_counter() - started,
-                   skus_created=skus_created, regions_created=regions_created)
+                   skus_created=skus_created, regions_created=regions_created, stages=stages)
 
 
 def _report(batch: IngestBatch, *, already: bool, seconds: float, skus_created: int = 0,
-            regions_created: int = 0) -> IngestReport:
+            regions_created: int = 0, stages: dict[str, float] | None = None) -> IngestReport:
     return IngestReport(
         batch_id=batch.id, source=batch.source, sha256=batch.sha256, status=batch.status, already_ingested=already,
         rows_total=batch.rows_total, rows_accepted=batch.rows_accepted, rows_rejected=batch.rows_rejected,
         rows_inserted=0 if already else batch.rows_inserted, rows_updated=0 if already else batch.rows_updated,
         skus_created=skus_created, regions_created=regions_created, seconds=round(seconds, 3),
+        stage_seconds={k: round(v, 3) for k, v in (stages or {}).items()},
     )
 
 

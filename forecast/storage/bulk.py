@@ -1,9 +1,9 @@
 """Bulk upsert of sales rows through each engine's fast path.
 
 Rows go into a temporary staging table (PostgreSQL: `COPY ... FROM STDIN` in CSV chunks; SQLite:
-`executemany`), then one `INSERT ... SELECT ... ON CONFLICT DO UPDATE` merges them into `sales`,
-touching only rows whose values changed. SQLAlchemy has no COPY and no engine-neutral merge, so
-this part is written by hand.
+`executemany`), then an `UPDATE ... FROM` rewrites the rows whose values changed and an
+`INSERT ... SELECT ... WHERE NOT EXISTS` adds the new keys. SQLAlchemy has no COPY and no
+engine-neutral merge, so this part is written by hand.
 """
 
 from __future__ import annotations
@@ -48,39 +48,41 @@ def merge_sales(
         on_progress: called with the number of rows staged after each chunk.
     """
     conn = session.connection()
-    dialect = conn.dialect.name
     rows = rows.select(STAGE_COLUMNS)
-    if dialect == "postgresql":
+    if conn.dialect.name == "postgresql":
+        # One writer at a time (readers go on): the plain INSERT below relies on no concurrent insert.
+        conn.exec_driver_sql("LOCK TABLE sales IN SHARE ROW EXCLUSIVE MODE")
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE {STAGE} (sku_id text, region_id text, day date, units float8, "
             "price float8, on_promo boolean) ON COMMIT DROP"
         )
         _copy_postgres(conn, rows, on_progress)
-        changed = "(s.units, s.price, s.on_promo) IS DISTINCT FROM (excluded.units, excluded.price, excluded.on_promo)"
+        conn.exec_driver_sql(f"ANALYZE {STAGE}")
+        distinct = "IS DISTINCT FROM"
     else:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{STAGE}")
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE {STAGE} (sku_id TEXT, region_id TEXT, day DATE, units REAL, price REAL, on_promo BOOLEAN)"
         )
         _executemany_sqlite(conn, rows, on_progress)
-        changed = "s.units IS NOT excluded.units OR s.price IS NOT excluded.price OR s.on_promo IS NOT excluded.on_promo"
-    inserted = conn.execute(
-        text(
-            f"SELECT count(*) FROM {STAGE} g WHERE NOT EXISTS (SELECT 1 FROM sales x "
-            "WHERE x.sku_id = g.sku_id AND x.region_id = g.region_id AND x.day = g.day)"
-        )
-    ).scalar_one()
-    result = conn.execute(
-        text(
-            f"INSERT INTO sales AS s (sku_id, region_id, day, units, price, on_promo, batch_id) "
-            f"SELECT sku_id, region_id, day, units, price, on_promo, :batch_id FROM {STAGE} WHERE true "
-            "ON CONFLICT (sku_id, region_id, day) DO UPDATE SET units = excluded.units, price = excluded.price, "
-            f"on_promo = excluded.on_promo, batch_id = excluded.batch_id WHERE {changed}"
-        ),
+        distinct = "IS NOT"
+    changed = " OR ".join(f"s.{c} {distinct} g.{c}" for c in ("units", "price", "on_promo"))
+    same_key = "s.sku_id = g.sku_id AND s.region_id = g.region_id AND s.day = g.day"
+    # Update changed rows first, then insert new keys: a plain INSERT is about twice as fast as
+    # INSERT ... ON CONFLICT on PostgreSQL, and unchanged rows are never rewritten.
+    updated = conn.execute(
+        text(f"UPDATE sales AS s SET units = g.units, price = g.price, on_promo = g.on_promo, batch_id = :batch_id "
+             f"FROM {STAGE} AS g WHERE {same_key} AND ({changed})"),
         {"batch_id": batch_id},
-    )
+    ).rowcount
+    inserted = conn.execute(
+        text(f"INSERT INTO sales (sku_id, region_id, day, units, price, on_promo, batch_id) "
+             f"SELECT g.sku_id, g.region_id, g.day, g.units, g.price, g.on_promo, :batch_id FROM {STAGE} AS g "
+             f"WHERE NOT EXISTS (SELECT 1 FROM sales AS s WHERE {same_key}) ORDER BY g.sku_id, g.region_id, g.day"),
+        {"batch_id": batch_id},
+    ).rowcount
     conn.exec_driver_sql(f"DROP TABLE {STAGE}")
-    return MergeCounts(inserted=inserted, updated=result.rowcount - inserted)
+    return MergeCounts(inserted=inserted, updated=updated)
 
 
 def _copy_postgres(conn, rows: pl.DataFrame, on_progress: Callable[[int], None] | None) -> None:

@@ -85,13 +85,12 @@ def upgrade() -> None:
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.CheckConstraint('price IS NULL OR price >= 0', name=op.f('ck_sales_price_non_negative')),
     sa.CheckConstraint('units >= 0', name=op.f('ck_sales_units_non_negative')),
-    sa.ForeignKeyConstraint(['batch_id'], ['ingest_batch.id'], name=op.f('fk_sales_batch_id_ingest_batch')),
     sa.ForeignKeyConstraint(['region_id'], ['region.id'], name=op.f('fk_sales_region_id_region')),
     sa.ForeignKeyConstraint(['sku_id'], ['sku.id'], name=op.f('fk_sales_sku_id_sku')),
-    sa.PrimaryKeyConstraint('sku_id', 'region_id', 'day', name=op.f('pk_sales'))
+    sa.PrimaryKeyConstraint('sku_id', 'region_id', 'day', name=op.f('pk_sales')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('sales', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sales_batch_id'), ['batch_id'], unique=False)
         batch_op.create_index('ix_sales_region_id_day', ['region_id', 'day'], unique=False)
 
 
@@ -99,7 +98,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('sales', schema=None) as batch_op:
         batch_op.drop_index('ix_sales_region_id_day')
-        batch_op.drop_index(batch_op.f('ix_sales_batch_id'))
 
     op.drop_table('sales')
     with op.batch_alter_table('rejected_row', schema=None) as batch_op:
