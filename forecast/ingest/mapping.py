@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from forecast.errors import InvalidInputError
+from forecast.ingest.readers import LINE_COLUMN
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -64,7 +65,8 @@ class ColumnMapping:
         Raises:
             InvalidInputError: a key column (or a mapped optional column) is missing.
         """
-        present = set(raw.columns)
+        columns = [c for c in raw.columns if c != LINE_COLUMN]
+        present = set(columns)
         missing = [f"{c} (from column '{self.source_of(c)}')" if c in self.columns else c
                    for c in KEY_COLUMNS if self.source_of(c) not in present]
         missing += [f"{c} (from column '{src}')" for c, src in self.columns.items()
@@ -73,7 +75,7 @@ class ColumnMapping:
                     if src not in present]
         if missing:
             raise InvalidInputError(
-                f"missing column(s): {', '.join(missing)}; the file has {_short_list(raw.columns)}; "
+                f"missing column(s): {', '.join(missing)}; the file has {_short_list(columns)}; "
                 "rename them or pass --mapping CANONICAL=COLUMN (or --preset)"
             )
         selected = [pl.col(self.source_of(c)).alias(c) for c in CANONICAL_COLUMNS if self.source_of(c) in present]

@@ -16,7 +16,8 @@ from forecast.storage.engine import make_engine
 
 BAD_INPUTS = {
     # name: (content, exit code, stderr or stdout fragment, rows rejected when loaded)
-    "missing_key_column": (b"sku,region,units\nA,R1,3\n", 2, "missing column(s): day", None),
+    "missing_key_column": (b"sku,region,units\nA,R1,3\n", 2,
+                           "missing column(s): day; the file has ['sku', 'region', 'units']", None),
     "empty_file": (b"", 2, "file is empty", None),
     "wrong_encoding": ("sku,region,day,units\nCaf\xe9,R1,2024-01-01,3\n".encode("latin-1"), 2,
                        "not valid utf-8", None),
