@@ -1,0 +1,1 @@
+"""Streamlit planner dashboard (issue 7)."""

@@ -1,0 +1,20 @@
+"""The core of the demand forecasting service: settings, storage, ingest and the `demand` CLI."""
+
+from __future__ import annotations
+
+from forecast.errors import DemandError, InvalidInputError, StorageError
+from forecast.ingest import ColumnMapping, IngestReport, ingest_regions, ingest_sales, ingest_skus
+from forecast.settings import Settings, get_settings
+
+__all__ = [
+    "ColumnMapping",
+    "DemandError",
+    "IngestReport",
+    "InvalidInputError",
+    "Settings",
+    "StorageError",
+    "get_settings",
+    "ingest_regions",
+    "ingest_sales",
+    "ingest_skus",
+]

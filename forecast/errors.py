@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DemandError", "InvalidInputError", "AlreadyIngestedError", "StorageError"]
+__all__ = ["DemandError", "InvalidInputError", "StorageError"]
 
 
 class DemandError(Exception):
@@ -11,14 +11,6 @@ class DemandError(Exception):
 
 class InvalidInputError(DemandError, ValueError):
     """Input that cannot be accepted as a whole (format, key columns, encoding, empty file)."""
-
-
-class AlreadyIngestedError(DemandError):
-    """The same content was ingested before; nothing was changed."""
-
-    def __init__(self, message: str, *, batch_id: int) -> None:
-        super().__init__(message)
-        self.batch_id = batch_id
 
 
 class StorageError(DemandError):

@@ -1,0 +1,1 @@
+"""APScheduler service and thin job functions (issue 6)."""
