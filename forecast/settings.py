@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     """Level for the service's own log lines."""
     demo_dir: Path = Path("var") / "demo"
     """Where `demand demo generate` writes its scenario files."""
+    signals_config: Path = Path("signals.toml")
+    """TOML file listing the signal sources (`demand signals add/list/pull`)."""
 
     @field_validator("database_url")
     @classmethod

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from forecast.errors import DemandError, InvalidInputError, StorageError
 from forecast.storage.engine import make_engine
 from forecast.storage.migrate import current_revision, head_revision
+from signals.errors import SignalError
 
 __all__ = ["cli_errors", "emit_json", "stderr", "stdout", "progress_bar", "migrated_engine", "EXIT_BAD_INPUT"]
 
@@ -43,7 +44,7 @@ def cli_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except InvalidInputError as exc:
+        except (InvalidInputError, SignalError) as exc:
             raise _fail(str(exc), EXIT_BAD_INPUT) from None
         except StorageError as exc:
             raise _fail(str(exc), EXIT_STORAGE) from None

@@ -7,7 +7,7 @@ import logging
 import typer
 from rich.table import Table
 
-from forecast.cli import db, demo, ingest
+from forecast.cli import db, demo, ingest, signals
 from forecast.cli.common import cli_errors, emit_json, migrated_engine, stdout
 from forecast.settings import get_settings
 from forecast.storage import repo
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(ingest.app, name="ingest")
+app.add_typer(signals.app, name="signals")
 app.add_typer(demo.app, name="demo")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    LargeBinary,
     Boolean,
     CheckConstraint,
     Date,
@@ -23,7 +24,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Sku", "Region", "Sales", "IngestBatch", "RejectedRow", "BATCH_STATUSES"]
+__all__ = [
+    "BATCH_STATUSES",
+    "Base",
+    "CalendarEvent",
+    "CaseCorrection",
+    "CaseCount",
+    "IngestBatch",
+    "LivestreamEvent",
+    "Promotion",
+    "Region",
+    "RejectedRow",
+    "Sales",
+    "SignalPayload",
+    "Sku",
+]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -97,6 +112,8 @@ class IngestBatch(Base):
     rows_inserted: Mapped[int] = mapped_column(Integer, default=0)
     rows_updated: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16))
+    payload_id: Mapped[int | None] = mapped_column(ForeignKey("signal_payload.id"), index=True)
+    """For signal batches: the raw payload that was parsed (a replay parses it again in a new batch)."""
 
     __table_args__ = (
         Index("ix_ingest_batch_kind_sha256", "kind", "sha256"),
@@ -141,3 +158,117 @@ class RejectedRow(Base):
     reason: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("batch_id", "line", name="uq_rejected_row_batch_line"),)
+
+
+class SignalPayload(Base):
+    """A signal source's raw content exactly as fetched, kept so a parser fix can be replayed."""
+
+    __tablename__ = "signal_payload"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    location: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    sha256: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_signal_payload_source_sha256", "source", "sha256"),)
+
+
+class CaseCount(Base):
+    """Daily new cases of one source region, bitemporal: the day it is about and when it was known."""
+
+    __tablename__ = "case_count"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source_region: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    known_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    region_id: Mapped[str | None] = mapped_column(ForeignKey("region.id"), index=True)
+    """The service region the source region maps to; null while unmapped (kept, never dropped)."""
+    new_cases: Mapped[float] = mapped_column(Double)
+    cumulative: Mapped[float | None] = mapped_column(Double)
+    new_cases_per_100k: Mapped[float | None] = mapped_column(Double)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id"), index=True)
+
+    __table_args__ = (CheckConstraint("new_cases >= 0", name="new_cases_non_negative"),)
+
+
+class CaseCorrection(Base):
+    """A day on which a cumulative series went down; its daily value was stored as 0."""
+
+    __tablename__ = "case_correction"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source_region: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    known_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    region_id: Mapped[str | None] = mapped_column(ForeignKey("region.id"))
+    amount: Mapped[float] = mapped_column(Double)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id"), index=True)
+
+
+class LivestreamEvent(Base):
+    """One version of a livestream event; an update or cancellation is a new version."""
+
+    __tablename__ = "livestream_event"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    announced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    host: Mapped[str] = mapped_column(String(256), index=True)
+    platform: Mapped[str | None] = mapped_column(String(128))
+    start_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    end_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    utc_offset: Mapped[str] = mapped_column(String(64))
+    local_day: Mapped[dt.date] = mapped_column(Date, index=True)
+    skus: Mapped[list[str]] = mapped_column(JSON)
+    category: Mapped[str | None] = mapped_column(String(128))
+    regions: Mapped[list[str] | None] = mapped_column(JSON)
+    """Service region ids; null means every region."""
+    expected_viewers: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[float] = mapped_column(Double)
+    status: Mapped[str] = mapped_column(String(16))
+    known_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id"), index=True)
+
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="ends_after_start"),
+        CheckConstraint("status IN ('scheduled', 'cancelled', 'done')", name="status_known"),
+    )
+
+
+class Promotion(Base):
+    """One version of a planned promotion of a SKU (in one region or all)."""
+
+    __tablename__ = "promotion"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    promo_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    known_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    sku_id: Mapped[str] = mapped_column(ForeignKey("sku.id"), index=True)
+    region_id: Mapped[str | None] = mapped_column(ForeignKey("region.id"))
+    """Null means every region."""
+    start_day: Mapped[dt.date] = mapped_column(Date)
+    end_day: Mapped[dt.date] = mapped_column(Date)
+    discount: Mapped[float] = mapped_column(Double)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id"), index=True)
+
+    __table_args__ = (CheckConstraint("end_day >= start_day", name="ends_after_start"),)
+
+
+class CalendarEvent(Base):
+    """A public holiday, event or SNAP day of a region (region_key `*` = every region)."""
+
+    __tablename__ = "calendar_event"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    region_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    region_id: Mapped[str | None] = mapped_column(ForeignKey("region.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    known_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id"), index=True)

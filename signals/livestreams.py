@@ -1,0 +1,326 @@
+"""Livestream schedules: a host's planned events, parsed into versioned rows (`LIVESTREAM_SCHEMA`).
+
+Event format, one event version per CSV row or JSON object (same field names in both):
+
+==================  ========================================================================
+event_id            required, non-empty; two rows with the same id are two versions of it
+host                required, non-empty
+platform            optional free text
+start, end          required, ISO 8601 with a UTC offset or ``Z``: ``2024-03-05T19:00:00+08:00``;
+                    a time without an offset is rejected. ``end`` must be after ``start``.
+skus                SKU ids separated by ``;`` (JSON: a list); may be empty when ``category`` is set
+category            optional featured category (a whole category when ``skus`` is empty)
+regions             service region ids separated by ``;`` (JSON: a list); empty or ``all`` = every region
+expected_viewers    non-negative integer; empty = 0
+discount            0..1 or a percentage (``15%`` = 0.15); empty = 0
+status              ``scheduled`` | ``cancelled`` | ``done`` (any case); empty = ``scheduled``
+announced_at        required, ISO 8601 with offset: when the schedule said so (``known_at``); a
+                    scheduled event must be announced before it starts (done/cancelled may not be)
+==================  ========================================================================
+
+Times are stored in UTC; ``utc_offset`` keeps the offset text ``start`` gave and ``local_day`` is the
+date of ``start`` in that offset. An update or a cancellation is a new row with a later
+``announced_at``; ``events_as_of`` picks the version that was current at a moment. Two rows with the
+same ``event_id`` and ``announced_at`` in one file: the later line wins, the earlier is rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from signals.errors import SignalError
+from signals.frames import LIVESTREAM_SCHEMA, REJECTED_SCHEMA
+
+__all__ = ["COLUMNS", "REQUIRED_COLUMNS", "STATUSES", "events_as_of", "parse_livestreams"]
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = ("event_id", "host", "platform", "start", "end", "skus", "category", "regions",
+           "expected_viewers", "discount", "status", "announced_at")
+REQUIRED_COLUMNS = ("event_id", "host", "start", "end", "announced_at")
+STATUSES = ("scheduled", "cancelled", "done")
+
+_OFFSET_TEXT = re.compile(r"(?:[Zz]|[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:\.\d+)?)?)?)$")
+_TIME_EXAMPLE = "2024-03-05T19:00:00+08:00"
+_MAX_NAMED = 5
+
+
+def parse_livestreams(
+    raw: pl.DataFrame,
+    *,
+    known_skus: Collection[str],
+    known_categories: Collection[str] | None = None,
+    known_regions: Collection[str] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse a livestream schedule into event versions and rejected rows.
+
+    Args:
+        raw: The payload as read (string columns plus an Int64 ``line``), see the module docstring.
+        known_skus: SKU ids the service knows; an event naming another SKU is rejected.
+        known_categories: Categories the service knows; None accepts any category.
+        known_regions: Service region ids; None accepts any region id.
+
+    Returns:
+        ``(events, rejected)`` with ``LIVESTREAM_SCHEMA`` and ``REJECTED_SCHEMA``, both in line order.
+
+    Raises:
+        SignalError: A required column is missing.
+    """
+    checks = _Known(frozenset(known_skus), _as_set(known_categories), _as_set(known_regions))
+    good: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for line, fields in _rows(raw):
+        reasons: list[str] = []
+        event = _parse_event(fields, checks, reasons)
+        source = {"line": line, "raw": json.dumps(fields, ensure_ascii=False)}
+        if reasons:
+            rejected.append({**source, "reason": "; ".join(reasons)})
+        else:
+            good.append({**event, **source})
+    events = pl.DataFrame(good, schema={**LIVESTREAM_SCHEMA, "line": pl.Int64, "raw": pl.String})
+    events, duplicates = _keep_last_version(events)
+    rejected_frame = pl.concat([pl.DataFrame(rejected, schema=REJECTED_SCHEMA), duplicates]).sort("line")
+    logger.info("livestreams: %d event versions, %d rejected rows", events.height, rejected_frame.height)
+    return events, rejected_frame
+
+
+def events_as_of(events: pl.DataFrame, as_of: dt.datetime) -> pl.DataFrame:
+    """The latest version of each event known strictly before ``as_of``.
+
+    Cancelled versions stay in (their ``status`` says so); events first announced at or after
+    ``as_of`` are absent.
+
+    Args:
+        events: Event versions with ``LIVESTREAM_SCHEMA`` (from one or several files).
+        as_of: A time-zone-aware instant.
+
+    Returns:
+        One row per ``event_id``, ordered by ``start_at`` then ``event_id``.
+
+    Raises:
+        SignalError: ``as_of`` has no time zone.
+    """
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise SignalError(f"as_of {as_of.isoformat()} has no time zone; pass an aware datetime, "
+                          "e.g. datetime(2024, 3, 5, tzinfo=timezone.utc)")
+    cutoff = as_of.astimezone(dt.timezone.utc)
+    return (
+        events.filter(pl.col("known_at") < cutoff)
+        .sort("known_at", maintain_order=True)
+        .unique("event_id", keep="last", maintain_order=True)
+        .sort("start_at", "event_id")
+    )
+
+
+@dataclass(frozen=True)
+class _Known:
+    """The reference sets a row is checked against (None = accept anything)."""
+
+    skus: frozenset[str]
+    categories: frozenset[str] | None
+    regions: frozenset[str] | None
+
+
+def _as_set(values: Collection[str] | None) -> frozenset[str] | None:
+    return None if values is None else frozenset(values)
+
+
+def _rows(raw: pl.DataFrame) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """Yield ``(line, fields)``: the file's own columns as strings (absent optional ones are None)."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise SignalError(
+            f"livestream schedule is missing column(s) {', '.join(missing)}; "
+            f"the file has {', '.join(c for c in raw.columns if c != 'line') or 'no columns'} "
+            f"and needs the header {','.join(COLUMNS)}")
+    if "line" not in raw.columns:
+        raw = raw.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
+    fields = [c for c in raw.columns if c != "line"]
+    strings = raw.select("line", *(pl.col(c).cast(pl.String) for c in fields))
+    for row in strings.iter_rows(named=True):
+        line = row.pop("line")
+        yield line, row
+
+
+def _text(value: str | None) -> str | None:
+    """The stripped value, or None when it is empty."""
+    value = value.strip() if value is not None else None
+    return value or None
+
+
+def _show(value: str) -> str:
+    """A value quoted for a one-line reason: control characters escaped, long values cut."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+    return f"'{text[:60]}...'" if len(text) > 60 else f"'{text}'"
+
+
+def _parse_event(fields: dict[str, str | None], known: _Known, reasons: list[str]) -> dict[str, Any]:
+    """Parse one row; every problem is appended to ``reasons`` (the result is then meaningless)."""
+    event_id, host = _text(fields.get("event_id")), _text(fields.get("host"))
+    for name, value in (("event_id", event_id), ("host", host)):
+        if value is None:
+            reasons.append(f"{name} is empty")
+    start, offset = _instant("start", fields.get("start"), reasons)
+    end, _ = _instant("end", fields.get("end"), reasons)
+    announced, _ = _instant("announced_at", fields.get("announced_at"), reasons)
+    if start is not None and end is not None and end <= start:
+        reasons.append(f"ends before it starts (end {_text(fields.get('end'))} is not after "
+                       f"start {_text(fields.get('start'))})")
+    skus, category = _featured(fields, known, reasons)
+    regions = _regions(fields.get("regions"), known.regions, reasons)
+    viewers = _viewers(fields.get("expected_viewers"), reasons)
+    discount = _discount(fields.get("discount"), reasons)
+    status = _status(fields.get("status"), reasons)
+    if status == "scheduled" and start is not None and announced is not None and announced > start:
+        reasons.append(f"announced_at {_text(fields.get('announced_at'))} is after start "
+                       f"{_text(fields.get('start'))}; a scheduled event must be announced before it starts")
+    if reasons:
+        return {}
+    assert start is not None and end is not None and announced is not None
+    return {
+        "event_id": event_id, "host": host, "platform": _text(fields.get("platform")),
+        "start_at": start.astimezone(dt.timezone.utc), "end_at": end.astimezone(dt.timezone.utc),
+        "utc_offset": offset, "local_day": start.date(), "skus": skus, "category": category,
+        "regions": regions, "expected_viewers": viewers, "discount": discount, "status": status,
+        "announced_at": announced.astimezone(dt.timezone.utc),
+        "known_at": announced.astimezone(dt.timezone.utc),
+    }
+
+
+def _instant(name: str, value: str | None, reasons: list[str]) -> tuple[dt.datetime | None, str | None]:
+    """An aware datetime in its own offset, and the offset text as written."""
+    text = _text(value)
+    if text is None:
+        reasons.append(f"{name} is empty; give an ISO 8601 time with offset like {_TIME_EXAMPLE}")
+        return None, None
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        reasons.append(f"{name} {_show(text)} is not an ISO 8601 time; use e.g. {_TIME_EXAMPLE}")
+        return None, None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        reasons.append(f"{name} {_show(text)} has no time zone; add an offset like +08:00 or Z")
+        return None, None
+    match = _OFFSET_TEXT.search(text)
+    return parsed, match.group(0) if match else _format_offset(parsed)
+
+
+def _format_offset(moment: dt.datetime) -> str:
+    """``+08:00`` style text of an aware datetime's offset."""
+    minutes = round(moment.utcoffset().total_seconds() / 60)  # type: ignore[union-attr]
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _id_list(name: str, value: str | None, reasons: list[str]) -> list[str] | None:
+    """Ids from ``a;b;c`` or a JSON list ``["a", "b"]``, stripped, de-duplicated, in order.
+
+    None (with a reason) when the value is neither.
+    """
+    text = _text(value)
+    if text is None:
+        return []
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            items = None
+        if not isinstance(items, list) or any(isinstance(i, (list, dict)) for i in items):
+            reasons.append(f"{name} {_show(text)} is neither a ;-separated list nor a JSON list of ids")
+            return None
+        parts = [str(i).strip() for i in items if i is not None]
+    else:
+        parts = [p.strip() for p in text.split(";")]
+    return list(dict.fromkeys(p for p in parts if p))
+
+
+def _named(values: Collection[str]) -> str:
+    """``'A', 'B'`` for at most a few values, then ``(+N more)``."""
+    values = list(values)
+    shown = ", ".join(_show(v) for v in values[:_MAX_NAMED])
+    return shown + (f" (+{len(values) - _MAX_NAMED} more)" if len(values) > _MAX_NAMED else "")
+
+
+def _featured(fields: dict[str, str | None], known: _Known, reasons: list[str]) -> tuple[list[str], str | None]:
+    parsed = _id_list("skus", fields.get("skus"), reasons)
+    skus = parsed or []
+    category = _text(fields.get("category"))
+    unknown = [s for s in skus if s not in known.skus]
+    if unknown:
+        reasons.append(f"unknown SKU(s) {_named(unknown)}")
+    if category is not None and known.categories is not None and category not in known.categories:
+        reasons.append(f"unknown category {_show(category)}")
+    if parsed == [] and category is None:
+        reasons.append("neither skus nor category given; list the featured SKUs or name a category")
+    return skus, category
+
+
+def _regions(value: str | None, known: frozenset[str] | None, reasons: list[str]) -> list[str] | None:
+    ids = _id_list("regions", value, reasons)
+    if not ids or any(i.lower() == "all" for i in ids):
+        return None
+    unknown = [i for i in ids if known is not None and i not in known]
+    if unknown:
+        reasons.append(f"unknown region(s) {_named(unknown)}")
+    return ids
+
+
+def _viewers(value: str | None, reasons: list[str]) -> int:
+    text = _text(value)
+    if text is None:
+        return 0
+    try:
+        number = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        number = -1
+    if isinstance(number, float) and not (math.isfinite(number) and number.is_integer()):
+        number = -1
+    if number < 0:
+        reasons.append(f"expected_viewers {_show(text)} is not a non-negative integer")
+        return 0
+    return int(number)
+
+
+def _discount(value: str | None, reasons: list[str]) -> float:
+    text = _text(value)
+    if text is None:
+        return 0.0
+    percent = text.endswith("%")
+    try:
+        number = float(text[:-1] if percent else text) / (100 if percent else 1)
+    except ValueError:
+        number = math.nan
+    if not 0 <= number <= 1:  # also catches NaN
+        reasons.append(f"discount {_show(text)} is not between 0 and 1; write e.g. 0.15 or 15%")
+        return 0.0
+    return number
+
+
+def _status(value: str | None, reasons: list[str]) -> str | None:
+    text = _text(value)
+    status = "scheduled" if text is None else text.lower()
+    if status not in STATUSES:
+        reasons.append(f"status {_show(text)} is not one of {', '.join(STATUSES)}")
+        return None
+    return status
+
+
+def _keep_last_version(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Keep the last line of each (event_id, announced_at); the earlier ones become rejected rows."""
+    ranked = events.with_columns(pl.col("line").max().over("event_id", "announced_at").alias("_winner"))
+    duplicates = ranked.filter(pl.col("line") != pl.col("_winner")).select(
+        "line", "raw",
+        pl.format("duplicate of line {} (same event_id and announced_at); the later line wins",
+                  pl.col("_winner")).alias("reason"),
+    )
+    kept = ranked.filter(pl.col("line") == pl.col("_winner")).sort("line").drop("line", "raw", "_winner")
+    return kept, duplicates

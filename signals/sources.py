@@ -1,0 +1,392 @@
+"""Signal connectors: one `SignalSource` protocol, a file, an HTTP and a snapshot implementation.
+
+A source's `fetch()` returns the raw bytes as a `Payload` (kept before parsing, so the service can
+store it); `read_payload` turns a payload into a frame of strings plus the input `line` of each row,
+which the pure transforms (`signals.cases`, ...) validate and normalise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import json
+import logging
+import re
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
+from pathlib import Path
+from typing import Any, NoReturn, Protocol, runtime_checkable
+
+import httpx
+import polars as pl
+
+from signals.errors import SignalError
+
+__all__ = [
+    "FORMATS",
+    "Payload",
+    "SignalSource",
+    "FileSource",
+    "HttpSource",
+    "SnapshotSource",
+    "read_payload",
+    "open_source",
+    "sniff_format",
+]
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("csv", "parquet", "json")
+JSON_ROW_KEYS = ("events", "data", "rows")
+_GZIP_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    """An aware UTC datetime; a naive one is taken as UTC (how storage returns times, e.g. from SQLite)."""
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.utcoffset() is None else moment.astimezone(dt.timezone.utc)
+
+
+def _one_line(text: object) -> str:
+    """The first non-empty line of a message, so every error we raise stays on one line."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else type(text).__name__
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Raw content of one fetch, gzip already removed.
+
+    Attributes:
+        content: The bytes as fetched (decompressed when they were gzipped).
+        location: Where they came from (a path or URL), used in every message about them.
+        fetched_at: When they were fetched; stored as aware UTC (a naive value is taken as UTC, an aware one converted).
+        format: "csv", "parquet" or "json".
+    """
+
+    content: bytes
+    location: str
+    fetched_at: dt.datetime
+    format: str
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise SignalError(f"unknown payload format {self.format!r} for {self.location}; use one of {', '.join(FORMATS)}")
+        object.__setattr__(self, "fetched_at", _as_utc(self.fetched_at))
+
+
+@runtime_checkable
+class SignalSource(Protocol):
+    """Anything that can fetch one payload of a signal."""
+
+    def fetch(self) -> Payload:
+        """Fetch the current content."""
+        ...
+
+
+def sniff_format(content: bytes, location: str = "payload") -> tuple[bytes, str]:
+    """Remove gzip and tell the format from the content itself.
+
+    Args:
+        content: Raw bytes, possibly gzipped.
+        location: Path or URL, for messages.
+
+    Returns:
+        The decompressed bytes and "parquet" (PAR1 magic), "json" (first non-space char `[` or `{`) or "csv".
+
+    Raises:
+        SignalError: The gzip stream is corrupt.
+    """
+    if content[:2] == _GZIP_MAGIC:
+        try:
+            content = gzip.decompress(content)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise SignalError(f"cannot decompress {location}: {_one_line(exc)}; "
+                              "re-download the file or send it uncompressed") from exc
+    if content[:4] == _PARQUET_MAGIC:
+        return content, "parquet"
+    head = content[:4096].lstrip(b"\xef\xbb\xbf").lstrip()
+    return content, ("json" if head[:1] in (b"[", b"{") else "csv")
+
+
+class FileSource:
+    """A local CSV, CSV.gz, Parquet or JSON file."""
+
+    def __init__(self, path: Path) -> None:
+        """Args: path: the file to read on each fetch."""
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"FileSource({str(self.path)!r})"
+
+    def fetch(self) -> Payload:
+        """Read the file.
+
+        Raises:
+            SignalError: The file is missing or unreadable.
+        """
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError as exc:
+            raise SignalError(f"cannot read {self.path}: no such file; check the path") from exc
+        except OSError as exc:
+            reason = exc.strerror or _one_line(exc)
+            raise SignalError(f"cannot read {self.path}: {reason}; check the path and its permissions") from exc
+        content, fmt = sniff_format(raw, str(self.path))
+        logger.debug("read %s (%d bytes, %s)", self.path, len(content), fmt)
+        return Payload(content, str(self.path), _utc_now(), fmt)
+
+
+class HttpSource:
+    """An HTTP(S) URL fetched with GET, a timeout and retries with exponential backoff.
+
+    Connection errors, timeouts and 5xx answers are retried `retries` times (so at most `retries + 1`
+    attempts), sleeping `backoff * 2**attempt` seconds after failed attempt number `attempt` (0-based).
+    A 4xx answer is final at once.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 10.0, retries: int = 3, backoff: float = 0.5,
+                 client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Args:
+            url: The http:// or https:// URL.
+            timeout: Seconds for connect, read, write and pool each.
+            retries: How many times to retry after the first attempt (>= 0).
+            backoff: Base of the backoff in seconds.
+            client: An httpx client to use (not closed here); a fresh one per fetch when None.
+            sleep: Called with the backoff seconds between attempts (injectable for tests).
+        """
+        if retries < 0 or timeout <= 0 or backoff < 0:
+            raise SignalError(f"invalid HTTP options for {url} (timeout={timeout}, retries={retries}, backoff={backoff}); "
+                              "use timeout > 0, retries >= 0, backoff >= 0")
+        self.url, self.timeout, self.retries, self.backoff = url, timeout, retries, backoff
+        self.client, self.sleep = client, sleep
+
+    def __repr__(self) -> str:
+        return f"HttpSource({self.url!r}, timeout={self.timeout}, retries={self.retries})"
+
+    def fetch(self) -> Payload:
+        """GET the URL.
+
+        Raises:
+            SignalError: Every attempt failed, or the server answered 4xx.
+        """
+        if self.client is not None:
+            return self._fetch_with(self.client)
+        with httpx.Client(timeout=self.timeout, follow_redirects=True) as client:
+            return self._fetch_with(client)
+
+    def _fetch_with(self, client: httpx.Client) -> Payload:
+        attempts = self.retries + 1
+        for attempt in range(attempts):
+            outcome, retry = self._attempt(client)
+            if isinstance(outcome, httpx.Response):
+                content, fmt = sniff_format(outcome.content, self.url)
+                logger.debug("fetched %s (%d bytes, %s) on attempt %d", self.url, len(content), fmt, attempt + 1)
+                return Payload(content, self.url, _utc_now(), fmt)
+            reason = outcome
+            if not retry or attempt == attempts - 1:
+                self._fail(reason, attempt + 1)
+            delay = self.backoff * 2**attempt
+            logger.warning("fetching %s failed (%s); retry %d of %d in %.2fs", self.url, reason, attempt + 1, self.retries, delay)
+            self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, client: httpx.Client) -> tuple[httpx.Response | str, bool]:
+        """One GET: the response on success, else (reason, whether to retry)."""
+        try:
+            response = client.get(self.url, timeout=self.timeout)
+        except httpx.TimeoutException:
+            return f"timed out after {self.timeout:g}s", True
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            return f"{type(exc).__name__} ({_one_line(exc)})", True
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return f"{type(exc).__name__} ({_one_line(exc)})", False
+        if response.is_success:
+            return response, False
+        return f"HTTP {response.status_code} {response.reason_phrase}".rstrip(), response.status_code >= 500
+
+    def _fail(self, reason: str, attempts: int) -> NoReturn:
+        noun = "attempt" if attempts == 1 else "attempts"
+        raise SignalError(f"cannot fetch {self.url}: {reason} after {attempts} {noun}; check the URL or the network")
+
+
+@dataclass(frozen=True)
+class SnapshotSource:
+    """Fixed content, for tests and replays: `fetch()` returns the same payload every time.
+
+    Attributes:
+        content: The bytes (or text, stored as UTF-8); gzip is removed on fetch.
+        location: A name for messages.
+        format: "csv", "parquet" or "json"; sniffed from the content when None.
+        fetched_at: The payload's fetch time (naive = UTC); the construction time when None.
+    """
+
+    content: bytes | str
+    _: KW_ONLY
+    location: str = "snapshot"
+    format: str | None = None
+    fetched_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.format is not None and self.format not in FORMATS:
+            raise SignalError(f"unknown format {self.format!r} for {self.location}; "
+                              f"use one of {', '.join(FORMATS)} or None to sniff")
+        object.__setattr__(self, "fetched_at", _as_utc(self.fetched_at or _utc_now()))
+
+    def fetch(self) -> Payload:
+        """Return the snapshot as a payload."""
+        raw = self.content.encode("utf-8") if isinstance(self.content, str) else bytes(self.content)
+        content, sniffed = sniff_format(raw, self.location)
+        assert self.fetched_at is not None
+        return Payload(content, self.location, self.fetched_at, self.format or sniffed)
+
+
+def open_source(location: str, **http_kwargs: Any) -> SignalSource:
+    """The source for a location: `HttpSource` for http:// and https://, else `FileSource`.
+
+    Args:
+        location: A URL or a file path.
+        **http_kwargs: Passed to `HttpSource` (timeout, retries, backoff, client, sleep); ignored for files.
+    """
+    if location.lower().startswith(("http://", "https://")):
+        return HttpSource(location, **http_kwargs)
+    if http_kwargs:
+        logger.debug("ignoring HTTP options %s for file %s", sorted(http_kwargs), location)
+    return FileSource(Path(location))
+
+
+def read_payload(payload: Payload, *, encoding: str = "utf-8") -> pl.DataFrame:
+    """Parse a payload into a frame of String columns plus an Int64 `line`.
+
+    `line` is where the row came from: for CSV the record number with the header as line 1 (blank
+    lines count; a quoted field spanning lines does not shift it), for JSON and Parquet index + 2.
+    Rows whose fields are all empty are dropped. JSON may be a list of objects, an object holding such
+    a list under "events", "data" or "rows", or JSON Lines; nested lists are joined with ";" (an empty
+    list gives ""), nested objects are kept as JSON text.
+
+    Raises:
+        SignalError: The content cannot be decoded or parsed, or already has a column named "line".
+    """
+    if payload.format == "parquet":
+        frame = _read_parquet(payload)
+    else:
+        text = _decode(payload, encoding)
+        frame = _read_csv(text, payload.location) if payload.format == "csv" else _read_json(text, payload.location)
+    if "line" in frame.columns:
+        raise SignalError(f"{payload.location} has a column named 'line', which the reader reserves for row numbers; rename it")
+    frame = frame.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64)).select("line", *frame.columns)
+    if frame.width > 1 and frame.height:
+        frame = frame.filter(~pl.all_horizontal(pl.exclude("line").is_null() | (pl.exclude("line").str.strip_chars() == "")))
+    return frame
+
+
+def _decode(payload: Payload, encoding: str) -> str:
+    try:
+        text = payload.content.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise SignalError(f"cannot decode {payload.location} as {encoding}: {_one_line(exc)}; "
+                          "pass the file's encoding (e.g. encoding='latin-1')") from exc
+    return text.removeprefix("\ufeff")
+
+
+def _read_csv(text: str, location: str) -> pl.DataFrame:
+    if not text.strip():
+        raise SignalError(f"{location} is empty; expected a CSV header line and data rows")
+    try:
+        frame = pl.read_csv(io.BytesIO(text.encode("utf-8")), infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise SignalError(f"cannot parse {location} as CSV: {_one_line(exc)}; "
+                          "check the delimiter and that every row has as many fields as the header") from exc
+    duplicated = [c for c in frame.columns if re.search(r"_duplicated_\d+$", c)]
+    if duplicated:
+        names = sorted({re.sub(r"_duplicated_\d+$", "", c) for c in duplicated})
+        raise SignalError(f"{location} repeats column(s) {', '.join(map(repr, names))} in its header; "
+                          "give every column a unique name")
+    return frame
+
+
+def _read_parquet(payload: Payload) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(io.BytesIO(payload.content))
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise SignalError(f"cannot parse {payload.location} as Parquet: {_one_line(exc)}; re-export the file") from exc
+    return frame.select(_as_string(name, dtype) for name, dtype in frame.schema.items())
+
+
+def _as_string(name: str, dtype: pl.DataType) -> pl.Expr:
+    column = pl.col(name)
+    if isinstance(dtype, (pl.List, pl.Array)):
+        as_list = column.arr.to_list() if isinstance(dtype, pl.Array) else column
+        return as_list.list.eval(pl.element().cast(pl.String)).list.join(";").alias(name)
+    if isinstance(dtype, pl.Struct):
+        return column.struct.json_encode().alias(name)
+    return column.cast(pl.String).alias(name)
+
+
+def _read_json(text: str, location: str) -> pl.DataFrame:
+    try:
+        document: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if not exc.msg.startswith("Extra data"):
+            where = f"line {exc.lineno} column {exc.colno}"
+            raise SignalError(f"cannot parse {location} as JSON: {exc.msg} at {where}; fix the file") from exc
+        document = _json_lines(text, location)
+    if isinstance(document, dict):
+        key = next((k for k in JSON_ROW_KEYS if isinstance(document.get(k), list)), None)
+        if key is None:
+            raise SignalError(f"{location} is a JSON object without a list under 'events', 'data' or 'rows'; "
+                              "give a list of objects or wrap it as {\"rows\": [...]}")
+        document = document[key]
+    if not isinstance(document, list):
+        raise SignalError(f"{location} holds a JSON {type(document).__name__}; expected a list of objects")
+    bad = [i + 2 for i, item in enumerate(document) if not isinstance(item, dict)]
+    if bad:
+        raise SignalError(f"{location} has {len(bad)} JSON item(s) that are not objects (lines {_head(bad)}); "
+                          "make every item an object")
+    columns = list(dict.fromkeys(key for item in document for key in item))
+    data = {name: [_json_text(item.get(name)) for item in document] for name in columns}
+    return pl.DataFrame(data, schema=dict.fromkeys(columns, pl.String), orient="col")
+
+
+def _json_lines(text: str, location: str) -> list[Any]:
+    items = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise SignalError(f"cannot parse {location} as JSON or JSON Lines: {exc.msg} at line {number}; "
+                                  "fix the file") from exc
+    return items
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON value as the string a CSV would hold: lists joined with ';', objects as JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(_json_item(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _json_item(value: Any) -> str:
+    """One element of a joined list: scalars as text, null as "", nested containers as JSON text."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return _json_text(value) or ""
+
+
+def _head(values: list[int], limit: int = 5) -> str:
+    shown = ", ".join(map(str, values[:limit]))
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
