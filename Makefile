@@ -14,12 +14,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the service with its test tools
 
-demo: install  ## migrate the SQLite default, generate the demo scenario, ingest it, print a summary
+demo: install  ## migrate the SQLite default, generate the demo scenario, ingest sales and signals, print a summary
 	$(BIN)/demand db upgrade
 	$(BIN)/demand demo generate --out $(DEMO)
 	$(BIN)/demand ingest regions $(DEMO)/regions.csv
 	$(BIN)/demand ingest skus $(DEMO)/skus.csv
 	$(BIN)/demand ingest sales $(DEMO)/sales.csv.gz
+	$(BIN)/demand signals pull --config $(DEMO)/signals.toml
 	$(BIN)/demand summary
 
 test: install  ## the whole test suite (PostgreSQL tests skip locally when no server answers; never in CI)

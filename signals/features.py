@@ -112,43 +112,58 @@ def build_features(
         ValueError: on a malformed panel or signal frame, or an unknown scenario or rate.
     """
     keys = _validated_keys(panel, case_scenario, scenario_weekly_rate)
+    frames = {
+        "cases": conform(cases, CASES_SCHEMA, "cases"),
+        "livestreams": conform(livestreams, LIVESTREAM_SCHEMA, "livestreams"),
+        "promotions": conform(promotions, PROMOTION_SCHEMA, "promotions"),
+        "calendar": conform(calendar, CALENDAR_SCHEMA, "calendar"),
+    }
+    options = {"scenario": case_scenario, "weekly_rate": scenario_weekly_rate, "sku_categories": sku_categories}
+    features = keys.lazy().select(_ROW, *SERIES, "day")
+    for part, on in _feature_parts(keys, frames, cutoff=cutoff, region_parents=region_parents, **options):
+        features = features.join(part, on=on, how="left")
+    columns = (pl.col(col).cast(dtype) for col, dtype in FEATURE_SCHEMA.items())
+    result = features.sort(_ROW).select(columns).collect(engine=_ENGINE)
+    logger.debug("built %d feature rows at cutoff %s", result.height, cutoff)
+    return panel.hstack(result)
+
+
+def _feature_parts(
+    keys: pl.DataFrame,
+    frames: dict[str, pl.LazyFrame],
+    *,
+    cutoff: dt.date,
+    region_parents: Mapping[str, str | None] | None,
+    sku_categories: Mapping[str, str] | None,
+    scenario: str,
+    weekly_rate: float,
+) -> list[tuple[pl.LazyFrame, list[str]]]:
+    """The lazy feature frame of each signal family, with the key columns to join it on."""
     ancestors = ancestor_pairs(keys["region"].unique().sort().to_list(), region_parents)
     lazy_keys = keys.lazy()
     region_days = lazy_keys.select("region", "day").unique()
     on_key = [*SERIES, "day"]
+    last_day = keys["day"].max() if keys.height else cutoff
     cases_part = case_features(
         region_days,
-        conform(cases, CASES_SCHEMA, "cases"),
+        frames["cases"],
         cutoff=cutoff,
         ancestors=ancestors,
-        last_day=keys["day"].max() if keys.height else cutoff,
-        scenario=case_scenario,
-        weekly_rate=scenario_weekly_rate,
+        last_day=last_day,
+        scenario=scenario,
+        weekly_rate=weekly_rate,
     )
     livestream_part = livestream_features(
-        lazy_keys.select(on_key),
-        conform(livestreams, LIVESTREAM_SCHEMA, "livestreams"),
-        cutoff=cutoff,
-        sku_categories=sku_categories,
+        lazy_keys.select(on_key), frames["livestreams"], cutoff=cutoff, sku_categories=sku_categories
     )
-    promotion_part = promotion_features(
-        lazy_keys.select(*on_key, "y"), conform(promotions, PROMOTION_SCHEMA, "promotions"), cutoff=cutoff
-    )
-    calendar_part = calendar_features(
-        region_days, conform(calendar, CALENDAR_SCHEMA, "calendar"), cutoff=cutoff, ancestors=ancestors
-    )
-    features = (
-        lazy_keys.select(_ROW, *on_key)
-        .join(cases_part, on=["region", "day"], how="left")
-        .join(livestream_part, on=on_key, how="left")
-        .join(promotion_part, on=on_key, how="left")
-        .join(calendar_part, on=["region", "day"], how="left")
-        .sort(_ROW)
-        .select(pl.col(col).cast(dtype) for col, dtype in FEATURE_SCHEMA.items())
-        .collect(engine=_ENGINE)
-    )
-    logger.debug("built %d feature rows at cutoff %s", features.height, cutoff)
-    return panel.hstack(features)
+    promotion_part = promotion_features(lazy_keys.select(*on_key, "y"), frames["promotions"], cutoff=cutoff)
+    calendar_part = calendar_features(region_days, frames["calendar"], cutoff=cutoff, ancestors=ancestors)
+    return [
+        (cases_part, ["region", "day"]),
+        (livestream_part, on_key),
+        (promotion_part, on_key),
+        (calendar_part, ["region", "day"]),
+    ]
 
 
 def _validated_keys(panel: pl.DataFrame, scenario: str, rate: float) -> pl.DataFrame:
@@ -181,6 +196,7 @@ def _validated_keys(panel: pl.DataFrame, scenario: str, rate: float) -> pl.DataF
     duplicated = keys.filter(pl.struct(*SERIES, "day").is_duplicated())
     if duplicated.height:
         sample = duplicated.select(*SERIES, "day").head(3).rows()
-        raise ValueError(f"panel has {duplicated.height} rows with a repeated (sku, region, day), e.g. {sample}; "
-                         "aggregate them first")
+        raise ValueError(
+            f"panel has {duplicated.height} rows with a repeated (sku, region, day), e.g. {sample}; aggregate them first"
+        )
     return keys

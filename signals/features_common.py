@@ -71,7 +71,9 @@ def ancestor_chain(region: str, parents: Mapping[str, str | None] | None) -> lis
 
 def ancestor_pairs(regions: Sequence[str], parents: Mapping[str, str | None] | None) -> pl.LazyFrame:
     """`region, source, depth`: each region with itself (depth 0) and every ancestor (depth 1, 2, ...)."""
-    rows = [(region, source, depth) for region in regions for depth, source in enumerate(ancestor_chain(region, parents))]
+    rows = [
+        (region, source, depth) for region in regions for depth, source in enumerate(ancestor_chain(region, parents))
+    ]
     schema = {"region": pl.String, "source": pl.String, "depth": pl.Int32}
     return pl.LazyFrame(rows, schema=schema, orient="row")
 

@@ -45,18 +45,24 @@ def promotion_features(panel: pl.LazyFrame, promotions: pl.LazyFrame, *, cutoff:
     out = days_to_nearest(out, starts, forward=True, name="_to_start", cap=DAYS_CAP + 1)
     next_start = pl.when(pl.col("_to_start") <= DAYS_CAP).then(pl.col("day") + pl.duration(days=pl.col("_to_start")))
     out = out.with_columns(pl.coalesce("_running_start", next_start).alias("_promo_start"))
-    sums = _trailing_sums(panel, cutoff)
-    last_week_day = pl.min_horizontal(pl.col("day") - pl.duration(days=1), pl.lit(cutoff, dtype=pl.Date))
+    out = _sales_features(out, _trailing_sums(panel, cutoff), cutoff)
+    return out.select(*SERIES, "day", *PROMOTION_COLUMNS)
+
+
+def _sales_features(frame: pl.LazyFrame, sums: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
+    """Add `sales_last_week` and `sales_7d_before_promo` (the run-up to the day in `_promo_start`)."""
+    last_week_day = pl.col("day") - pl.duration(days=1)
     before_day = pl.col("_promo_start") - pl.duration(days=1)
-    out = out.with_columns(
+    frame = frame.with_columns(
         last_week_day.alias("_last_week_day"),
         pl.when(before_day <= cutoff).then(before_day).alias("_before_day"),
     )
-    out = _look_up(out, sums, "_last_week_day", "sales_last_week").with_columns(pl.col("sales_last_week").fill_null(0.0))
-    out = _look_up(out, sums, "_before_day", "sales_7d_before_promo").with_columns(
-        pl.when(pl.col("_before_day").is_not_null()).then(pl.col("sales_7d_before_promo").fill_null(0.0))
+    frame = _look_up(frame, sums, "_last_week_day", "sales_last_week")
+    frame = _look_up(frame, sums, "_before_day", "sales_7d_before_promo")
+    return frame.with_columns(
+        pl.col("sales_last_week").fill_null(0.0),
+        pl.when(pl.col("_before_day").is_not_null()).then(pl.col("sales_7d_before_promo").fill_null(0.0)),
     )
-    return out.select(*SERIES, "day", *PROMOTION_COLUMNS)
 
 
 def _applied_promotions(series: pl.LazyFrame, promotions: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
@@ -79,8 +85,8 @@ def _trailing_sums(panel: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
     that range have a sum of 0.
     """
     bounds = panel.group_by(SERIES).agg(pl.col("day").min().alias("first"), pl.col("day").max().alias("last"))
-    end = pl.min_horizontal(pl.col("last"), pl.lit(cutoff, dtype=pl.Date)) + pl.duration(days=6)
-    y = pl.when(pl.col("day") <= cutoff).then(pl.col("y")).fill_null(0.0)
+    end = pl.col("last") + pl.duration(days=6)
+    y = pl.col("y").fill_null(0.0)
     observed = panel.select(*SERIES, "day", y.alias("_y"))
     grid = (
         bounds.with_columns(pl.date_ranges("first", end).alias("day"))

@@ -21,14 +21,16 @@ def generate(
 ) -> None:
     """Write regions, SKUs, 3 years of daily sales and signal files with their ground truth."""
     from forecast.demo import generate_demo
+    from forecast.demo.sources import write_demo_signals_config
 
     out_dir = out or get_settings().demo_dir
     with progress_bar(enabled=not json_output) as update:
         scenario = generate_demo(out_dir, seed=seed, progress=lambda stage: update(stage, 1, 1))
-    summary = scenario.to_dict()
+    summary = {**scenario.to_dict(), "signals_config": str(write_demo_signals_config(out_dir))}
     if json_output:
         emit_json(summary)
         return
     stdout.print(f"demo scenario in {out_dir}: {summary['n_skus']} SKUs x {summary['n_regions']} regions, "
                  f"{summary['n_sales_rows']:,} sales rows {summary['first_day']}..{summary['last_day']}, "
-                 f"{summary['n_events']} livestream events, {summary['n_promotions']} promotions", highlight=False)
+                 f"{summary['n_events']} livestream events, {summary['n_promotions']} promotions; signal sources in "
+                 f"{summary['signals_config']}", highlight=False)

@@ -10,7 +10,17 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from forecast.storage.schema import IngestBatch, Region, RejectedRow, Sales, Sku
+from forecast.storage.schema import (
+    CalendarEvent,
+    CaseCount,
+    IngestBatch,
+    LivestreamEvent,
+    Promotion,
+    Region,
+    RejectedRow,
+    Sales,
+    Sku,
+)
 
 __all__ = [
     "find_batch",
@@ -137,6 +147,9 @@ def storage_summary(*, session: Session) -> dict[str, Any]:
         "units_total": float(session.scalar(select(func.coalesce(func.sum(Sales.units), 0.0)))),
         "batches": session.scalar(select(func.count()).select_from(IngestBatch)),
         "rejected_rows": session.scalar(select(func.count()).select_from(RejectedRow)),
+        **{name: session.scalar(select(func.count()).select_from(model)) for name, model in (
+            ("case_count_versions", CaseCount), ("livestream_versions", LivestreamEvent),
+            ("promotion_versions", Promotion), ("calendar_days", CalendarEvent))},
     }
 
 

@@ -250,6 +250,7 @@ def test_missing_signals_give_the_same_columns_with_neutral_values() -> None:
         ({"panel": lambda p: p.drop("y")}, r"panel is missing columns \['y'\]"),
         ({"panel": lambda p: pl.concat([p, p.head(1)])}, r"repeated \(sku, region, day\).*aggregate"),
         ({"panel": lambda p: p.with_columns(pl.col("day").cast(pl.Datetime))}, "expected Date"),
+        ({"panel": lambda p: p.with_columns(region=pl.lit(None, pl.String))}, "null sku, region or day"),
         ({"panel": lambda p: p.with_columns(ls_hours=pl.lit(1.0))}, "already has feature columns"),
         ({"case_scenario": "boom"}, "case_scenario 'boom' is unknown"),
         ({"scenario_weekly_rate": 1.5}, r"outside \[0, 1\]"),
@@ -263,6 +264,16 @@ def test_bad_input_is_rejected_with_a_reason(change: dict[str, Any], message: st
     panel = kwargs.pop("panel", lambda p: p)(panel)
     with pytest.raises(ValueError, match=message):
         build_features(panel, cutoff=day(1), **kwargs)
+
+
+def test_features_follow_their_rows_when_the_panel_is_shuffled() -> None:
+    panel = make_panel([("A", "CA"), ("B", "CA")], 16)
+    signals = {"cases": frame(CASES_0_TO_9, CASES_SCHEMA), "promotions": frame(PROMOS, PROMOTION_SCHEMA)}
+    ordered = build_features(panel, cutoff=day(9), **signals)
+    shuffled = panel.sample(fraction=1.0, shuffle=True, seed=7)
+    out = build_features(shuffled, cutoff=day(9), **signals)
+    assert_frame_equal(out.select(panel.columns), shuffled)
+    assert_frame_equal(out.sort("sku", "day"), ordered.sort("sku", "day"))
 
 
 # ----------------------------------------------------------------------------------- properties
@@ -298,7 +309,8 @@ def _promo_row(draw: st.DrawFn, n: int, known: dt.datetime) -> dict[str, Any]:
 def _cal_row(draw: st.DrawFn, n: int, known: dt.datetime) -> dict[str, Any]:
     kind = draw(st.sampled_from(["holiday", "sporting", "snap", "custom", "religious"]))
     region = draw(st.sampled_from([None, *REGIONS, "TX"]))
-    return {**cal(region, draw(st.integers(-2, n + 2)), draw(st.sampled_from(["X", "Y", "Z"])), kind), "known_at": known}
+    name = draw(st.sampled_from(["X", "Y", "Z"]))
+    return {**cal(region, draw(st.integers(-2, n + 2)), name, kind), "known_at": known}
 
 
 ROWS = {"cases": (_case_row, CASES_SCHEMA), "livestreams": (_event_row, LIVESTREAM_SCHEMA),
@@ -306,8 +318,8 @@ ROWS = {"cases": (_case_row, CASES_SCHEMA), "livestreams": (_event_row, LIVESTRE
 
 
 @st.composite
-def worlds(draw: st.DrawFn, variants: bool = True) -> dict[str, Any]:
-    """A panel, a cutoff, signal frames, and (`variants`) others differing only in what is unknown at the cutoff."""
+def worlds(draw: st.DrawFn) -> dict[str, Any]:
+    """A panel (maybe shuffled), a cutoff, signal frames, and others differing only in what is unknown at it."""
     n = draw(st.integers(30, 60))
     series = draw(st.lists(st.tuples(st.sampled_from(SKUS), st.sampled_from(REGIONS)), min_size=2, max_size=3,
                            unique=True))  # fmt: skip
@@ -315,6 +327,7 @@ def worlds(draw: st.DrawFn, variants: bool = True) -> dict[str, Any]:
     as_of = as_of_instant(cutoff)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     panel = make_panel(series, n, rng.poisson(5.0, len(series) * n).astype(float).tolist())
+    panel = panel[rng.permutation(panel.height).tolist()] if draw(st.booleans()) else panel
     hours = st.integers(-24 * 15, 24 * 5).map(lambda h: as_of + dt.timedelta(hours=h))
     late = st.integers(0, 24 * 20).map(lambda h: as_of + dt.timedelta(hours=h))
     base, added, altered = {}, {}, {}
@@ -323,13 +336,12 @@ def worlds(draw: st.DrawFn, variants: bool = True) -> dict[str, Any]:
         for _ in range(draw(st.integers(0, 12))):
             known = draw(hours)
             rows.append(row(draw, n, known))
-            alts.append(row(draw, n, known) if variants and known >= as_of else rows[-1])
+            alts.append(row(draw, n, known) if known >= as_of else rows[-1])
+        extra = [row(draw, n, draw(late)) for _ in range(draw(st.integers(1, 5)))]
+        at_ = draw(st.integers(0, len(rows)))
         base[name] = frame(rows, schema)
-        if variants:
-            extra = [row(draw, n, draw(late)) for _ in range(draw(st.integers(1, 5)))]
-            at_ = draw(st.integers(0, len(rows)))
-            added[name] = frame(rows[:at_] + extra + rows[at_:], schema)
-            altered[name] = frame(alts, schema)
+        added[name] = frame(rows[:at_] + extra + rows[at_:], schema)
+        altered[name] = frame(alts, schema)
     new_y = pl.Series(rng.poisson(50.0, panel.height).astype(float))
     return {
         "panel": panel, "cutoff": cutoff, "base": base, "added": added, "altered": altered,
@@ -349,22 +361,14 @@ PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 @PROPERTY
 @given(worlds())
-def test_nothing_unknown_at_the_cutoff_changes_the_output(world: dict[str, Any]) -> None:
+def test_point_in_time_features_of_random_worlds(world: dict[str, Any]) -> None:
+    """One test (to share each generated world): layout, then (a), (b), (c) leave the output unchanged."""
     base = run(world)
+    assert_frame_equal(base.select(world["panel"].columns), world["panel"])  # the panel's rows, in its order
+    numeric = [c for c, t in FEATURE_SCHEMA.items() if t != pl.String and c != "sales_7d_before_promo"]
+    assert base.select(numeric).null_count().sum_horizontal().item() == 0
+    floats = [c for c in numeric if FEATURE_SCHEMA[c] == pl.Float64]
+    assert base.select(pl.col(floats).is_nan().any()).sum_horizontal().item() == 0
     assert_frame_equal(run(world, frames="added"), base)  # (a) rows known at or after as_of_instant(cutoff)
     assert_frame_equal(run(world, frames="altered"), base)  # (b) other values in the rows known after it
     assert_frame_equal(run(world, panel="panel_new_y").drop("y"), base.drop("y"))  # (c) other y after cutoff
-
-
-@PROPERTY
-@given(worlds(variants=False), st.integers(0, 2**16))
-def test_output_keeps_the_panel_rows_in_order_without_numeric_nulls(world: dict[str, Any], seed: int) -> None:
-    panel = world["panel"].sample(fraction=1.0, shuffle=True, seed=seed)
-    out = build_features(panel, cutoff=world["cutoff"], **world["base"], **world["options"])
-    assert_frame_equal(out.select(panel.columns), panel)
-    numeric = [c for c, t in FEATURE_SCHEMA.items() if t != pl.String and c != "sales_7d_before_promo"]
-    assert out.select(numeric).null_count().sum_horizontal().item() == 0
-    floats = [c for c in numeric if FEATURE_SCHEMA[c] == pl.Float64]
-    assert out.select(pl.col(floats).is_nan().any()).sum_horizontal().item() == 0
-    ordered = run(world)
-    assert_frame_equal(out.sort("sku", "region", "day"), ordered.sort("sku", "region", "day"))
