@@ -51,7 +51,7 @@ def promotion_features(panel: pl.LazyFrame, promotions: pl.LazyFrame, *, cutoff:
 
 def _sales_features(frame: pl.LazyFrame, sums: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
     """Add `sales_last_week` and `sales_7d_before_promo` (the run-up to the day in `_promo_start`)."""
-    last_week_day = pl.col("day") - pl.duration(days=1)
+    last_week_day = pl.min_horizontal(pl.col("day") - pl.duration(days=1), pl.lit(cutoff, dtype=pl.Date))
     before_day = pl.col("_promo_start") - pl.duration(days=1)
     frame = frame.with_columns(
         last_week_day.alias("_last_week_day"),
@@ -85,8 +85,8 @@ def _trailing_sums(panel: pl.LazyFrame, cutoff: dt.date) -> pl.LazyFrame:
     that range have a sum of 0.
     """
     bounds = panel.group_by(SERIES).agg(pl.col("day").min().alias("first"), pl.col("day").max().alias("last"))
-    end = pl.col("last") + pl.duration(days=6)
-    y = pl.col("y").fill_null(0.0)
+    end = pl.min_horizontal(pl.col("last"), pl.lit(cutoff, dtype=pl.Date)) + pl.duration(days=6)
+    y = pl.when(pl.col("day") <= cutoff).then(pl.col("y")).fill_null(0.0)
     observed = panel.select(*SERIES, "day", y.alias("_y"))
     grid = (
         bounds.with_columns(pl.date_ranges("first", end).alias("day"))

@@ -44,7 +44,7 @@ def _check_schemas(result: CaseCountResult) -> None:
 # --- cumulative series ----------------------------------------------------------------------------
 
 def test_cumulative_series_become_daily_with_corrections(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="signals.cases")
+    caplog.set_level(logging.INFO, logger="signals.cases")
     result = _nyt("2020-03-01,Iowa,19,1,0\n2020-03-02,Iowa,19,3,0\n2020-03-03,Iowa,19,2,0\n2020-03-04,Iowa,19,5,0\n"
                   "2020-03-01,Ohio,39,4,0\n")
     _check_schemas(result)
