@@ -166,7 +166,8 @@ def _parse_cases(config: SourceConfig, payload: SignalPayload, session: Session)
     def write(session: Session, batch_id: int) -> tuple[int, int]:
         backfill = signal_repo.first_payload_id(session=session, source=config.name) == payload.id
         counts = signal_repo.write_case_counts(session=session, source=config.name, cases=result.cases,
-                                               batch_id=batch_id, fetched_at=payload.fetched_at, backfill=backfill)
+                                               batch_id=batch_id, fetched_at=payload.fetched_at, backfill=backfill,
+                                               population=population)
         signal_repo.write_corrections(session=session, source=config.name, corrections=corrections, batch_id=batch_id)
         return counts
 

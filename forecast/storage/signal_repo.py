@@ -7,6 +7,7 @@ same key, so pulling the same data again stores nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -75,7 +76,7 @@ def _as_utc(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
 
 
 def write_case_counts(*, session: Session, source: str, cases: pl.DataFrame, batch_id: int,
-                      fetched_at: dt.datetime, backfill: bool) -> tuple[int, int]:
+                      fetched_at: dt.datetime, backfill: bool, population: Mapping[str, int]) -> tuple[int, int]:
     """Store new and changed daily counts as versions; returns (versions stored, rows unchanged).
 
     In a backfill (the source's first payload) a key gets the frame's `known_at`, the day plus the
@@ -96,7 +97,7 @@ def write_case_counts(*, session: Session, source: str, cases: pl.DataFrame, bat
         "new_cases", "cumulative", "new_cases_per_100k", pl.lit(batch_id).alias("batch_id"),
     ).to_dicts()
     _insert_rows(session, CaseCount, rows)
-    _refresh_derived(session, source, cases)
+    _refresh_derived(session, source, cases, population)
     return len(rows), cases.height - len(rows)
 
 
@@ -109,16 +110,12 @@ def latest_case_versions(session: Session, source: str) -> pl.DataFrame:
     return frame.sort("known_at").group_by(["source_region", "day"]).last().drop("known_at")
 
 
-def _refresh_derived(session: Session, source: str, cases: pl.DataFrame) -> None:
-    """Set region_id and per-100k on stored rows from the current mapping and populations."""
-    per_region = cases.group_by("source_region").agg(pl.col("region").first(),
-                                                     (pl.col("new_cases_per_100k") / pl.col("new_cases")).drop_nans()
-                                                     .drop_nulls().first().alias("factor"))
-    for row in per_region.iter_rows(named=True):
-        values: dict[str, Any] = {"region_id": row["region"]}
-        values["new_cases_per_100k"] = (CaseCount.new_cases * row["factor"]) if row["factor"] is not None else None
-        session.execute(update(CaseCount).where(CaseCount.source == source,
-                                                CaseCount.source_region == row["source_region"]).values(values))
+def _refresh_derived(session: Session, source: str, cases: pl.DataFrame, population: Mapping[str, int]) -> None:
+    """Set region_id and per-100k on every stored version from the current mapping and populations."""
+    for source_region, region in cases.select("source_region", "region").unique().iter_rows():
+        per_100k = CaseCount.new_cases * (1e5 / population[region]) if population.get(region) else None
+        session.execute(update(CaseCount).where(CaseCount.source == source, CaseCount.source_region == source_region)
+                        .values(region_id=region, new_cases_per_100k=per_100k))
 
 
 def write_corrections(*, session: Session, source: str, corrections: pl.DataFrame, batch_id: int) -> int:
