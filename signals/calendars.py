@@ -17,7 +17,6 @@ it, unless a custom file says when it was announced.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
@@ -25,8 +24,9 @@ from typing import Any
 import holidays
 import polars as pl
 
+from signals._rows import parse_announced, parse_day, parse_rows, quoted, require_columns, stripped, with_line_numbers
 from signals.errors import SignalError
-from signals.frames import CALENDAR_SCHEMA, REJECTED_SCHEMA
+from signals.frames import CALENDAR_SCHEMA
 
 __all__ = ["KINDS", "CUSTOM_COLUMNS", "m5_calendar_events", "parse_custom_events", "public_holidays"]
 
@@ -100,10 +100,7 @@ def m5_calendar_events(raw: pl.DataFrame, *, state_regions: Mapping[str, str]) -
     Raises:
         SignalError: A required column is missing or a date is not ``YYYY-MM-DD``.
     """
-    missing = [c for c in _M5_REQUIRED if c not in raw.columns]
-    if missing:
-        raise SignalError(f"M5 calendar is missing column(s) {', '.join(missing)}; "
-                          "give the calendar.csv of the M5 competition as it is")
+    require_columns(raw, _M5_REQUIRED, "M5 calendar", "give the calendar.csv of the M5 competition as it is")
     frame = _m5_strings(raw)
     parts = []
     for k in (1, 2):
@@ -126,8 +123,7 @@ def m5_calendar_events(raw: pl.DataFrame, *, state_regions: Mapping[str, str]) -
 
 def _m5_strings(raw: pl.DataFrame) -> pl.DataFrame:
     """All columns as stripped strings with NA/empty as null, plus a parsed ``day``."""
-    if "line" not in raw.columns:
-        raw = raw.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
+    raw = with_line_numbers(raw)
     text = [c for c in raw.columns if c != "line"]
     frame = raw.with_columns(
         pl.when(pl.col(c).cast(pl.String).str.strip_chars().is_in(_M5_NONE)).then(None)
@@ -137,7 +133,7 @@ def _m5_strings(raw: pl.DataFrame) -> pl.DataFrame:
     bad = frame.filter(pl.col("day").is_null())
     if bad.height:
         first = bad.row(0, named=True)
-        raise SignalError(f"M5 calendar line {first['line']}: date {_show(first['date'])} is not YYYY-MM-DD "
+        raise SignalError(f"M5 calendar line {first['line']}: date {quoted(first['date'])} is not YYYY-MM-DD "
                           f"({bad.height} bad row(s)); fix or remove those rows")
     return frame
 
@@ -158,99 +154,35 @@ def parse_custom_events(
     Raises:
         SignalError: The ``day`` or ``name`` column is missing.
     """
-    missing = [c for c in ("day", "name") if c not in raw.columns]
-    if missing:
-        raise SignalError(f"custom event file is missing column(s) {', '.join(missing)}; "
-                          f"it needs the header {','.join(CUSTOM_COLUMNS)} (region, kind and "
-                          "announced_at may be left out)")
-    if "line" not in raw.columns:
-        raw = raw.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
+    require_columns(raw, ("day", "name"), "custom event file",
+                    f"it needs the header {','.join(CUSTOM_COLUMNS)} (region, kind and announced_at may be left out)")
     regions = None if known_regions is None else frozenset(known_regions)
-    good: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
-    fields = [c for c in raw.columns if c != "line"]
-    for row in raw.select("line", *(pl.col(c).cast(pl.String) for c in fields)).iter_rows(named=True):
-        line = row.pop("line")
-        reasons: list[str] = []
-        event = _parse_custom(row, regions, reasons)
-        source = {"line": line, "raw": json.dumps(row, ensure_ascii=False)}
-        if reasons:
-            rejected.append({**source, "reason": "; ".join(reasons)})
-        else:
-            good.append({**event, **source})
-    events, duplicates = _keep_last(pl.DataFrame(good, schema={**CALENDAR_SCHEMA, "line": pl.Int64,
-                                                               "raw": pl.String}))
-    rejected_frame = pl.concat([pl.DataFrame(rejected, schema=REJECTED_SCHEMA), duplicates]).sort("line")
+    events, rejected_frame = parse_rows(raw, lambda fields, reasons: _parse_custom(fields, regions, reasons),
+                                        CALENDAR_SCHEMA, _KEY)
+    events = events.sort("day", "region", "name", nulls_last=False)
     logger.info("custom events: %d rows, %d rejected rows", events.height, rejected_frame.height)
     return events, rejected_frame
-
-
-def _text(value: str | None) -> str | None:
-    """The stripped value, or None when it is empty."""
-    value = value.strip() if value is not None else None
-    return value or None
-
-
-def _show(value: str) -> str:
-    """A value quoted for a one-line reason: control characters escaped, long values cut."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
-    return f"'{text[:60]}...'" if len(text) > 60 else f"'{text}'"
 
 
 def _parse_custom(fields: dict[str, str | None], regions: frozenset[str] | None,
                   reasons: list[str]) -> dict[str, Any]:
     """Parse one custom event row; problems are appended to ``reasons``."""
-    region = _text(fields.get("region"))
+    region = stripped(fields.get("region"))
     region = None if region is None or region.lower() == "all" else region
     if region is not None and regions is not None and region not in regions:
-        reasons.append(f"unknown region {_show(region)}")
-    day_text, name = _text(fields.get("day")), _text(fields.get("name"))
-    day = None
-    try:
-        day = dt.date.fromisoformat(day_text) if day_text else None
-    except ValueError:
-        reasons.append(f"day {_show(day_text)} is not an ISO date; use YYYY-MM-DD like 2024-03-05")
-    if day_text is None:
-        reasons.append("day is empty; use an ISO date like 2024-03-05")
+        reasons.append(f"unknown region {quoted(region)}")
+    day, name = parse_day("day", fields.get("day"), reasons), stripped(fields.get("name"))
     if name is None:
         reasons.append("name is empty")
-    kind = (_text(fields.get("kind")) or "custom").lower()
+    kind = (stripped(fields.get("kind")) or "custom").lower()
     if kind not in KINDS:
-        reasons.append(f"kind {_show(kind)} is not one of {', '.join(KINDS)}")
-    known_at = _announced(fields.get("announced_at"), reasons)
+        reasons.append(f"kind {quoted(kind)} is not one of {', '.join(KINDS)}")
+    known_at = parse_announced(fields.get("announced_at"), reasons)
     if reasons or day is None:
         return {}
     if known_at is None:
         known_at = dt.datetime.combine(day - YEAR_AHEAD, dt.time(), tzinfo=dt.timezone.utc)
     return {"region": region, "day": day, "name": name, "kind": kind, "known_at": known_at}
-
-
-def _announced(value: str | None, reasons: list[str]) -> dt.datetime | None:
-    """The announcement instant in UTC (a date = its start, no offset = UTC); None when absent."""
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        reasons.append(f"announced_at {_show(text)} is not an ISO date or time; use e.g. 2024-02-20 "
-                       "or 2024-02-20T09:00:00Z")
-        return None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        return moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
-
-
-def _keep_last(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Keep the last line of each (region, day, name); the earlier ones become rejected rows."""
-    ranked = events.with_columns(pl.col("line").max().over(_KEY).alias("_winner"))
-    duplicates = ranked.filter(pl.col("line") != pl.col("_winner")).select(
-        "line", "raw",
-        pl.format("duplicate of line {} (same region, day and name); the later line wins",
-                  pl.col("_winner")).alias("reason"),
-    )
-    kept = ranked.filter(pl.col("line") == pl.col("_winner")).drop("line", "raw", "_winner")
-    return kept.sort("day", "region", "name", nulls_last=False), duplicates
 
 
 def _calendar_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:

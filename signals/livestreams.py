@@ -31,14 +31,15 @@ import json
 import logging
 import math
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
+from signals._rows import file_columns, parse_discount, parse_rows, quoted, require_columns, stripped
 from signals.errors import SignalError
-from signals.frames import LIVESTREAM_SCHEMA, REJECTED_SCHEMA
+from signals.frames import LIVESTREAM_SCHEMA
 
 __all__ = ["COLUMNS", "REQUIRED_COLUMNS", "STATUSES", "events_as_of", "parse_livestreams"]
 
@@ -76,19 +77,10 @@ def parse_livestreams(
         SignalError: A required column is missing.
     """
     checks = _Known(frozenset(known_skus), _as_set(known_categories), _as_set(known_regions))
-    good: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
-    for line, fields in _rows(raw):
-        reasons: list[str] = []
-        event = _parse_event(fields, checks, reasons)
-        source = {"line": line, "raw": json.dumps(fields, ensure_ascii=False)}
-        if reasons:
-            rejected.append({**source, "reason": "; ".join(reasons)})
-        else:
-            good.append({**event, **source})
-    events = pl.DataFrame(good, schema={**LIVESTREAM_SCHEMA, "line": pl.Int64, "raw": pl.String})
-    events, duplicates = _keep_last_version(events)
-    rejected_frame = pl.concat([pl.DataFrame(rejected, schema=REJECTED_SCHEMA), duplicates]).sort("line")
+    require_columns(raw, REQUIRED_COLUMNS, "livestream schedule",
+                    f"the file has {file_columns(raw)} and needs the header {','.join(COLUMNS)}")
+    events, rejected_frame = parse_rows(raw, lambda fields, reasons: _parse_event(fields, checks, reasons),
+                                        LIVESTREAM_SCHEMA, ["event_id", "announced_at"])
     logger.info("livestreams: %d event versions, %d rejected rows", events.height, rejected_frame.height)
     return events, rejected_frame
 
@@ -134,38 +126,9 @@ def _as_set(values: Collection[str] | None) -> frozenset[str] | None:
     return None if values is None else frozenset(values)
 
 
-def _rows(raw: pl.DataFrame) -> Iterator[tuple[int, dict[str, str | None]]]:
-    """Yield ``(line, fields)``: the file's own columns as strings (absent optional ones are None)."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
-    if missing:
-        raise SignalError(
-            f"livestream schedule is missing column(s) {', '.join(missing)}; "
-            f"the file has {', '.join(c for c in raw.columns if c != 'line') or 'no columns'} "
-            f"and needs the header {','.join(COLUMNS)}")
-    if "line" not in raw.columns:
-        raw = raw.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
-    fields = [c for c in raw.columns if c != "line"]
-    strings = raw.select("line", *(pl.col(c).cast(pl.String) for c in fields))
-    for row in strings.iter_rows(named=True):
-        line = row.pop("line")
-        yield line, row
-
-
-def _text(value: str | None) -> str | None:
-    """The stripped value, or None when it is empty."""
-    value = value.strip() if value is not None else None
-    return value or None
-
-
-def _show(value: str) -> str:
-    """A value quoted for a one-line reason: control characters escaped, long values cut."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
-    return f"'{text[:60]}...'" if len(text) > 60 else f"'{text}'"
-
-
 def _parse_event(fields: dict[str, str | None], known: _Known, reasons: list[str]) -> dict[str, Any]:
     """Parse one row; every problem is appended to ``reasons`` (the result is then meaningless)."""
-    event_id, host = _text(fields.get("event_id")), _text(fields.get("host"))
+    event_id, host = stripped(fields.get("event_id")), stripped(fields.get("host"))
     for name, value in (("event_id", event_id), ("host", host)):
         if value is None:
             reasons.append(f"{name} is empty")
@@ -173,21 +136,21 @@ def _parse_event(fields: dict[str, str | None], known: _Known, reasons: list[str
     end, _ = _instant("end", fields.get("end"), reasons)
     announced, _ = _instant("announced_at", fields.get("announced_at"), reasons)
     if start is not None and end is not None and end <= start:
-        reasons.append(f"ends before it starts (end {_text(fields.get('end'))} is not after "
-                       f"start {_text(fields.get('start'))})")
+        reasons.append(f"ends before it starts (end {stripped(fields.get('end'))} is not after "
+                       f"start {stripped(fields.get('start'))})")
     skus, category = _featured(fields, known, reasons)
     regions = _regions(fields.get("regions"), known.regions, reasons)
     viewers = _viewers(fields.get("expected_viewers"), reasons)
-    discount = _discount(fields.get("discount"), reasons)
+    discount = parse_discount(fields.get("discount"), reasons, example="0.15 or 15%", required=False)
     status = _status(fields.get("status"), reasons)
     if status == "scheduled" and start is not None and announced is not None and announced > start:
-        reasons.append(f"announced_at {_text(fields.get('announced_at'))} is after start "
-                       f"{_text(fields.get('start'))}; a scheduled event must be announced before it starts")
+        reasons.append(f"announced_at {stripped(fields.get('announced_at'))} is after start "
+                       f"{stripped(fields.get('start'))}; a scheduled event must be announced before it starts")
     if reasons:
         return {}
     assert start is not None and end is not None and announced is not None
     return {
-        "event_id": event_id, "host": host, "platform": _text(fields.get("platform")),
+        "event_id": event_id, "host": host, "platform": stripped(fields.get("platform")),
         "start_at": start.astimezone(dt.timezone.utc), "end_at": end.astimezone(dt.timezone.utc),
         "utc_offset": offset, "local_day": start.date(), "skus": skus, "category": category,
         "regions": regions, "expected_viewers": viewers, "discount": discount, "status": status,
@@ -198,17 +161,17 @@ def _parse_event(fields: dict[str, str | None], known: _Known, reasons: list[str
 
 def _instant(name: str, value: str | None, reasons: list[str]) -> tuple[dt.datetime | None, str | None]:
     """An aware datetime in its own offset, and the offset text as written."""
-    text = _text(value)
+    text = stripped(value)
     if text is None:
         reasons.append(f"{name} is empty; give an ISO 8601 time with offset like {_TIME_EXAMPLE}")
         return None, None
     try:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
-        reasons.append(f"{name} {_show(text)} is not an ISO 8601 time; use e.g. {_TIME_EXAMPLE}")
+        reasons.append(f"{name} {quoted(text)} is not an ISO 8601 time; use e.g. {_TIME_EXAMPLE}")
         return None, None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        reasons.append(f"{name} {_show(text)} has no time zone; add an offset like +08:00 or Z")
+        reasons.append(f"{name} {quoted(text)} has no time zone; add an offset like +08:00 or Z")
         return None, None
     match = _OFFSET_TEXT.search(text)
     return parsed, match.group(0) if match else _format_offset(parsed)
@@ -226,7 +189,7 @@ def _id_list(name: str, value: str | None, reasons: list[str]) -> list[str] | No
 
     None (with a reason) when the value is neither.
     """
-    text = _text(value)
+    text = stripped(value)
     if text is None:
         return []
     if text.startswith("["):
@@ -235,7 +198,7 @@ def _id_list(name: str, value: str | None, reasons: list[str]) -> list[str] | No
         except json.JSONDecodeError:
             items = None
         if not isinstance(items, list) or any(isinstance(i, (list, dict)) for i in items):
-            reasons.append(f"{name} {_show(text)} is neither a ;-separated list nor a JSON list of ids")
+            reasons.append(f"{name} {quoted(text)} is neither a ;-separated list nor a JSON list of ids")
             return None
         parts = [str(i).strip() for i in items if i is not None]
     else:
@@ -246,19 +209,19 @@ def _id_list(name: str, value: str | None, reasons: list[str]) -> list[str] | No
 def _named(values: Collection[str]) -> str:
     """``'A', 'B'`` for at most a few values, then ``(+N more)``."""
     values = list(values)
-    shown = ", ".join(_show(v) for v in values[:_MAX_NAMED])
+    shown = ", ".join(quoted(v) for v in values[:_MAX_NAMED])
     return shown + (f" (+{len(values) - _MAX_NAMED} more)" if len(values) > _MAX_NAMED else "")
 
 
 def _featured(fields: dict[str, str | None], known: _Known, reasons: list[str]) -> tuple[list[str], str | None]:
     parsed = _id_list("skus", fields.get("skus"), reasons)
     skus = parsed or []
-    category = _text(fields.get("category"))
+    category = stripped(fields.get("category"))
     unknown = [s for s in skus if s not in known.skus]
     if unknown:
         reasons.append(f"unknown SKU(s) {_named(unknown)}")
     if category is not None and known.categories is not None and category not in known.categories:
-        reasons.append(f"unknown category {_show(category)}")
+        reasons.append(f"unknown category {quoted(category)}")
     if parsed == [] and category is None:
         reasons.append("neither skus nor category given; list the featured SKUs or name a category")
     return skus, category
@@ -275,7 +238,7 @@ def _regions(value: str | None, known: frozenset[str] | None, reasons: list[str]
 
 
 def _viewers(value: str | None, reasons: list[str]) -> int:
-    text = _text(value)
+    text = stripped(value)
     if text is None:
         return 0
     try:
@@ -285,42 +248,15 @@ def _viewers(value: str | None, reasons: list[str]) -> int:
     if isinstance(number, float) and not (math.isfinite(number) and number.is_integer()):
         number = -1
     if number < 0:
-        reasons.append(f"expected_viewers {_show(text)} is not a non-negative integer")
+        reasons.append(f"expected_viewers {quoted(text)} is not a non-negative integer")
         return 0
     return int(number)
 
 
-def _discount(value: str | None, reasons: list[str]) -> float:
-    text = _text(value)
-    if text is None:
-        return 0.0
-    percent = text.endswith("%")
-    try:
-        number = float(text[:-1] if percent else text) / (100 if percent else 1)
-    except ValueError:
-        number = math.nan
-    if not 0 <= number <= 1:  # also catches NaN
-        reasons.append(f"discount {_show(text)} is not between 0 and 1; write e.g. 0.15 or 15%")
-        return 0.0
-    return number
-
-
 def _status(value: str | None, reasons: list[str]) -> str | None:
-    text = _text(value)
+    text = stripped(value)
     status = "scheduled" if text is None else text.lower()
     if status not in STATUSES:
-        reasons.append(f"status {_show(text)} is not one of {', '.join(STATUSES)}")
+        reasons.append(f"status {quoted(text)} is not one of {', '.join(STATUSES)}")
         return None
     return status
-
-
-def _keep_last_version(events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Keep the last line of each (event_id, announced_at); the earlier ones become rejected rows."""
-    ranked = events.with_columns(pl.col("line").max().over("event_id", "announced_at").alias("_winner"))
-    duplicates = ranked.filter(pl.col("line") != pl.col("_winner")).select(
-        "line", "raw",
-        pl.format("duplicate of line {} (same event_id and announced_at); the later line wins",
-                  pl.col("_winner")).alias("reason"),
-    )
-    kept = ranked.filter(pl.col("line") == pl.col("_winner")).sort("line").drop("line", "raw", "_winner")
-    return kept, duplicates

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from pathlib import Path
 
 import polars as pl
@@ -18,8 +17,6 @@ from signals.errors import SignalError
 from signals.frames import CASES_SCHEMA, CORRECTIONS_SCHEMA, REJECTED_SCHEMA, visible_at
 from signals.sources import FileSource, SnapshotSource, read_payload
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 NYT = CASE_PRESETS["nyt"]
 DAILY = CASE_PRESETS["daily"]
 UTC = dt.timezone.utc
@@ -220,18 +217,8 @@ def test_daily_is_non_negative_and_sums_to_last_minus_corrections(cumulative: li
 # --- real data ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def data_dir() -> Path:
-    """../shared/data; skipped when absent, except in CI (CI=true) where that is a failure."""
-    if not SHARED_DATA.is_dir():
-        if IN_CI:
-            pytest.fail(f"{SHARED_DATA} is missing in CI; the real-data case count tests may not skip there")
-        pytest.skip(f"real data folder {SHARED_DATA} is absent; the NYT and DS4C case count tests need it")
-    return SHARED_DATA
-
-
-@pytest.fixture(scope="module")
-def nyt_raw(data_dir: Path) -> pl.DataFrame:
-    return read_payload(FileSource(data_dir / "nyt_covid_us_states_cumulative.csv").fetch())
+def nyt_raw(shared_data: Path) -> pl.DataFrame:
+    return read_payload(FileSource(shared_data / "nyt_covid_us_states_cumulative.csv").fetch())
 
 
 @pytest.fixture(scope="module")
@@ -249,8 +236,8 @@ def _independent_totals(path: Path, state: str) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("state", ["Iowa", "Missouri"])
-def test_nyt_state_totals_match_the_raw_file(state: str, nyt_result: CaseCountResult, data_dir: Path) -> None:
-    last, drops, drop_days = _independent_totals(data_dir / "nyt_covid_us_states_cumulative.csv", state)
+def test_nyt_state_totals_match_the_raw_file(state: str, nyt_result: CaseCountResult, shared_data: Path) -> None:
+    last, drops, drop_days = _independent_totals(shared_data / "nyt_covid_us_states_cumulative.csv", state)
     cases = nyt_result.cases.filter(pl.col("source_region") == state)
     corrections = nyt_result.corrections.filter(pl.col("source_region") == state)
     assert cases["new_cases"].sum() == last - corrections["amount"].sum()
@@ -281,8 +268,8 @@ def test_nyt_mapping_keeps_everything(nyt_result: CaseCountResult, nyt_raw: pl.D
     assert unmapped_rows["new_cases_per_100k"].null_count() == unmapped_rows.height
 
 
-def test_kr_ds4c_provinces_parse(data_dir: Path) -> None:
-    raw = read_payload(FileSource(data_dir / "kr_ds4c_covid_time_province_cumulative.csv").fetch())
+def test_kr_ds4c_provinces_parse(shared_data: Path) -> None:
+    raw = read_payload(FileSource(shared_data / "kr_ds4c_covid_time_province_cumulative.csv").fetch())
     result = normalise_case_counts(raw, preset=CASE_PRESETS["kr_ds4c"], region_map={"Seoul": "KR-11"},
                                    population={"KR-11": 9_720_846}, lag_days=1)
     _check_schemas(result)
