@@ -16,7 +16,7 @@ import polars as pl
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-__all__ = ["MergeCounts", "merge_sales"]
+__all__ = ["MergeCounts", "insert_frame", "merge_sales"]
 
 STAGE = "sales_stage"
 STAGE_COLUMNS = ("sku_id", "region_id", "day", "units", "price", "on_promo")
@@ -56,7 +56,7 @@ def merge_sales(
             f"CREATE TEMP TABLE {STAGE} (sku_id text, region_id text, day date, units float8, "
             "price float8, on_promo boolean) ON COMMIT DROP"
         )
-        _copy_postgres(conn, rows, on_progress)
+        insert_frame(session, STAGE, rows, on_progress)
         conn.exec_driver_sql(f"ANALYZE {STAGE}")
         distinct = "IS DISTINCT FROM"
     else:
@@ -64,7 +64,7 @@ def merge_sales(
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE {STAGE} (sku_id TEXT, region_id TEXT, day DATE, units REAL, price REAL, on_promo BOOLEAN)"
         )
-        _executemany_sqlite(conn, rows, on_progress)
+        insert_frame(session, STAGE, rows, on_progress)
         distinct = "IS NOT"
     changed = " OR ".join(f"s.{c} {distinct} g.{c}" for c in ("units", "price", "on_promo"))
     same_key = "s.sku_id = g.sku_id AND s.region_id = g.region_id AND s.day = g.day"
@@ -85,10 +85,24 @@ def merge_sales(
     return MergeCounts(inserted=inserted, updated=updated)
 
 
-def _copy_postgres(conn, rows: pl.DataFrame, on_progress: Callable[[int], None] | None) -> None:
+def insert_frame(session: Session, table: str, frame: pl.DataFrame,
+                 on_progress: Callable[[int], None] | None = None) -> int:
+    """Append `frame`'s rows to `table` (columns by name) through the engine's fast path; returns the count.
+
+    PostgreSQL: `COPY ... FROM STDIN` in CSV chunks. SQLite: `executemany` in chunks.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        _copy_postgres(conn, table, frame, on_progress)
+    else:
+        _executemany_sqlite(conn, table, frame, on_progress)
+    return frame.height
+
+
+def _copy_postgres(conn, table: str, rows: pl.DataFrame, on_progress: Callable[[int], None] | None) -> None:
     cursor = conn.connection.driver_connection.cursor()
     done = 0
-    with cursor.copy(f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy:
+    with cursor.copy(f"COPY {table} ({', '.join(rows.columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
         for chunk in rows.iter_slices(COPY_CHUNK_ROWS):
             buffer = io.BytesIO()
             chunk.write_csv(buffer, include_header=False, null_value="")
@@ -98,10 +112,13 @@ def _copy_postgres(conn, rows: pl.DataFrame, on_progress: Callable[[int], None] 
                 on_progress(done)
 
 
-def _executemany_sqlite(conn, rows: pl.DataFrame, on_progress: Callable[[int], None] | None) -> None:
-    rows = rows.with_columns(pl.col("day").cast(pl.String), pl.col("on_promo").cast(pl.Int8))
+def _executemany_sqlite(conn, table: str, rows: pl.DataFrame, on_progress: Callable[[int], None] | None) -> None:
+    rows = rows.with_columns(
+        [pl.col(c).cast(pl.String) for c, t in rows.schema.items() if t in (pl.Date, pl.Datetime)]
+        + [pl.col(c).cast(pl.Int8) for c, t in rows.schema.items() if t == pl.Boolean]
+    )
     cursor = conn.connection.driver_connection.cursor()
-    sql = f"INSERT INTO {STAGE} VALUES (?, ?, ?, ?, ?, ?)"
+    sql = f"INSERT INTO {table} ({', '.join(rows.columns)}) VALUES ({', '.join('?' * rows.width)})"
     done = 0
     for chunk in rows.iter_slices(SQLITE_CHUNK_ROWS):
         cursor.executemany(sql, chunk.iter_rows())

@@ -28,6 +28,11 @@ __all__ = [
     "BATCH_STATUSES",
     "Base",
     "CalendarEvent",
+    "ForecastContribution",
+    "ForecastRun",
+    "ForecastValue",
+    "PublishedSeries",
+    "RUN_STATUSES",
     "CaseCorrection",
     "CaseCount",
     "IngestBatch",
@@ -272,3 +277,87 @@ class CalendarEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     known_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id"), index=True)
+
+
+RUN_STATUSES = ("draft", "published", "failed", "superseded")
+
+
+class ForecastRun(Base):
+    """One forecast run: written as a draft, then published in one transaction (or failed)."""
+
+    __tablename__ = "forecast_run"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), default="forecast")
+    """`forecast` (publishable) or `scenario` (never published)."""
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    cutoff: Mapped[dt.date] = mapped_column(Date)
+    """Last day of history the run used."""
+    horizon: Mapped[int] = mapped_column(Integer)
+    frequency: Mapped[str] = mapped_column(String(8))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    code_version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    duration_seconds: Mapped[float | None] = mapped_column(Double)
+    series_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {RUN_STATUSES!r}", name="status_known"),
+        CheckConstraint("horizon > 0", name="horizon_positive"),
+    )
+
+
+class ForecastValue(Base):
+    """One forecast row of a run. No foreign keys on purpose: they would cost a per-row check on
+    the bulk write path; runs are never deleted and the publish step checks completeness."""
+
+    __tablename__ = "forecast_value"
+
+    run_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sku_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    region_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    yhat: Mapped[float] = mapped_column(Double)
+    lo80: Mapped[float] = mapped_column(Double)
+    hi80: Mapped[float] = mapped_column(Double)
+    lo95: Mapped[float] = mapped_column(Double)
+    hi95: Mapped[float] = mapped_column(Double)
+    model: Mapped[str] = mapped_column(String(128))
+
+    __table_args__ = (
+        CheckConstraint("lo95 >= 0 AND lo95 <= lo80 AND lo80 <= yhat AND yhat <= hi80 AND hi80 <= hi95",
+                        name="ordered_non_negative"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class ForecastContribution(Base):
+    """Per-row contribution of a signal feature to a forecast (XGBoost's own output, margin scale)."""
+
+    __tablename__ = "forecast_contribution"
+
+    run_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sku_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    region_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    feature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contribution: Mapped[float] = mapped_column(Double)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class PublishedSeries(Base):
+    """Which published run each SKU x region is read from: the pointer `published_forecast` follows.
+
+    Publishing moves every pointer of a run in one transaction, so a reader sees one whole run per
+    series, never a mix.
+    """
+
+    __tablename__ = "published_series"
+
+    sku_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    region_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("forecast_run.id"), index=True)
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,89 @@
+"""The one small interface every model family implements, and the output contract they share.
+
+Frames are polars in the Nixtla layout. `history` has `unique_id`, `ds` (Date), `y` (Float64) and
+any exogenous columns; `future` has `unique_id`, `ds` and the same exogenous columns for the
+horizon (signals known ahead as they are, case counts as a projection). Every adapter returns
+`FORECAST_SCHEMA`: non-negative, with `lo95 <= lo80 <= yhat <= hi80 <= hi95`, naming the model
+of every row. Adapters may also return per-row signal contributions (`CONTRIBUTION_SCHEMA`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import polars as pl
+
+__all__ = [
+    "FORECAST_SCHEMA",
+    "CONTRIBUTION_SCHEMA",
+    "LEVELS",
+    "ModelSpec",
+    "ModelOutput",
+    "ModelAdapter",
+    "FREQUENCIES",
+    "finalise",
+]
+
+LEVELS = (80, 95)
+FREQUENCIES = {"D": 7, "W": 52, "MS": 12}
+"""Supported frequencies (polars/pandas aliases: daily, weekly, month start) and their season length."""
+
+FORECAST_SCHEMA = {
+    "unique_id": pl.String,
+    "ds": pl.Date,
+    "model": pl.String,
+    "yhat": pl.Float64,
+    "lo80": pl.Float64,
+    "hi80": pl.Float64,
+    "lo95": pl.Float64,
+    "hi95": pl.Float64,
+}
+CONTRIBUTION_SCHEMA = {"unique_id": pl.String, "ds": pl.Date, "feature": pl.String, "contribution": pl.Float64}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model by name with its parameters, e.g. `ModelSpec("AutoETS")` or `ModelSpec("XGBoost", {"n_estimators": 300})`."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """What an adapter returns: forecasts (FORECAST_SCHEMA) and optional contributions (CONTRIBUTION_SCHEMA)."""
+
+    forecasts: pl.DataFrame
+    contributions: pl.DataFrame | None = None
+
+
+@runtime_checkable
+class ModelAdapter(Protocol):
+    """A model family: many models behind one call, like statsforecast's `StatsForecast`."""
+
+    family: str
+    models: tuple[str, ...]
+    """Model names this family knows."""
+
+    def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
+                 specs: list[ModelSpec]) -> ModelOutput:
+        """Fit `specs` on `history` and forecast `h` steps (one row per unique_id x ds x model)."""
+        ...
+
+
+def finalise(frame: pl.DataFrame) -> pl.DataFrame:
+    """Clip to non-negative and order the interval bounds: lo95 <= lo80 <= yhat <= hi80 <= hi95.
+
+    Crossing bounds (possible when separately fitted quantiles or conformal scores disagree) are
+    sorted rather than dropped; a missing interval becomes the point forecast.
+    """
+    yhat = pl.col("yhat").fill_nan(None).fill_null(0.0).clip(lower_bound=0.0)
+    bounds = [pl.col(c).fill_nan(None).fill_null(yhat).clip(lower_bound=0.0) for c in ("lo95", "lo80", "hi80", "hi95")]
+    ordered = frame.with_columns(yhat.alias("yhat"), *[b.alias(c) for b, c in zip(bounds, ("lo95", "lo80", "hi80", "hi95"), strict=True)])
+    return ordered.with_columns(
+        pl.min_horizontal("lo95", "lo80", "yhat").alias("lo95"),
+        pl.min_horizontal("lo80", "yhat").alias("lo80"),
+        pl.max_horizontal("hi80", "yhat").alias("hi80"),
+        pl.max_horizontal("hi95", "hi80", "yhat").alias("hi95"),
+    ).select(list(FORECAST_SCHEMA)).cast(FORECAST_SCHEMA)
