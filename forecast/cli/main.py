@@ -7,7 +7,7 @@ import logging
 import typer
 from rich.table import Table
 
-from forecast.cli import db, demo, ingest, signals
+from forecast.cli import db, demo, forecast, ingest, signals
 from forecast.cli.common import cli_errors, emit_json, migrated_engine, stdout
 from forecast.settings import get_settings
 from forecast.storage import repo
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(signals.app, name="signals")
+app.add_typer(forecast.app, name="forecast")
 app.add_typer(demo.app, name="demo")
 
 
@@ -50,3 +51,7 @@ def summary(json_output: bool = typer.Option(False, "--json", help="Print JSON."
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -22,6 +22,7 @@ __all__ = [
     "write_contributions",
     "publish_run",
     "fail_run",
+    "record_duration",
     "list_runs",
     "read_published",
 ]
@@ -95,6 +96,11 @@ def publish_run(*, session: Session, run_id: int) -> ForecastRun:
                                               ForecastRun.id.not_in(still_pointed)).values(status="superseded"))
     session.flush()
     return run
+
+
+def record_duration(*, session: Session, run_id: int, seconds: float) -> None:
+    """Store how long the run took, up to its publish."""
+    session.execute(update(ForecastRun).where(ForecastRun.id == run_id).values(duration_seconds=round(seconds, 2)))
 
 
 def fail_run(*, session: Session, run_id: int, error: str, duration_seconds: float | None = None) -> None:

@@ -1,0 +1,91 @@
+"""`demand forecast`: run, list and show forecasts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+from rich.table import Table
+
+from forecast.cli.common import cli_errors, emit_json, migrated_engine, progress_bar, stdout
+from forecast.errors import InvalidInputError
+from forecast.storage import forecast_repo
+from forecast.storage.engine import session_scope
+
+app = typer.Typer(help="Forecast every SKU x region, publish the run, inspect runs.", no_args_is_help=True)
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON.")
+
+
+@app.command()
+@cli_errors
+def run(
+    horizon: int = typer.Option(28, help="Days to forecast."),
+    models: list[str] = typer.Option(["auto"], "--models", help="Model names (repeatable) or auto."),
+    cutoff: str | None = typer.Option(None, help="Last day of history to use, YYYY-MM-DD (default: the last sales day)."),
+    n_jobs: int = typer.Option(1, min=1, max=8, help="Worker processes for the model libraries."),
+    publish: bool = typer.Option(True, help="Publish the run (--no-publish leaves it a draft)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Fit, forecast and publish one run from the stored sales and signals known at the cutoff."""
+    from forecast.pipeline.run import run_forecast
+
+    try:
+        cutoff_day = dt.date.fromisoformat(cutoff) if cutoff else None
+    except ValueError:
+        raise InvalidInputError(f"--cutoff {cutoff!r} is not a date; use YYYY-MM-DD") from None
+    engine = migrated_engine()
+    with progress_bar(enabled=not json_output) as update:
+        report = run_forecast(engine, horizon=horizon, models=models, cutoff=cutoff_day, n_jobs=n_jobs,
+                              progress=update, publish=publish)
+    if json_output:
+        emit_json(report.to_dict())
+        return
+    used = ", ".join(f"{m} {n}" for m, n in report.models.items())
+    stdout.print(f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days "
+                 f"= {report.rows:,} rows from cutoff {report.cutoff} in {report.seconds:.1f}s; models: {used}",
+                 highlight=False)
+
+
+@app.command()
+@cli_errors
+def runs(limit: int = typer.Option(20, min=1), json_output: bool = JSON_OPTION) -> None:
+    """List forecast runs, newest first."""
+    with session_scope(migrated_engine()) as session:
+        rows = [{"id": r.id, "kind": r.kind, "status": r.status, "created_at": r.created_at, "cutoff": r.cutoff,
+                 "horizon": r.horizon, "series": r.series_count, "seconds": r.duration_seconds,
+                 "published_at": r.published_at, "code_version": r.code_version, "error": r.error}
+                for r in forecast_repo.list_runs(session=session, limit=limit)]
+    if json_output:
+        emit_json(rows)
+        return
+    table = Table("id", "status", "created", "cutoff", "horizon", "series", "seconds", "error")
+    for r in rows:
+        table.add_row(str(r["id"]), r["status"], f"{r['created_at']:%Y-%m-%d %H:%M}", str(r["cutoff"]),
+                      str(r["horizon"]), str(r["series"]), f"{r['seconds'] or 0:.1f}", (r["error"] or "")[:60])
+    stdout.print(table if rows else "no forecast runs yet; run `demand forecast run`")
+
+
+@app.command()
+@cli_errors
+def show(sku: str = typer.Argument(...), region: str = typer.Argument(...), json_output: bool = JSON_OPTION) -> None:
+    """The published forecast of one SKU in one region."""
+    with session_scope(migrated_engine()) as session:
+        frame = forecast_repo.read_published(session=session, sku=sku, region=region)
+    if frame.is_empty():
+        raise InvalidInputError(f"no published forecast for SKU {sku!r} in region {region!r}; "
+                                "check the ids or run `demand forecast run`")
+    if json_output:
+        emit_json(frame.with_columns(pl_iso("day")).to_dicts())
+        return
+    table = Table("day", "yhat", "80% interval", "95% interval", "model", title=f"{sku} in {region}, run {frame['run_id'][0]}")
+    for r in frame.iter_rows(named=True):
+        table.add_row(str(r["day"]), f"{r['yhat']:.1f}", f"{r['lo80']:.1f} – {r['hi80']:.1f}",
+                      f"{r['lo95']:.1f} – {r['hi95']:.1f}", r["model"])
+    stdout.print(table)
+
+
+def pl_iso(column: str):
+    """A date column as ISO text (for JSON)."""
+    import polars as pl
+
+    return pl.col(column).cast(pl.String)

@@ -1,0 +1,317 @@
+"""A global XGBoost model over every series, through mlforecast, with per-row signal contributions.
+
+One `xgboost.XGBRegressor` with a count-friendly objective (`count:poisson` by default) learns from
+all series at once. Its features are lags, rolling means/stds of recent lags, calendar fields and
+the exogenous signal columns of `history` (whose future values come from `future`). mlforecast
+predicts recursively, one step at a time; the feature rows of every step are captured with its
+`before_predict_callback` and passed to xgboost's own `pred_contribs` to tell how much each signal
+moved each forecast. Intervals are mlforecast's conformal intervals.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import xgboost as xgb
+from mlforecast import MLForecast
+from mlforecast.lag_transforms import RollingMean, RollingStd
+from mlforecast.utils import PredictionIntervals
+
+from forecast.errors import InvalidInputError
+from forecast.models.base import CONTRIBUTION_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise
+
+__all__ = ["GradientBoostingAdapter", "XGB_DEFAULTS", "find_missing_future"]
+
+logger = logging.getLogger(__name__)
+
+MODEL = "XGBoost"
+KEYS = ("unique_id", "ds")
+XGB_DEFAULTS: dict[str, Any] = {
+    "objective": "count:poisson",
+    "n_estimators": 300,
+    "learning_rate": 0.05,
+    "max_depth": 6,
+    "tree_method": "hist",
+    "random_state": 0,
+    "n_jobs": 2,
+}
+"""XGBRegressor parameters used unless a `ModelSpec("XGBoost", params)` overrides them."""
+_OBJECTIVES = ("count:poisson", "reg:tweedie")
+_MAX_THREADS = 2
+
+
+@dataclass(frozen=True)
+class _FreqFeatures:
+    """Feature recipe of one frequency: polars offset, lags, rolled lags x windows, calendar fields."""
+
+    offset: str
+    lags: tuple[int, ...]
+    rolled_lags: tuple[int, ...]
+    windows: tuple[int, ...]
+    date_features: tuple[str, ...]
+
+
+# Calendar fields are polars `.dt` method names (weekday 1-7, ordinal_day = day of year, ISO week).
+_RECIPES = {
+    "D": _FreqFeatures("1d", (1, 7, 14, 28), (1, 7), (7, 28), ("weekday", "month", "ordinal_day")),
+    "W": _FreqFeatures("1w", (1, 2, 4, 52), (1, 4), (4, 13), ("week",)),
+    "MS": _FreqFeatures("1mo", (1, 2, 3, 12), (1, 3), (3, 12), ("month",)),
+}
+
+
+@dataclass(frozen=True)
+class _Features:
+    """The features kept for a panel, and how many past rows the longest of them looks at."""
+
+    lags: list[int]
+    lag_transforms: dict[int, list[Any]]
+    date_features: list[str]
+    lookback: int
+
+
+def _features_for(freq: str, shortest: int) -> _Features:
+    """Lags and rolling windows of `freq` that fit in the shortest series (`shortest` rows)."""
+    recipe = _RECIPES[freq]
+    lags = [lag for lag in recipe.lags if lag < shortest]
+    transforms: dict[int, list[Any]] = {}
+    lookback = max(lags, default=0)
+    for lag in recipe.rolled_lags:
+        for window in recipe.windows:
+            if lag + window - 1 < shortest:
+                transforms.setdefault(lag, []).extend([RollingMean(window), RollingStd(window)])
+                lookback = max(lookback, lag + window - 1)
+    return _Features(lags, transforms, list(recipe.date_features), lookback)
+
+
+def _split_exogenous(history: pl.DataFrame, future: pl.DataFrame | None) -> tuple[list[str], list[str]]:
+    """Numeric and string exogenous columns of `history`; every numeric one must be in `future`.
+
+    Raises:
+        InvalidInputError: a numeric column of `history` is missing from `future`.
+    """
+    numeric, text = [], []
+    for name, dtype in history.schema.items():
+        if name in (*KEYS, "y"):
+            continue
+        if dtype.is_numeric() or dtype == pl.Boolean:
+            numeric.append(name)
+        elif dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+            text.append(name)
+        else:
+            logger.debug("column %r (%s) is not a usable feature type; ignored", name, dtype)
+    future_cols = set() if future is None else set(future.columns)
+    missing = [c for c in numeric if c not in future_cols]
+    if missing:
+        raise InvalidInputError(
+            f"future is missing exogenous column(s) {missing}: every numeric column of history other than "
+            "unique_id/ds/y is a feature and needs its values over the horizon; add them to future or drop them from history"
+        )
+    for name in [c for c in text if c not in future_cols]:
+        logger.debug("string column %r is not in future; ignored", name)
+    return numeric, [c for c in text if c in future_cols]
+
+
+def _encode_text(history: pl.DataFrame, future: pl.DataFrame, text: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Replace string columns by category codes (Float64) shared by history and future; unseen/null -> null."""
+    for name in text:
+        values = history.get_column(name).cast(pl.String).drop_nulls().unique().sort().to_list()
+        codes = {value: float(i) for i, value in enumerate(values)}
+
+        def encode(frame: pl.DataFrame, name: str = name, codes: dict[str, float] = codes) -> pl.DataFrame:
+            column = pl.col(name).cast(pl.String).replace_strict(codes, default=None, return_dtype=pl.Float64)
+            return frame.with_columns(column.alias(name))
+
+        history, future = encode(history), encode(future)
+    return history, future
+
+
+def find_missing_future(history: pl.DataFrame, future: pl.DataFrame, *, h: int, freq: str) -> pl.DataFrame:
+    """The (unique_id, ds) rows of the horizon that every series of `history` needs but `future` lacks."""
+    offset = _RECIPES[freq].offset
+    unit = offset.lstrip("0123456789")
+    last = history.group_by("unique_id").agg(pl.col("ds").max())
+    expected = last.select(
+        "unique_id",
+        pl.date_ranges(pl.col("ds").dt.offset_by(f"1{unit}"), pl.col("ds").dt.offset_by(f"{h}{unit}"), offset).alias("ds"),
+    ).explode("ds")
+    return expected.join(future.select(KEYS), on=list(KEYS), how="anti").sort(KEYS)
+
+
+def _check_future(history: pl.DataFrame, future: pl.DataFrame, *, h: int, freq: str) -> None:
+    """Raise when `future` does not hold every horizon row of every series (mlforecast would reuse values)."""
+    missing = find_missing_future(history, future, h=h, freq=freq)
+    if missing.height:
+        ids = missing.get_column("unique_id").unique(maintain_order=True).to_list()
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        raise InvalidInputError(
+            f"future lacks {missing.height} horizon row(s) (unique_id x ds) for series {shown}: "
+            f"it needs the {h} {freq} periods after each series' last history date; add them with their signal values"
+        )
+
+
+def _xgb_params(spec: ModelSpec) -> dict[str, Any]:
+    """XGB_DEFAULTS overridden by the spec's params; the objective must be count-friendly (log link)."""
+    params = {**XGB_DEFAULTS, **spec.params}
+    if params["objective"] not in _OBJECTIVES:
+        raise InvalidInputError(
+            f"XGBoost objective {params['objective']!r} is not supported: use one of {list(_OBJECTIVES)} "
+            "(count-friendly, log link, so forecasts stay non-negative)"
+        )
+    return params
+
+
+def _check_call(history: pl.DataFrame, *, h: int, freq: str, specs: list[ModelSpec]) -> ModelSpec:
+    """Validate the call's arguments and return the one XGBoost spec."""
+    if freq not in _RECIPES:
+        raise InvalidInputError(f"freq {freq!r} is not supported: use one of {list(FREQUENCIES)}")
+    if h < 1:
+        raise InvalidInputError(f"h must be a positive number of periods, got {h}")
+    if len(specs) != 1 or specs[0].name != MODEL:
+        raise InvalidInputError(f"GradientBoostingAdapter fits exactly one ModelSpec named {MODEL!r}, got {[s.name for s in specs]}")
+    missing = [c for c in (*KEYS, "y") if c not in history.columns]
+    if missing or history.is_empty():
+        raise InvalidInputError(f"history needs rows with columns unique_id, ds, y (missing: {missing or 'rows'})")
+    return specs[0]
+
+
+def _prepare(history: pl.DataFrame, future: pl.DataFrame | None, features: list[str],
+             text: list[str]) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Typed, sorted frames with only the model's columns (string features encoded)."""
+    keys = [pl.col("unique_id").cast(pl.String), pl.col("ds").cast(pl.Date)]
+    numeric = [pl.col(c).cast(pl.Float64) for c in features if c not in text]
+    hist = history.select(*keys, pl.col("y").cast(pl.Float64), *numeric, *text).sort(KEYS)
+    if future is None:
+        return hist, None
+    ids = hist.get_column("unique_id").unique().implode()
+    fut = future.select(*keys, *numeric, *text).filter(pl.col("unique_id").is_in(ids)).sort(KEYS)
+    return _encode_text(hist, fut, text) if text else (hist, fut)
+
+
+class _StepRecorder:
+    """`before_predict_callback` that keeps the feature frame of every recursive step, unchanged."""
+
+    def __init__(self) -> None:
+        self.steps: list[pl.DataFrame] = []
+
+    def __call__(self, features: pl.DataFrame) -> pl.DataFrame:
+        self.steps.append(features.clone())
+        return features
+
+
+class GradientBoostingAdapter:
+    """Global XGBoost through mlforecast: lags, rolling windows, calendar and signal features.
+
+    Contributions are xgboost's own Tree SHAP values (`pred_contribs=True`) of each exogenous
+    feature on the exact feature row of each recursive step. They are on the model's margin,
+    i.e. the LOG scale for `count:poisson` and `reg:tweedie`: a log-scale contribution c means the
+    signal multiplies the forecast by exp(c), and exp(sum of all contributions + bias) = yhat. They
+    are relative to the training average, so an on/off signal shows a positive value when on and
+    a small negative one when off.
+
+    Args:
+        n_windows: Conformal calibration windows of `h` periods each (mlforecast `PredictionIntervals`).
+        num_threads: Threads for mlforecast's feature engineering (at most 2 on this machine).
+    """
+
+    family = "mlforecast"
+    models = (MODEL,)
+
+    def __init__(self, *, n_windows: int = 2, num_threads: int = _MAX_THREADS) -> None:
+        self.n_windows = n_windows
+        self.num_threads = max(1, min(num_threads, _MAX_THREADS))
+
+    def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
+                 specs: list[ModelSpec]) -> ModelOutput:
+        """Fit one XGBoost on all series of `history` and forecast `h` periods recursively.
+
+        Args:
+            history: unique_id, ds, y and exogenous columns (numeric ones are features; string ones
+                are encoded as category codes when `future` has them too, otherwise ignored).
+            future: unique_id, ds and every numeric exogenous column for the `h` periods after
+                each series' history; may be None when history has no exogenous columns.
+            h: Periods to forecast.
+            freq: "D", "W" or "MS".
+            specs: Exactly one `ModelSpec("XGBoost", params)`; params override `XGB_DEFAULTS`.
+
+        Returns:
+            FORECAST_SCHEMA rows (model "XGBoost") and CONTRIBUTION_SCHEMA rows, one per forecast row x
+            exogenous feature (log-scale contribution; exp(sum) = multiplier).
+
+        Raises:
+            InvalidInputError: bad arguments, a missing exogenous column or horizon row in `future`.
+        """
+        spec = _check_call(history, h=h, freq=freq, specs=specs)
+        params = _xgb_params(spec)
+        numeric, text = _split_exogenous(history, future)
+        exog = numeric + text
+        hist, fut = _prepare(history, future, exog, text)
+        if fut is not None and exog:
+            _check_future(hist, fut, h=h, freq=freq)
+        started = time.perf_counter()
+        mlf, with_intervals = self._fit(hist, freq=freq, h=h, params=params)
+        recorder = _StepRecorder()
+        preds = mlf.predict(h, X_df=fut if exog else None, level=list(LEVELS) if with_intervals else None,
+                            before_predict_callback=recorder)
+        contributions = _contributions(mlf.models_[MODEL], recorder.steps, preds, exog)
+        logger.info("XGBoost on %d series x %d periods: %.1f s (intervals: %s, signals: %s)",
+                    hist.get_column("unique_id").n_unique(), h, time.perf_counter() - started, with_intervals, exog)
+        return ModelOutput(_to_forecasts(preds), contributions)
+
+    def _fit(self, hist: pl.DataFrame, *, freq: str, h: int, params: dict[str, Any]) -> tuple[MLForecast, bool]:
+        """Fit mlforecast on `hist`, with conformal intervals when every series is long enough."""
+        shortest = int(hist.group_by("unique_id").len().get_column("len").min())  # type: ignore[arg-type]
+        features = _features_for(freq, shortest)
+        mlf = MLForecast(
+            models={MODEL: xgb.XGBRegressor(**params)},
+            freq=_RECIPES[freq].offset,
+            lags=features.lags or None,
+            lag_transforms=features.lag_transforms or None,
+            date_features=features.date_features,
+            num_threads=self.num_threads,
+        )
+        needed = self.n_windows * h + features.lookback
+        intervals = PredictionIntervals(n_windows=self.n_windows, h=h) if shortest > needed else None
+        if intervals is None:
+            logger.warning("shortest series has %d rows, conformal intervals need more than %d (%d windows x h=%d + "
+                           "lookback %d): fitting without intervals, bounds = forecast", shortest, needed,
+                           self.n_windows, h, features.lookback)
+        mlf.fit(hist, static_features=[], prediction_intervals=intervals,
+                keep_last_n=features.lookback or None)
+        return mlf, intervals is not None
+
+
+def _to_forecasts(preds: pl.DataFrame) -> pl.DataFrame:
+    """mlforecast's wide output (XGBoost, XGBoost-lo-80, ...) as FORECAST_SCHEMA rows."""
+    names = {MODEL: "yhat"} | {f"{MODEL}-{side}-{level}": f"{side}{level}" for side in ("lo", "hi") for level in LEVELS}
+    present = {old: new for old, new in names.items() if old in preds.columns}
+    frame = preds.select(*KEYS, *[pl.col(old).cast(pl.Float64).alias(new) for old, new in present.items()])
+    absent = [pl.lit(None, dtype=pl.Float64).alias(new) for new in names.values() if new not in frame.columns]
+    return finalise(frame.with_columns(*absent, pl.lit(MODEL).alias("model")))
+
+
+def _contributions(model: xgb.XGBRegressor, steps: list[pl.DataFrame], preds: pl.DataFrame,
+                   exog: list[str]) -> pl.DataFrame:
+    """Margin-scale Tree SHAP value of each exogenous feature for every forecast row.
+
+    `steps[k]` holds the features of horizon step k, one row per series in mlforecast's series
+    order; `preds` is ordered by series then date, so step k of series j is row j * h + k.
+    """
+    if not exog or not steps:
+        return pl.DataFrame(schema=CONTRIBUTION_SCHEMA)
+    h, n_series = len(steps), steps[0].height
+    if h * n_series != preds.height:
+        raise RuntimeError(f"captured {h} steps x {n_series} series but mlforecast returned {preds.height} rows")
+    matrix = pl.concat(steps)
+    booster = model.get_booster()
+    contribs = booster.predict(xgb.DMatrix(matrix, nthread=_MAX_THREADS), pred_contribs=True)
+    # (h * n_series, n_features + bias) step-major -> series-major to line up with preds.
+    contribs = contribs.reshape(h, n_series, -1).transpose(1, 0, 2).reshape(h * n_series, -1)
+    columns = {name: contribs[:, matrix.columns.index(name)].astype(np.float64) for name in exog}
+    wide = preds.select(*KEYS).with_columns(pl.DataFrame(columns))
+    return (wide.unpivot(index=list(KEYS), on=exog, variable_name="feature", value_name="contribution")
+            .sort(*KEYS, "feature").cast(CONTRIBUTION_SCHEMA))

@@ -1,0 +1,164 @@
+"""`Forecaster`: many model families behind one entry point that knows none of them.
+
+Given a panel in the Nixtla layout and a list of models (or `auto`), it picks candidate models per
+series (by demand class when `auto`), chooses among several candidates with a one-window holdout
+(the last `h` periods of history, scored by MAE), and returns one forecast per series, each row
+naming the model that produced it. Rolling-origin backtests and ensembles build on this later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from forecast.errors import InvalidInputError
+from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, ModelAdapter, ModelOutput, ModelSpec
+
+__all__ = ["Forecaster", "ForecastResult", "available_models"]
+
+logger = logging.getLogger(__name__)
+
+AUTO = "auto"
+
+
+def _adapters(n_jobs: int) -> list[ModelAdapter]:
+    from forecast.models.gradient import GradientBoostingAdapter
+    from forecast.models.prophet_adapter import ProphetAdapter
+    from forecast.models.statistical import StatisticalAdapter
+
+    return [StatisticalAdapter(n_jobs=n_jobs), ProphetAdapter(n_jobs=n_jobs), GradientBoostingAdapter()]
+
+
+def available_models() -> tuple[str, ...]:
+    """Every model name a spec may use, plus `auto`."""
+    return (AUTO, *(m for a in _adapters(1) for m in a.models))
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """Forecasts (FORECAST_SCHEMA, one model per series), contributions, and how each series was chosen."""
+
+    forecasts: pl.DataFrame
+    contributions: pl.DataFrame | None
+    selection: pl.DataFrame
+    """unique_id, demand_class, model, holdout_mae (null when there was one candidate)."""
+
+
+class Forecaster:
+    """Forecast a panel with the given models, one chosen model per series.
+
+    Args:
+        models: model names or specs, or `auto` (candidates by demand class, plus the global XGBoost).
+        freq: `D`, `W` or `MS`.
+        n_jobs: worker processes for the libraries that use them.
+        exog: model family -> exogenous columns it may use (default: every numeric non-target column).
+    """
+
+    def __init__(self, models: Sequence[str | ModelSpec] = (AUTO,), *, freq: str = "D", n_jobs: int = 1,
+                 exog: dict[str, list[str]] | None = None) -> None:
+        if freq not in FREQUENCIES:
+            raise InvalidInputError(f"frequency {freq!r} is not supported; use one of {', '.join(FREQUENCIES)}")
+        self.freq, self.exog = freq, exog or {}
+        self.adapters = _adapters(n_jobs)
+        self.specs = [m if isinstance(m, ModelSpec) else ModelSpec(m) for m in models]
+        known = {m for a in self.adapters for m in a.models}
+        unknown = [s.name for s in self.specs if s.name != AUTO and s.name not in known]
+        if unknown:
+            raise InvalidInputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))} or auto")
+
+    def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int) -> ForecastResult:
+        """Forecast `h` periods for every series of `history` (future exogenous values in `future`)."""
+        from forecast.models.classify import CANDIDATES, classify_demand
+
+        if h <= 0:
+            raise InvalidInputError(f"horizon must be positive, got {h}")
+        classes = classify_demand(history).select("unique_id", "demand_class")
+        candidates = self._candidates(classes, CANDIDATES)
+        all_fc, contributions = self._run_all(history, future, h=h, candidates=candidates)
+        scores = self._holdout_scores(history, h=h, candidates=candidates)
+        chosen = _choose(candidates, scores)
+        forecasts = all_fc.join(chosen.select("unique_id", pl.col("model").alias("chosen")), on="unique_id")
+        forecasts = forecasts.filter(_asked() == pl.col("chosen")).select(list(FORECAST_SCHEMA))
+        selection = classes.join(chosen, on="unique_id", how="left")
+        return ForecastResult(forecasts.sort("unique_id", "ds"), contributions, selection)
+
+    def _candidates(self, classes: pl.DataFrame, by_class: dict[str, tuple[str, ...]]) -> pl.DataFrame:
+        """unique_id x candidate model name."""
+        explicit = [s.name for s in self.specs if s.name != AUTO]
+        rows = []
+        for uid, demand_class in classes.iter_rows():
+            names = list(explicit)
+            if any(s.name == AUTO for s in self.specs):
+                names += [*by_class.get(demand_class, ("SeasonalNaive",)), *(["XGBoost"] if demand_class != "zero" else [])]
+            rows += [(uid, n) for n in dict.fromkeys(names)]
+        return pl.DataFrame(rows, schema={"unique_id": pl.String, "model": pl.String}, orient="row")
+
+    def _run_all(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
+                 candidates: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        """Forecast every candidate model for the series that have it (one call per family)."""
+        parts, contributions = [], []
+        for adapter in self.adapters:
+            for output in self._family_outputs(adapter, history, future, h=h, candidates=candidates):
+                parts.append(output.forecasts)
+                if output.contributions is not None:
+                    contributions.append(output.contributions)
+        if not parts:
+            raise InvalidInputError("no model produced a forecast; check the model names")
+        return pl.concat(parts), (pl.concat(contributions) if contributions else None)
+
+    def _family_outputs(self, adapter: ModelAdapter, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
+                        candidates: pl.DataFrame) -> list[ModelOutput]:
+        mine = candidates.filter(pl.col("model").is_in(list(adapter.models)))
+        outputs = []
+        for model, ids in mine.group_by("model", maintain_order=True).agg("unique_id").iter_rows():
+            spec = next((s for s in self.specs if s.name == model), ModelSpec(model))
+            hist = self._columns(adapter.family, history.filter(pl.col("unique_id").is_in(ids)))
+            fut = None if future is None else self._columns(adapter.family, future.filter(pl.col("unique_id").is_in(ids)))
+            logger.info("%s: %s on %d series", adapter.family, model, len(ids))
+            outputs.append(adapter.forecast(hist, fut, h=h, freq=self.freq, specs=[spec]))
+        return outputs
+
+    def _columns(self, family: str, frame: pl.DataFrame) -> pl.DataFrame:
+        if family not in self.exog:
+            return frame
+        keep = [c for c in frame.columns if c in ("unique_id", "ds", "y") or c in self.exog[family]]
+        return frame.select(keep)
+
+    def _holdout_scores(self, history: pl.DataFrame, *, h: int, candidates: pl.DataFrame) -> pl.DataFrame | None:
+        """MAE of each candidate on the last `h` periods, for series with more than one candidate."""
+        multi = candidates.group_by("unique_id").len().filter(pl.col("len") > 1)["unique_id"]
+        if multi.is_empty():
+            return None
+        ranked = history.filter(pl.col("unique_id").is_in(multi.implode())).with_columns(
+            pl.col("ds").rank("ordinal", descending=True).over("unique_id").alias("_back"))
+        train = ranked.filter(pl.col("_back") > h).drop("_back")
+        test = ranked.filter(pl.col("_back") <= h).drop("_back")
+        long_enough = train.group_by("unique_id").len().filter(pl.col("len") >= 2 * h)["unique_id"]
+        train, test = (f.filter(pl.col("unique_id").is_in(long_enough.implode())) for f in (train, test))
+        if train.is_empty():
+            return None
+        exog_future = test.drop("y")
+        predicted, _ = self._run_all(train, exog_future, h=h, candidates=candidates.filter(
+            pl.col("unique_id").is_in(long_enough.implode())))
+        joined = predicted.join(test.select("unique_id", "ds", "y"), on=["unique_id", "ds"])
+        return joined.group_by("unique_id", _asked().alias("model")).agg(
+            (pl.col("yhat") - pl.col("y")).abs().mean().alias("holdout_mae"))
+
+
+def _asked() -> pl.Expr:
+    """The model a row was asked of: `X` for `X` and for `Y (fallback from X)`."""
+    return pl.coalesce(pl.col("model").str.extract(r"\(fallback from (.*)\)$"), pl.col("model"))
+
+
+def _choose(candidates: pl.DataFrame, scores: pl.DataFrame | None) -> pl.DataFrame:
+    """The best candidate per series (lowest holdout MAE; the first candidate when unscored)."""
+    first = candidates.group_by("unique_id", maintain_order=True).first().with_columns(
+        pl.lit(None, dtype=pl.Float64).alias("holdout_mae"))
+    if scores is None or scores.is_empty():
+        return first
+    best = scores.sort("holdout_mae", "model").group_by("unique_id").first()
+    return pl.concat([best, first.join(best, on="unique_id", how="anti")], how="diagonal_relaxed").select(
+        "unique_id", "model", "holdout_mae")

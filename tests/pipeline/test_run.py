@@ -1,0 +1,86 @@
+"""A forecast run end to end on both engines: published rows, failures, a killed process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine, select
+
+from forecast.models.statistical import StatisticalAdapter
+from forecast.pipeline.run import run_forecast
+from forecast.storage import forecast_repo
+from forecast.storage.engine import session_scope
+from forecast.storage.schema import ForecastRun
+
+FAST = ["SeasonalNaive", "AutoTheta"]
+
+
+def _published(engine: Engine) -> pl.DataFrame:
+    with session_scope(engine) as session:
+        return forecast_repo.read_published(session=session)
+
+
+def test_run_publishes_one_complete_run_with_ordered_non_negative_rows(loaded: Engine) -> None:
+    report = run_forecast(loaded, horizon=14, models=FAST)
+    view = _published(loaded)
+    assert report.status == "published" and report.series == 18
+    assert view.height == 18 * 14 == report.rows
+    assert set(view["run_id"]) == {report.run_id}
+    assert view.select((pl.col("lo95") >= 0) & (pl.col("lo95") <= pl.col("lo80")) & (pl.col("lo80") <= pl.col("yhat"))
+                       & (pl.col("yhat") <= pl.col("hi80")) & (pl.col("hi80") <= pl.col("hi95"))).to_series().all()
+    assert set(view["model"]) <= {"SeasonalNaive", "AutoTheta"} and view["model"].null_count() == 0
+    assert sum(report.models.values()) == 18
+    assert view.group_by("sku", "region").len()["len"].to_list() == [14] * 18
+
+
+def test_a_failed_run_leaves_the_published_run_in_place(loaded: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = run_forecast(loaded, horizon=7, models=["SeasonalNaive"])
+    before = _published(loaded)
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("model library crashed")
+
+    monkeypatch.setattr(StatisticalAdapter, "forecast", broken)
+    with pytest.raises(RuntimeError, match="model library crashed"):
+        run_forecast(loaded, horizon=7, models=["SeasonalNaive"])
+    assert _published(loaded).equals(before)
+    with session_scope(loaded) as session:
+        runs = dict(session.execute(select(ForecastRun.id, ForecastRun.status)).all())
+        failed = session.scalars(select(ForecastRun).where(ForecastRun.status == "failed")).one()
+    assert runs[first.run_id] == "published"
+    assert failed.error == "RuntimeError: model library crashed"
+
+
+def test_killing_the_process_mid_run_leaves_the_previous_run_readable(loaded: Engine, db_url: str) -> None:
+    first = run_forecast(loaded, horizon=7, models=["SeasonalNaive"])
+    before = _published(loaded)
+    env = {**os.environ, "DEMAND_DATABASE_URL": db_url}
+    proc = subprocess.Popen([sys.executable, "-m", "forecast.cli.main", "forecast", "run", "--horizon", "7",
+                             "--models", "AutoETS", "--models", "AutoTheta"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until the new run exists as a draft, then kill it
+            with session_scope(loaded) as session:
+                if session.scalar(select(ForecastRun.id).where(ForecastRun.status == "draft")):
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the run never started")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _published(loaded).equals(before)
+    with session_scope(loaded) as session:
+        statuses = dict(session.execute(select(ForecastRun.id, ForecastRun.status)).all())
+    assert statuses[first.run_id] == "published"
+    assert sorted(statuses.values()) == ["draft", "published"]
