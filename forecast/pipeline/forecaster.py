@@ -29,7 +29,7 @@ def _adapters(n_jobs: int) -> list[ModelAdapter]:
     from forecast.models.prophet_adapter import ProphetAdapter
     from forecast.models.statistical import StatisticalAdapter
 
-    return [StatisticalAdapter(n_jobs=n_jobs), ProphetAdapter(n_jobs=n_jobs), GradientBoostingAdapter()]
+    return [StatisticalAdapter(n_jobs=n_jobs), ProphetAdapter(n_jobs=n_jobs), GradientBoostingAdapter(contributions="approx")]
 
 
 def available_models() -> tuple[str, ...]:

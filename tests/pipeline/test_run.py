@@ -84,3 +84,19 @@ def test_killing_the_process_mid_run_leaves_the_previous_run_readable(loaded: En
         statuses = dict(session.execute(select(ForecastRun.id, ForecastRun.status)).all())
     assert statuses[first.run_id] == "published"
     assert sorted(statuses.values()) == ["draft", "published"]
+
+
+def test_xgboost_run_stores_signal_contributions(loaded: Engine) -> None:
+    from sqlalchemy import func
+
+    from forecast.storage.schema import ForecastContribution
+
+    report = run_forecast(loaded, horizon=7, models=["XGBoost"])
+    view = _published(loaded)
+    assert set(view["model"]) == {"XGBoost"} and view.height == 18 * 7
+    with session_scope(loaded) as session:
+        features = set(session.scalars(select(ForecastContribution.feature).distinct()))
+        rows = session.scalar(select(func.count()).select_from(ForecastContribution)
+                              .where(ForecastContribution.run_id == report.run_id))
+    assert {"promo_on", "ls_on_air", "cases_7d_per_100k"} <= features
+    assert rows == 18 * 7 * len(features)
