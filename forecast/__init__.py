@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from forecast.errors import DemandError, InvalidInputError, StorageError
 from forecast.ingest import ColumnMapping, IngestReport, ingest_regions, ingest_sales, ingest_skus
+from forecast.models.base import ModelSpec
+from forecast.pipeline import Forecaster, ForecastResult
 from forecast.settings import Settings, get_settings
 
 __all__ = [
     "ColumnMapping",
     "DemandError",
+    "ForecastResult",
+    "Forecaster",
     "IngestReport",
     "InvalidInputError",
+    "ModelSpec",
     "Settings",
     "StorageError",
     "get_settings",

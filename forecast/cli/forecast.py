@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import typer
 from rich.table import Table
 
@@ -75,17 +76,10 @@ def show(sku: str = typer.Argument(...), region: str = typer.Argument(...), json
         raise InvalidInputError(f"no published forecast for SKU {sku!r} in region {region!r}; "
                                 "check the ids or run `demand forecast run`")
     if json_output:
-        emit_json(frame.with_columns(pl_iso("day")).to_dicts())
+        emit_json(frame.with_columns(pl.col("day").cast(pl.String)).to_dicts())
         return
     table = Table("day", "yhat", "80% interval", "95% interval", "model", title=f"{sku} in {region}, run {frame['run_id'][0]}")
     for r in frame.iter_rows(named=True):
         table.add_row(str(r["day"]), f"{r['yhat']:.1f}", f"{r['lo80']:.1f} – {r['hi80']:.1f}",
                       f"{r['lo95']:.1f} – {r['hi95']:.1f}", r["model"])
     stdout.print(table)
-
-
-def pl_iso(column: str):
-    """A date column as ISO text (for JSON)."""
-    import polars as pl
-
-    return pl.col(column).cast(pl.String)
