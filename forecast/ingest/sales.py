@@ -97,8 +97,10 @@ def ingest_sales(
     )
     session.add(batch)
     session.flush()
-    skus_created = repo.upsert_skus(session=session, skus=_skus(good))
-    regions_created = repo.upsert_regions(session=session, regions=_regions(good))
+    skus = _master_rows(good, "sku", {"category": "category", "sku_name": "name"})
+    regions = _master_rows(good, "region", {"region_parent": "parent_id", "region_name": "name"})
+    skus_created = repo.upsert_skus(session=session, skus=skus)
+    regions_created = repo.upsert_regions(session=session, regions=regions)
     counts = bulk.merge_sales(
         session, _sales_rows(good), batch_id=batch.id,
         on_progress=(lambda done: progress("write", done, good.height)) if progress else None,
@@ -137,35 +139,20 @@ def _first_non_empty(column: str) -> pl.Expr:
     return pl.col(column).str.strip_chars().filter(pl.col(column).str.strip_chars() != "").first().alias(column)
 
 
-def _skus(good: pl.DataFrame) -> list[dict[str, Any]]:
-    optional = [c for c in ("category", "sku_name") if c in good.columns]
-    attributes = [c for c in good.columns if c.startswith("attr.")]
-    table = good.group_by("sku").agg([_first_non_empty(c) for c in optional + attributes]).sort("sku")
-    skus = []
+def _master_rows(good: pl.DataFrame, key: str, fields: dict[str, str]) -> list[dict[str, Any]]:
+    """One dict per distinct `key` with the first non-empty value of each file column in `fields`
+    (file column -> repository field); `attr.*` columns become an `attributes` dict."""
+    present = [c for c in fields if c in good.columns]
+    attributes = [c for c in good.columns if c.startswith("attr.")] if key == "sku" else []
+    table = good.group_by(key).agg([_first_non_empty(c) for c in present + attributes]).sort(key)
+    rows = []
     for row in table.iter_rows(named=True):
-        sku: dict[str, Any] = {"id": row["sku"]}
-        if row.get("category") is not None:
-            sku["category"] = row["category"]
-        if row.get("sku_name") is not None:
-            sku["name"] = row["sku_name"]
+        record: dict[str, Any] = {"id": row[key]}
+        record.update({fields[c]: row[c] for c in present if row[c] is not None})
         if attributes:
-            sku["attributes"] = {c.removeprefix("attr."): row[c] for c in attributes if row[c] is not None}
-        skus.append(sku)
-    return skus
-
-
-def _regions(good: pl.DataFrame) -> list[dict[str, Any]]:
-    optional = [c for c in ("region_parent", "region_name") if c in good.columns]
-    table = good.group_by("region").agg([_first_non_empty(c) for c in optional]).sort("region")
-    regions = []
-    for row in table.iter_rows(named=True):
-        region: dict[str, Any] = {"id": row["region"]}
-        if row.get("region_parent") is not None:
-            region["parent_id"] = row["region_parent"]
-        if row.get("region_name") is not None:
-            region["name"] = row["region_name"]
-        regions.append(region)
-    return regions
+            record["attributes"] = {c.removeprefix("attr."): row[c] for c in attributes if row[c] is not None}
+        rows.append(record)
+    return rows
 
 
 def _rejected_rows(data: pl.DataFrame, rejected: pl.DataFrame) -> list[tuple[int, str, str]]:

@@ -121,23 +121,18 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     _tick(progress, "features", stages, started)
     series = panel.select("sku", "region").unique().sort("sku", "region").with_row_index("unique_id").with_columns(
         pl.col("unique_id").cast(pl.String))
-    frame = panel.join(series, on=["sku", "region"]).rename({"day": "ds"})
+    frame = panel.join(series, on=["sku", "region"]).rename({"day": "ds"}).with_columns(
+        pl.col(NUMERIC_FEATURES).cast(pl.Float64).fill_null(0.0))
     history = frame.filter(pl.col("ds") <= cutoff).select("unique_id", "ds", "y", *NUMERIC_FEATURES)
     future = frame.filter(pl.col("ds") > cutoff).select("unique_id", "ds", *NUMERIC_FEATURES)
-    history = history.with_columns(pl.col(NUMERIC_FEATURES).cast(pl.Float64).fill_null(0.0))
-    future = future.with_columns(pl.col(NUMERIC_FEATURES).cast(pl.Float64).fill_null(0.0))
     result = forecaster.forecast(history, future, h=horizon)
     _tick(progress, "models", stages, started)
-    values = result.forecasts.join(series, on="unique_id").select(
-        pl.col("sku").alias("sku_id"), pl.col("region").alias("region_id"),
-        pl.col("ds").alias("day"), "yhat", "lo80", "hi80", "lo95", "hi95", "model")
+    values = _keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model")
     with session_scope(engine) as session:
         forecast_repo.write_values(session=session, run_id=report.run_id, values=values)
         if result.contributions is not None and not result.contributions.is_empty():
-            contributions = result.contributions.join(series, on="unique_id").select(
-                pl.col("sku").alias("sku_id"), pl.col("region").alias("region_id"), pl.col("ds").alias("day"),
-                "feature", "contribution")
-            forecast_repo.write_contributions(session=session, run_id=report.run_id, contributions=contributions)
+            forecast_repo.write_contributions(session=session, run_id=report.run_id,
+                                              contributions=_keyed(result.contributions, series, "feature", "contribution"))
         forecast_repo.record_duration(session=session, run_id=report.run_id, seconds=time.perf_counter() - started)
         if publish:
             forecast_repo.publish_run(session=session, run_id=report.run_id)
@@ -145,3 +140,9 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     _tick(progress, "write and publish", stages, started)
     report.series, report.rows = series.height, values.height
     report.models = dict(result.selection.group_by("model").len().sort("model").iter_rows())
+
+
+def _keyed(frame: pl.DataFrame, series: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """Model output keyed back from `unique_id, ds` to the storage keys `sku_id, region_id, day`."""
+    return frame.join(series, on="unique_id").select(
+        pl.col("sku").alias("sku_id"), pl.col("region").alias("region_id"), pl.col("ds").alias("day"), *columns)
