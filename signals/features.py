@@ -31,7 +31,7 @@ FEATURE_SCHEMA: dict[str, pl.DataType] = {
     "cases_7d_per_100k": _NUM, "cases_wow_growth": _NUM, "cases_7d_per_100k_lag7": _NUM,
     "cases_7d_per_100k_lag14": _NUM, "cases_projected": _FLAG,
     "ls_on_air": _FLAG, "ls_hours": _NUM, "ls_expected_viewers": _NUM, "ls_discount": _NUM,
-    "ls_days_to_next": _DAYS, "ls_days_since_last": _DAYS, "ls_host": _TEXT,
+    "ls_days_to_next": _DAYS, "ls_days_since_last": _DAYS, "ls_host": _TEXT, "ls_host_uplift": _NUM,
     "promo_on": _FLAG, "promo_discount": _NUM, "promo_days_to_next": _DAYS,
     "sales_7d_before_promo": _NUM, "sales_last_week": _NUM,
     "cal_holiday": _FLAG, "cal_event": _FLAG, "cal_snap": _FLAG, "cal_names": _TEXT,
@@ -54,6 +54,9 @@ FEATURE_DOCS: dict[str, str] = {
     "ls_days_to_next": "Days until the next applicable livestream (0 on the day), capped at 60 (also when none).",
     "ls_days_since_last": "Days since the last applicable livestream (0 on the day), capped at 60 (also when none).",
     "ls_host": "Host of that day's livestream with most expected viewers (ties: smallest event_id); null when none.",
+    "ls_host_uplift": "That host's past uplift (log scale): mean over the host's events before the day of "
+    "log((y + 1) / (baseline + 1)) on their featured cells, baseline = same weekday 1-4 weeks before; shrunk "
+    "toward all hosts' mean with the weight of 2 events; 0 when no livestream (see signals.features_hosts).",
     "promo_on": "1 when a promotion known at the cutoff runs for the SKU in the region that day, else 0.",
     "promo_discount": "Largest discount among the promotions running that day (0 when none).",
     "promo_days_to_next": "Days until the next promoted day (0 during a promotion), capped at 60 (also when none).",
@@ -154,7 +157,7 @@ def _feature_parts(
         weekly_rate=weekly_rate,
     )
     livestream_part = livestream_features(
-        lazy_keys.select(on_key), frames["livestreams"], cutoff=cutoff, sku_categories=sku_categories
+        lazy_keys.select(*on_key, "y"), frames["livestreams"], cutoff=cutoff, sku_categories=sku_categories
     )
     promotion_part = promotion_features(lazy_keys.select(*on_key, "y"), frames["promotions"], cutoff=cutoff)
     calendar_part = calendar_features(region_days, frames["calendar"], cutoff=cutoff, ancestors=ancestors)

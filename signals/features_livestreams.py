@@ -8,8 +8,9 @@ from collections.abc import Mapping
 import polars as pl
 
 from signals.features_common import DAYS_CAP, SERIES, days_to_nearest, latest_visible
+from signals.features_hosts import host_uplift
 
-__all__ = ["LIVESTREAM_COLUMNS", "livestream_features"]
+__all__ = ["LIVESTREAM_COLUMNS", "applied_events", "livestream_features"]
 
 LIVESTREAM_COLUMNS = (
     "ls_on_air",
@@ -19,6 +20,7 @@ LIVESTREAM_COLUMNS = (
     "ls_days_to_next",
     "ls_days_since_last",
     "ls_host",
+    "ls_host_uplift",
 )
 
 
@@ -32,7 +34,8 @@ def livestream_features(
     """Livestream features for each distinct `sku, region, day` of the panel.
 
     Args:
-        keys: distinct `sku, region, day` rows.
+        keys: distinct `sku, region, day` rows with their `y` (read up to the cutoff only, for the
+            hosts' past uplift).
         livestreams: a frame with LIVESTREAM_SCHEMA (all versions of each event).
         cutoff: the last day whose knowledge is used; the latest version known then counts.
         sku_categories: sku -> category, for events that feature a whole category.
@@ -40,7 +43,9 @@ def livestream_features(
     Returns:
         `sku, region, day` plus LIVESTREAM_COLUMNS.
     """
-    applied = _applied_events(keys.select(SERIES).unique(), livestreams, cutoff, sku_categories)
+    applied = applied_events(keys.select(SERIES).unique(), livestreams, cutoff, sku_categories)
+    sales = keys.select(*SERIES, "day", "y")
+    keys = keys.select(*SERIES, "day")
     daily = applied.group_by(*SERIES, "day").agg(
         pl.lit(1, dtype=pl.Int8).alias("ls_on_air"),
         pl.col("hours").sum().alias("ls_hours"),
@@ -57,16 +62,28 @@ def livestream_features(
     )
     out = days_to_nearest(out, applied, forward=True, name="ls_days_to_next", cap=DAYS_CAP)
     out = days_to_nearest(out, applied, forward=False, name="ls_days_since_last", cap=DAYS_CAP)
+    hosts = host_uplift(out.select(pl.col("ls_host").alias("host"), "day").unique(), sales, applied, cutoff=cutoff)
+    out = out.join(hosts.rename({"host": "ls_host"}), on=["ls_host", "day"], how="left", nulls_equal=True)
     return out.select(*SERIES, "day", *LIVESTREAM_COLUMNS)
 
 
-def _applied_events(
+def applied_events(
     series: pl.LazyFrame,
     livestreams: pl.LazyFrame,
     cutoff: dt.date,
     sku_categories: Mapping[str, str] | None,
 ) -> pl.LazyFrame:
-    """One row per (event, sku, region) of the panel that a live (not cancelled) event applies to."""
+    """One row per (event, sku, region) of `series` that a live (not cancelled) event known at `cutoff` applies to.
+
+    Args:
+        series: distinct `sku, region` rows.
+        livestreams: a frame with LIVESTREAM_SCHEMA (all versions of each event).
+        cutoff: the last day whose knowledge is used.
+        sku_categories: sku -> category, for events that feature a whole category.
+
+    Returns:
+        `event_id, sku, region, day, hours, viewers, discount, host`.
+    """
     events = latest_visible(livestreams, cutoff, ["event_id"]).filter(
         pl.col("status").is_null() | (pl.col("status") != "cancelled")
     )

@@ -165,6 +165,35 @@ def test_livestream_days_to_next_and_since_last() -> None:
     assert col(out, "ls_days_to_next", sku="C") == [8, 7, 6, 5, 4, 3, 2, 1, 0, 60]
 
 
+def test_host_uplift_is_each_hosts_past_mean_shrunk_to_all_hosts() -> None:
+    """Flat sales of 10; Ann's event on day 35 doubles (21): log 2; Bo's on day 36 changes nothing: 0."""
+    y = [10.0] * 70
+    y[35] = 21.0
+    events = [event("a1", 35, 0, host="Ann", skus=["A"]), event("b1", 36, 0, host="Bo", skus=["A"]),
+              event("a2", 50, 0, host="Ann", skus=["A"]), event("b2", 51, 0, host="Bo", skus=["A"]),
+              event("c1", 52, 0, host="Cy", skus=["A"]), event("a3", 66, 0, host="Ann", skus=["A"])]
+    out = build_features(make_panel([("A", "r1")], 70, y), cutoff=day(60),
+                         livestreams=frame(events, LIVESTREAM_SCHEMA))
+    uplift = dict(zip(out["day"].to_list(), out["ls_host_uplift"].to_list(), strict=True))
+    log2 = math.log(2.0)
+    assert uplift[day(35)] == 0.0  # no event before it: nothing known yet, not its own outcome
+    assert uplift[day(36)] == pytest.approx(2 * log2 / 2)  # Bo unknown: all hosts' mean, log 2
+    assert uplift[day(50)] == pytest.approx((log2 + 2 * (log2 / 2)) / 3)  # Ann: 1 event of log 2, shrunk to log2/2
+    # Ann's day-50 event sold the usual 10 (uplift 0), so the mean of all three events before day 51 is log 2 / 3
+    assert uplift[day(51)] == pytest.approx((0.0 + 2 * (log2 / 3)) / 3)  # Bo: 1 event of 0
+    assert uplift[day(52)] == pytest.approx(log2 / 4)  # Cy never seen: the mean of all four before
+    assert uplift[day(66)] == pytest.approx((log2 + 0.0 + 2 * (log2 / 5)) / 4)  # after the cutoff: all 5 events
+    assert set(out.filter(ls_on_air=0)["ls_host_uplift"]) == {0.0}
+
+
+def test_host_uplift_ignores_sales_after_the_cutoff() -> None:
+    y = [10.0] * 40
+    y[30] = 100.0  # Ann's event on day 30, after the cutoff: its sales are not known
+    events = [event("a1", 30, 0, host="Ann", skus=["A"]), event("a2", 35, 0, host="Ann", skus=["A"])]
+    out = build_features(make_panel([("A", "r1")], 40, y), cutoff=day(29), livestreams=frame(events, LIVESTREAM_SCHEMA))
+    assert out.filter(day=day(35))["ls_host_uplift"].item() == 0.0
+
+
 # ---------------------------------------------------------------------------------------- promotions
 
 PROMOS = [
