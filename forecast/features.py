@@ -2,12 +2,14 @@
 
 The glue between the database and `signals.build_features`. Signal rows are filtered in SQL by
 `known_at` (so a backtest never even loads what was learned after its cutoff) and again by the
-builder; sales are read up to the cutoff only.
+builder; sales are read up to the cutoff only. `load_signals` and `build_panel_features` are the
+two halves of `signal_features`, for callers (scenarios) that change the signals before building.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, replace
 
 import polars as pl
 from sqlalchemy import select
@@ -18,7 +20,26 @@ from forecast.storage.schema import Region, Sales, Sku
 from signals.features import FEATURE_COLUMNS, build_features
 from signals.frames import as_of_instant
 
-__all__ = ["FEATURE_COLUMNS", "sales_panel", "signal_features"]
+__all__ = ["FEATURE_COLUMNS", "StoredSignals", "build_panel_features", "load_signals", "sales_panel",
+           "signal_features"]
+
+
+@dataclass(frozen=True)
+class StoredSignals:
+    """Every signal frame visible at `cutoff`, plus the region tree and SKU categories the builder needs."""
+
+    cutoff: dt.date
+    cases: pl.DataFrame
+    livestreams: pl.DataFrame
+    promotions: pl.DataFrame
+    calendar: pl.DataFrame
+    region_parents: dict[str, str | None]
+    sku_categories: dict[str, str]
+
+    def with_livestreams(self, extra: pl.DataFrame) -> StoredSignals:
+        """A copy with `extra` livestream rows (LIVESTREAM_SCHEMA) added to the stored ones."""
+        return replace(self, livestreams=pl.concat([self.livestreams, extra.select(self.livestreams.columns)],
+                                                   how="vertical_relaxed"))
 
 
 def sales_panel(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: list[str] | None = None) -> pl.DataFrame:
@@ -37,6 +58,37 @@ def sales_panel(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: li
     return pl.concat([history, future]).sort("sku", "region", "day")
 
 
+def load_signals(*, session: Session, cutoff: dt.date) -> StoredSignals:
+    """Every stored signal known by the end of `cutoff`, with the region parents and SKU categories."""
+    as_of = as_of_instant(cutoff)
+    return StoredSignals(
+        cutoff=cutoff,
+        cases=signal_repo.load_case_counts(session=session, as_of=as_of),
+        livestreams=signal_repo.load_livestreams(session=session, as_of=as_of),
+        promotions=signal_repo.load_promotions(session=session, as_of=as_of),
+        calendar=signal_repo.load_calendar(session=session, as_of=as_of),
+        region_parents={r: p for r, p in session.execute(select(Region.id, Region.parent_id))},
+        sku_categories={s: c for s, c in session.execute(select(Sku.id, Sku.category)) if c is not None},
+    )
+
+
+def build_panel_features(panel: pl.DataFrame, signals: StoredSignals, *, case_scenario: str = "hold",
+                         scenario_weekly_rate: float = 0.3) -> pl.DataFrame:
+    """`panel` (sku, region, day, y) with every feature built from `signals` as of their cutoff."""
+    return build_features(
+        panel,
+        cutoff=signals.cutoff,
+        cases=signals.cases,
+        livestreams=signals.livestreams,
+        promotions=signals.promotions,
+        calendar=signals.calendar,
+        region_parents=signals.region_parents,
+        sku_categories=signals.sku_categories,
+        case_scenario=case_scenario,
+        scenario_weekly_rate=scenario_weekly_rate,
+    )
+
+
 def signal_features(
     *,
     session: Session,
@@ -48,17 +100,4 @@ def signal_features(
     """The panel (default: `sales_panel`) with every signal feature as known at the end of `cutoff`."""
     if panel is None:
         panel = sales_panel(session=session, cutoff=cutoff, horizon=horizon)
-    as_of = as_of_instant(cutoff)
-    regions = {r: p for r, p in session.execute(select(Region.id, Region.parent_id))}
-    categories = {s: c for s, c in session.execute(select(Sku.id, Sku.category)) if c is not None}
-    return build_features(
-        panel,
-        cutoff=cutoff,
-        cases=signal_repo.load_case_counts(session=session, as_of=as_of),
-        livestreams=signal_repo.load_livestreams(session=session, as_of=as_of),
-        promotions=signal_repo.load_promotions(session=session, as_of=as_of),
-        calendar=signal_repo.load_calendar(session=session, as_of=as_of),
-        region_parents=regions,
-        sku_categories=categories,
-        case_scenario=case_scenario,
-    )
+    return build_panel_features(panel, load_signals(session=session, cutoff=cutoff), case_scenario=case_scenario)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -122,23 +123,27 @@ def _split_exogenous(history: pl.DataFrame, future: pl.DataFrame | None) -> tupl
     return numeric, [c for c in text if c in future_cols]
 
 
-def _encode_text(history: pl.DataFrame, future: pl.DataFrame, text: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Replace string columns by category codes (Float64) shared by history and future.
-
-    Codes are the sorted history values' ranks; null (e.g. no livestream that day) is -1 and a
-    value never seen in history is missing (NaN to xgboost).
-    """
+def _text_codes(history: pl.DataFrame, text: list[str]) -> dict[str, dict[str, float]]:
+    """Category codes of each string column: the rank of each distinct history value."""
+    codes = {}
     for name in text:
         values = history.get_column(name).cast(pl.String).drop_nulls().unique().sort().to_list()
-        codes = {value: float(i) for i, value in enumerate(values)}
+        codes[name] = {value: float(i) for i, value in enumerate(values)}
+    return codes
 
-        def encode(frame: pl.DataFrame, name: str = name, codes: dict[str, float] = codes) -> pl.DataFrame:
-            text_value = pl.col(name).cast(pl.String)
-            coded = text_value.replace_strict(codes, default=None, return_dtype=pl.Float64)
-            return frame.with_columns(pl.when(text_value.is_null()).then(-1.0).otherwise(coded).alias(name))
 
-        history, future = encode(history), encode(future)
-    return history, future
+def _encode_text(frame: pl.DataFrame, codes: dict[str, dict[str, float]]) -> pl.DataFrame:
+    """Replace string columns by their category codes (Float64).
+
+    Null (e.g. no livestream that day) is -1 and a value never seen in history is missing (NaN to
+    xgboost), so a planned event with a new host still gets a forecast.
+    """
+    encoded = []
+    for name, mapping in codes.items():
+        text_value = pl.col(name).cast(pl.String)
+        coded = text_value.replace_strict(mapping, default=float("nan"), return_dtype=pl.Float64)
+        encoded.append(pl.when(text_value.is_null()).then(-1.0).otherwise(coded).alias(name))
+    return frame.with_columns(encoded) if encoded else frame
 
 
 def find_missing_future(history: pl.DataFrame, future: pl.DataFrame, *, h: int, freq: str) -> pl.DataFrame:
@@ -199,17 +204,26 @@ def _check_call(history: pl.DataFrame, *, h: int, freq: str, specs: list[ModelSp
     return specs[0]
 
 
-def _prepare(history: pl.DataFrame, future: pl.DataFrame | None, features: list[str],
-             text: list[str]) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """Typed, sorted frames with only the model's columns (string features encoded)."""
-    keys = [pl.col("unique_id").cast(pl.String), pl.col("ds").cast(pl.Date)]
+def _prepare_history(history: pl.DataFrame, features: list[str],
+                     text: list[str]) -> tuple[pl.DataFrame, dict[str, dict[str, float]]]:
+    """Typed, sorted history with only the model's columns, string features encoded; and their codes."""
     numeric = [pl.col(c).cast(pl.Float64) for c in features if c not in text]
-    hist = history.select(*keys, pl.col("y").cast(pl.Float64), *numeric, *text).sort(KEYS)
-    if future is None:
-        return hist, None
+    hist = history.select(*_typed_keys(), pl.col("y").cast(pl.Float64), *numeric, *text).sort(KEYS)
+    codes = _text_codes(hist, text)
+    return _encode_text(hist, codes), codes
+
+
+def _prepare_future(future: pl.DataFrame, hist: pl.DataFrame, features: list[str], text: list[str],
+                    codes: dict[str, dict[str, float]]) -> pl.DataFrame:
+    """`future` typed and sorted like `_prepare_history`'s output, for the series of `hist` only."""
+    numeric = [pl.col(c).cast(pl.Float64) for c in features if c not in text]
     ids = hist.get_column("unique_id").unique().implode()
-    fut = future.select(*keys, *numeric, *text).filter(pl.col("unique_id").is_in(ids)).sort(KEYS)
-    return _encode_text(hist, fut, text) if text else (hist, fut)
+    fut = future.select(*_typed_keys(), *numeric, *text).filter(pl.col("unique_id").is_in(ids)).sort(KEYS)
+    return _encode_text(fut, codes)
+
+
+def _typed_keys() -> list[pl.Expr]:
+    return [pl.col("unique_id").cast(pl.String), pl.col("ds").cast(pl.Date)]
 
 
 class _StepRecorder:
@@ -247,6 +261,8 @@ class GradientBoostingAdapter:
 
     family = "mlforecast"
     models = (MODEL,)
+    is_global = True
+    """One model learns from every series (a scenario still fits on all of them)."""
 
     def __init__(self, *, n_windows: int = 5, contributions: Contributions = "exact",
                  num_threads: int = _MAX_THREADS) -> None:
@@ -278,24 +294,47 @@ class GradientBoostingAdapter:
         Raises:
             InvalidInputError: bad arguments, a missing exogenous column or horizon row in `future`.
         """
+        return self.forecast_variants(history, {"": future}, h=h, freq=freq, specs=specs)[""]
+
+    def forecast_variants(self, history: pl.DataFrame, futures: Mapping[str, pl.DataFrame | None], *, h: int,
+                          freq: str, specs: list[ModelSpec]) -> dict[str, ModelOutput]:
+        """Fit once on `history`, then forecast once per future (e.g. with and without a planned event).
+
+        Every future must have the same columns; see `forecast` for the arguments and the output.
+        """
         spec = _check_call(history, h=h, freq=freq, specs=specs)
         params = _xgb_params(spec)
-        numeric, text = _split_exogenous(history, future)
+        first = next(iter(futures.values()), None)
+        numeric, text = _split_exogenous(history, first)
         exog = numeric + text
-        hist, fut = _prepare(history, future, exog, text)
-        if fut is not None and exog:
-            _check_future(hist, fut, h=h, freq=freq)
+        hist, codes = _prepare_history(history, exog, text)
+        prepared: dict[str, pl.DataFrame | None] = {}
+        for name, future in futures.items():
+            if exog and future is None:
+                raise InvalidInputError(f"future {name!r} is missing: the exogenous columns {exog} need their "
+                                        "values over the horizon")
+            prepared[name] = None if future is None or not exog else _prepare_future(future, hist, exog, text, codes)
+            if prepared[name] is not None:
+                _check_future(hist, prepared[name], h=h, freq=freq)
         started = time.perf_counter()
         mlf, with_intervals = self._fit(hist, freq=freq, h=h, params=params)
+        outputs = {name: self._predict(mlf, fut, h=h, exog=exog, with_intervals=with_intervals)
+                   for name, fut in prepared.items()}
+        logger.info("XGBoost on %d series x %d periods x %d variant(s): %.1f s (intervals: %s, signals: %s)",
+                    hist.get_column("unique_id").n_unique(), h, len(prepared), time.perf_counter() - started,
+                    with_intervals, exog)
+        return outputs
+
+    def _predict(self, mlf: MLForecast, fut: pl.DataFrame | None, *, h: int, exog: list[str],
+                 with_intervals: bool) -> ModelOutput:
+        """Recursive forecast of a fitted model, with the contributions of `exog` when asked."""
         recorder = _StepRecorder() if self.contributions != "off" else None
-        preds = mlf.predict(h, X_df=fut if exog else None, level=list(LEVELS) if with_intervals else None,
+        preds = mlf.predict(h, X_df=fut, level=list(LEVELS) if with_intervals else None,
                             before_predict_callback=recorder)
         contributions = None
         if recorder is not None:
             contributions = _contributions(mlf.models_[MODEL], recorder.steps, preds, exog,
                                            approx=self.contributions == "approx")
-        logger.info("XGBoost on %d series x %d periods: %.1f s (intervals: %s, signals: %s)",
-                    hist.get_column("unique_id").n_unique(), h, time.perf_counter() - started, with_intervals, exog)
         return ModelOutput(_to_forecasts(preds), contributions)
 
     def _fit(self, hist: pl.DataFrame, *, freq: str, h: int, params: dict[str, Any]) -> tuple[MLForecast, bool]:

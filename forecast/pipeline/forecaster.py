@@ -9,7 +9,7 @@ naming the model that produced it. Rolling-origin backtests and ensembles build 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -85,6 +85,42 @@ class Forecaster:
         selection = classes.join(chosen, on="unique_id", how="left")
         return ForecastResult(forecasts.sort("unique_id", "ds"), contributions, selection)
 
+    def forecast_variants(self, history: pl.DataFrame, futures: Mapping[str, pl.DataFrame], *, h: int,
+                          ids: Collection[str] | None = None) -> dict[str, ModelOutput]:
+        """Forecast the series `ids` (default: all) once per future variant with this Forecaster's one model.
+
+        For scenarios: the same fit answers "with" and "without". A global model (XGBoost) still learns
+        from every series of `history`, so each future must cover every series; local models fit only
+        `ids`. Families that can fit once and predict several futures (`forecast_variants` on the
+        adapter) do so; the others fit once per variant, which gives the same fit (their fits are
+        deterministic).
+
+        Raises:
+            InvalidInputError: not exactly one model, `auto`, or a bad horizon.
+        """
+        if len(self.specs) != 1 or self.specs[0].name == AUTO:
+            raise InvalidInputError(f"a scenario needs exactly one model, got {[s.name for s in self.specs]}")
+        if h <= 0:
+            raise InvalidInputError(f"horizon must be positive, got {h}")
+        spec = self.specs[0]
+        adapter = next(a for a in self.adapters if spec.name in a.models)
+        wanted = pl.Series(list(ids)) if ids is not None else history["unique_id"].unique()
+        local = not getattr(adapter, "is_global", False)
+
+        def subset(frame: pl.DataFrame) -> pl.DataFrame:
+            frame = self.columns_for(adapter.family, frame)
+            return frame.filter(pl.col("unique_id").is_in(wanted.implode())) if local else frame
+
+        hist, futs = subset(history), {name: subset(f) for name, f in futures.items()}
+        if hasattr(adapter, "forecast_variants"):
+            outputs = adapter.forecast_variants(hist, futs, h=h, freq=self.freq, specs=[spec])
+        else:
+            outputs = {name: adapter.forecast(hist, f, h=h, freq=self.freq, specs=[spec]) for name, f in futs.items()}
+        keep = pl.col("unique_id").is_in(wanted.implode())
+        return {name: ModelOutput(out.forecasts.filter(keep),
+                                  None if out.contributions is None else out.contributions.filter(keep))
+                for name, out in outputs.items()}
+
     def _candidates(self, classes: pl.DataFrame, by_class: dict[str, tuple[str, ...]]) -> pl.DataFrame:
         """unique_id x candidate model name."""
         explicit = [s.name for s in self.specs if s.name != AUTO]
@@ -115,13 +151,14 @@ class Forecaster:
         outputs = []
         for model, ids in mine.group_by("model", maintain_order=True).agg("unique_id").iter_rows():
             spec = next((s for s in self.specs if s.name == model), ModelSpec(model))
-            hist = self._columns(adapter.family, history.filter(pl.col("unique_id").is_in(ids)))
-            fut = None if future is None else self._columns(adapter.family, future.filter(pl.col("unique_id").is_in(ids)))
+            hist = self.columns_for(adapter.family, history.filter(pl.col("unique_id").is_in(ids)))
+            fut = None if future is None else self.columns_for(adapter.family, future.filter(pl.col("unique_id").is_in(ids)))
             logger.info("%s: %s on %d series", adapter.family, model, len(ids))
             outputs.append(adapter.forecast(hist, fut, h=h, freq=self.freq, specs=[spec]))
         return outputs
 
-    def _columns(self, family: str, frame: pl.DataFrame) -> pl.DataFrame:
+    def columns_for(self, family: str, frame: pl.DataFrame) -> pl.DataFrame:
+        """`frame` with only the keys and the exogenous columns `family` may use."""
         if family not in self.exog:
             return frame
         keep = [c for c in frame.columns if c in ("unique_id", "ds", "y") or c in self.exog[family]]

@@ -17,28 +17,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 from sqlalchemy import Engine, func, select
 
 from forecast.errors import InvalidInputError
-from forecast.features import FEATURE_COLUMNS, signal_features
+from forecast.features import signal_features
 from forecast.models.base import ModelSpec
 from forecast.pipeline.forecaster import Forecaster
+from forecast.pipeline.frames import DEFAULT_EXOG, keyed, model_frames
 from forecast.storage import forecast_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import Sales
 
-__all__ = ["DEFAULT_EXOG", "RunReport", "code_version", "run_forecast"]
+__all__ = ["RunReport", "code_version", "run_forecast"]
 
 logger = logging.getLogger(__name__)
-
-NUMERIC_FEATURES = [c for c in FEATURE_COLUMNS if c not in ("ls_host", "cal_names")]
-DEFAULT_EXOG = {
-    "statsforecast": ["promo_on", "ls_on_air", "cal_holiday"],
-    "prophet": ["promo_on", "promo_discount", "ls_on_air", "ls_discount", "cal_holiday", "cases_7d_per_100k"],
-    "mlforecast": NUMERIC_FEATURES,
-}
-"""Signal features each family sees (statsforecast passes them to ARIMA only)."""
 
 Progress = Callable[[str, int, int], None]
 
@@ -119,20 +111,16 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     with session_scope(engine) as session:
         panel = signal_features(session=session, cutoff=cutoff, horizon=horizon)
     _tick(progress, "features", stages, started)
-    series = panel.select("sku", "region").unique().sort("sku", "region").with_row_index("unique_id").with_columns(
-        pl.col("unique_id").cast(pl.String))
-    frame = panel.join(series, on=["sku", "region"]).rename({"day": "ds"}).with_columns(
-        pl.col(NUMERIC_FEATURES).cast(pl.Float64).fill_null(0.0))
-    history = frame.filter(pl.col("ds") <= cutoff).select("unique_id", "ds", "y", *NUMERIC_FEATURES)
-    future = frame.filter(pl.col("ds") > cutoff).select("unique_id", "ds", *NUMERIC_FEATURES)
-    result = forecaster.forecast(history, future, h=horizon)
+    frames = model_frames(panel, cutoff=cutoff)
+    series = frames.series
+    result = forecaster.forecast(frames.history, frames.future, h=horizon)
     _tick(progress, "models", stages, started)
-    values = _keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model")
+    values = keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model")
     with session_scope(engine) as session:
         forecast_repo.write_values(session=session, run_id=report.run_id, values=values)
         if result.contributions is not None and not result.contributions.is_empty():
             forecast_repo.write_contributions(session=session, run_id=report.run_id,
-                                              contributions=_keyed(result.contributions, series, "feature", "contribution"))
+                                              contributions=keyed(result.contributions, series, "feature", "contribution"))
         forecast_repo.record_duration(session=session, run_id=report.run_id, seconds=time.perf_counter() - started)
         if publish:
             forecast_repo.publish_run(session=session, run_id=report.run_id)
@@ -140,9 +128,3 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     _tick(progress, "write and publish", stages, started)
     report.series, report.rows = series.height, values.height
     report.models = dict(result.selection.group_by("model").len().sort("model").iter_rows())
-
-
-def _keyed(frame: pl.DataFrame, series: pl.DataFrame, *columns: str) -> pl.DataFrame:
-    """Model output keyed back from `unique_id, ds` to the storage keys `sku_id, region_id, day`."""
-    return frame.join(series, on="unique_id").select(
-        pl.col("sku").alias("sku_id"), pl.col("region").alias("region_id"), pl.col("ds").alias("day"), *columns)

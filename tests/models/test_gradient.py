@@ -111,6 +111,22 @@ def test_promo_contribution_is_the_log_effect(promo_run: tuple[pl.DataFrame, pl.
     assert abs(on.mean() - 0.9) < 0.3  # type: ignore[operator]
 
 
+def test_variants_share_one_fit(promo_run: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> None:
+    """The same future gives the one-future forecast; turning promotions off lowers exactly those days."""
+    forecasts, _, future = promo_run
+    history, _ = _split(_panel(30, 400 + H, seed=7, promo_rate=0.1))
+    no_promo = future.drop("y").with_columns(pl.lit(0, dtype=pl.Int8).alias("promo"))
+    out = GradientBoostingAdapter().forecast_variants(history, {"as planned": future.drop("y"), "no promo": no_promo},
+                                                      h=H, freq="D", specs=SPEC)
+    assert out["as planned"].forecasts.equals(forecasts)
+    both = out["as planned"].forecasts.join(out["no promo"].forecasts, on=["unique_id", "ds"], suffix="_off").join(
+        future.select("unique_id", "ds", "promo"), on=["unique_id", "ds"])
+    first_promo = both.filter(pl.col("promo") == 1).sort("ds").group_by("unique_id").first()
+    assert (first_promo["yhat"] > 1.5 * first_promo["yhat_off"]).mean() > 0.9
+    before_any = both.filter(pl.col("ds") < both.filter(pl.col("promo") == 1)["ds"].min())
+    assert before_any["yhat"].to_list() == pytest.approx(before_any["yhat_off"].to_list(), rel=0.05)
+
+
 def test_95_band_covers_most_held_out_actuals() -> None:
     history, actuals = _split(_panel(20, 400, seed=11))
     out = GradientBoostingAdapter(contributions="off").forecast(history.drop("promo"), None, h=H, freq="D", specs=SPEC)

@@ -1,0 +1,65 @@
+"""From a storage panel (sku, region, day, y + features) to the model frames and back.
+
+Models see the Nixtla layout: a short string `unique_id` per SKU x region, `ds`, `y` and the signal
+features. `model_frames` makes `history` (days up to the cutoff) and `future` (the horizon, features
+only); `keyed` maps model output back to the storage keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from forecast.features import FEATURE_COLUMNS
+
+__all__ = ["DEFAULT_EXOG", "MODEL_FEATURES", "NUMERIC_FEATURES", "ModelFrames", "keyed", "model_frames", "series_ids"]
+
+TEXT_FEATURES = ("ls_host",)
+"""String features a model may encode itself (XGBoost: category codes); `cal_names` is for people."""
+NUMERIC_FEATURES = [c for c in FEATURE_COLUMNS if c not in (*TEXT_FEATURES, "cal_names")]
+MODEL_FEATURES = [*NUMERIC_FEATURES, *TEXT_FEATURES]
+DEFAULT_EXOG = {
+    "statsforecast": ["promo_on", "ls_on_air", "cal_holiday"],
+    "prophet": ["promo_on", "promo_discount", "ls_on_air", "ls_discount", "cal_holiday", "cases_7d_per_100k"],
+    "mlforecast": MODEL_FEATURES,
+}
+"""Signal features each family sees (statsforecast passes them to ARIMA only)."""
+
+
+@dataclass(frozen=True)
+class ModelFrames:
+    """`series` (unique_id, sku, region), `history` (unique_id, ds, y, features) and `future` (no y)."""
+
+    series: pl.DataFrame
+    history: pl.DataFrame
+    future: pl.DataFrame
+
+
+def series_ids(panel: pl.DataFrame) -> pl.DataFrame:
+    """unique_id (row number as text, in sku, region order) for every SKU x region of `panel`."""
+    return panel.select("sku", "region").unique().sort("sku", "region").with_row_index("unique_id").with_columns(
+        pl.col("unique_id").cast(pl.String))
+
+
+def model_frames(panel: pl.DataFrame, *, cutoff: dt.date, series: pl.DataFrame | None = None) -> ModelFrames:
+    """Split a featured panel at `cutoff` into model history and future (nulls in numeric features -> 0).
+
+    Args:
+        panel: sku, region, day, y and FEATURE_COLUMNS.
+        cutoff: last day of history.
+        series: the ids to use (default `series_ids(panel)`); pass the baseline's to keep ids aligned.
+    """
+    series = series_ids(panel) if series is None else series
+    frame = panel.join(series, on=["sku", "region"]).rename({"day": "ds"}).with_columns(
+        pl.col(NUMERIC_FEATURES).cast(pl.Float64).fill_null(0.0))
+    history = frame.filter(pl.col("ds") <= cutoff).select("unique_id", "ds", "y", *MODEL_FEATURES)
+    future = frame.filter(pl.col("ds") > cutoff).select("unique_id", "ds", *MODEL_FEATURES)
+    return ModelFrames(series, history, future)
+
+
+def keyed(frame: pl.DataFrame, series: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """Model output keyed back from `unique_id, ds` to the storage keys `sku_id, region_id, day`."""
+    return frame.join(series, on="unique_id").select(
+        pl.col("sku").alias("sku_id"), pl.col("region").alias("region_id"), pl.col("ds").alias("day"), *columns)
