@@ -8,12 +8,14 @@ import polars as pl
 import typer
 from rich.table import Table
 
+from forecast.cli import scenario
 from forecast.cli.common import cli_errors, emit_json, migrated_engine, progress_bar, stdout
 from forecast.errors import InvalidInputError
 from forecast.storage import forecast_repo
 from forecast.storage.engine import session_scope
 
-app = typer.Typer(help="Forecast every SKU x region, publish the run, inspect runs.", no_args_is_help=True)
+app = typer.Typer(help="Forecast every SKU x region, publish the run, inspect runs, try scenarios.", no_args_is_help=True)
+app.add_typer(scenario.app, name="scenario")
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON.")
 
 

@@ -33,6 +33,10 @@ __all__ = [
     "ForecastValue",
     "PublishedSeries",
     "RUN_STATUSES",
+    "SCENARIO_KINDS",
+    "SCENARIO_STATUSES",
+    "Scenario",
+    "ScenarioValue",
     "CaseCorrection",
     "CaseCount",
     "IngestBatch",
@@ -289,7 +293,7 @@ class ForecastRun(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16), default="forecast")
-    """`forecast` (publishable) or `scenario` (never published)."""
+    """`forecast`, the only kind so far (scenarios have their own table, `scenario`)."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     cutoff: Mapped[dt.date] = mapped_column(Date)
     """Last day of history the run used."""
@@ -361,3 +365,77 @@ class PublishedSeries(Base):
     region_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("forecast_run.id"), index=True)
     published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+SCENARIO_KINDS = ("livestream", "cases")
+SCENARIO_STATUSES = ("running", "complete", "failed")
+
+
+class Scenario(Base):
+    """A what-if forecast: a plan (a planned livestream or a case trajectory) forecast with and without.
+
+    Never published: `published_forecast` does not read it. `base_run_id` is the run that was
+    published when the scenario was made, for reference.
+    """
+
+    __tablename__ = "scenario"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    plan: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The plan as given (host, SKUs, regions, start, viewers ... or trajectory, rate, regions)."""
+    cutoff: Mapped[dt.date] = mapped_column(Date)
+    horizon: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+    code_version: Mapped[str] = mapped_column(String(64))
+    base_run_id: Mapped[int | None] = mapped_column(ForeignKey("forecast_run.id"))
+    series_count: Mapped[int] = mapped_column(Integer, default=0)
+    duration_seconds: Mapped[float | None] = mapped_column(Double)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {SCENARIO_STATUSES!r}", name="status_known"),
+        CheckConstraint(f"kind IN {SCENARIO_KINDS!r}", name="kind_known"),
+        CheckConstraint("horizon > 0", name="horizon_positive"),
+    )
+
+
+class ScenarioValue(Base):
+    """One SKU x region x day of a scenario: the forecast without the plan (baseline_*), with it, and
+    the difference `uplift = yhat - baseline_yhat` (negative when the plan lowers demand).
+
+    No foreign key, like `forecast_value`: rows are bulk-written in the transaction that completes
+    the scenario.
+    """
+
+    __tablename__ = "scenario_value"
+
+    scenario_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sku_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    region_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    baseline_yhat: Mapped[float] = mapped_column(Double)
+    baseline_lo80: Mapped[float] = mapped_column(Double)
+    baseline_hi80: Mapped[float] = mapped_column(Double)
+    baseline_lo95: Mapped[float] = mapped_column(Double)
+    baseline_hi95: Mapped[float] = mapped_column(Double)
+    yhat: Mapped[float] = mapped_column(Double)
+    lo80: Mapped[float] = mapped_column(Double)
+    hi80: Mapped[float] = mapped_column(Double)
+    lo95: Mapped[float] = mapped_column(Double)
+    hi95: Mapped[float] = mapped_column(Double)
+    uplift: Mapped[float] = mapped_column(Double)
+    model: Mapped[str] = mapped_column(String(128))
+
+    __table_args__ = (
+        CheckConstraint("lo95 >= 0 AND lo95 <= lo80 AND lo80 <= yhat AND yhat <= hi80 AND hi80 <= hi95",
+                        name="ordered_non_negative"),
+        CheckConstraint("baseline_lo95 >= 0 AND baseline_lo95 <= baseline_lo80 AND baseline_lo80 <= baseline_yhat "
+                        "AND baseline_yhat <= baseline_hi80 AND baseline_hi80 <= baseline_hi95",
+                        name="baseline_ordered_non_negative"),
+        {"sqlite_with_rowid": False},
+    )
