@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecast.storage import signal_repo
-from forecast.storage.schema import Region, Sales, Sku
+from forecast.storage.schema import Region, Sales, SalesHistory, Sku
 from signals.features import FEATURE_COLUMNS, build_features
 from signals.frames import as_of_instant
 
@@ -42,31 +42,54 @@ class StoredSignals:
                                                    how="vertical_relaxed"))
 
 
-def sales_panel(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: list[str] | None = None) -> pl.DataFrame:
-    """Sales up to `cutoff` as (sku, region, day, y), plus `horizon` future days per series with y null."""
-    stmt = select(Sales.sku_id, Sales.region_id, Sales.day, Sales.units).where(Sales.day <= cutoff)
-    if skus:
-        stmt = stmt.where(Sales.sku_id.in_(skus))
-    history = pl.DataFrame(session.execute(stmt).all(), orient="row",
-                           schema={"sku": pl.String, "region": pl.String, "day": pl.Date, "y": pl.Float64})
+def sales_panel(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: list[str] | None = None,
+                max_batch: int | None = None, price: bool = True) -> pl.DataFrame:
+    """Sales up to `cutoff` as (sku, region, day, y[, price]), plus `horizon` future days per series with y null.
+
+    Args:
+        max_batch: read the sales as they were right after this ingest batch (later inserts left
+            out, later corrections undone from `sales_history`); None for the current data.
+        price: include the unit price column (null when unknown; the `price_rel` feature reads it).
+    """
+    history = _sales_rows(session, cutoff=cutoff, skus=skus, max_batch=max_batch)
+    if not price:
+        history = history.drop("price")
     if horizon <= 0 or history.is_empty():
         return history.sort("sku", "region", "day")
     future_days = pl.date_range(cutoff + dt.timedelta(days=1), cutoff + dt.timedelta(days=horizon), eager=True)
     future = (history.select("sku", "region").unique()
               .join(pl.DataFrame({"day": future_days}), how="cross")
               .with_columns(pl.lit(None, dtype=pl.Float64).alias("y")))
-    return pl.concat([history, future]).sort("sku", "region", "day")
+    return pl.concat([history, future], how="diagonal").sort("sku", "region", "day")
 
 
-def load_signals(*, session: Session, cutoff: dt.date) -> StoredSignals:
-    """Every stored signal known by the end of `cutoff`, with the region parents and SKU categories."""
+def _sales_rows(session: Session, *, cutoff: dt.date, skus: list[str] | None, max_batch: int | None) -> pl.DataFrame:
+    """sku, region, day, y, price of every stored sale up to `cutoff` (as known after `max_batch`)."""
+    current = select(Sales.sku_id, Sales.region_id, Sales.day, Sales.units, Sales.price).where(Sales.day <= cutoff)
+    if skus:
+        current = current.where(Sales.sku_id.in_(skus))
+    statements = [current]
+    if max_batch is not None:
+        h = SalesHistory
+        older = select(h.sku_id, h.region_id, h.day, h.units, h.price).where(
+            h.day <= cutoff, h.batch_id <= max_batch, h.replaced_by > max_batch)
+        statements = [current.where(Sales.batch_id <= max_batch), older.where(h.sku_id.in_(skus)) if skus else older]
+    rows = [row for stmt in statements for row in session.execute(stmt).all()]
+    return pl.DataFrame(rows, orient="row", schema={"sku": pl.String, "region": pl.String, "day": pl.Date,
+                                                    "y": pl.Float64, "price": pl.Float64})
+
+
+def load_signals(*, session: Session, cutoff: dt.date, max_batch: int | None = None) -> StoredSignals:
+    """Every stored signal known by the end of `cutoff` (and stored by batch `max_batch`), with the
+    region parents and SKU categories."""
     as_of = as_of_instant(cutoff)
+    limits = {"session": session, "as_of": as_of, "max_batch": max_batch}
     return StoredSignals(
         cutoff=cutoff,
-        cases=signal_repo.load_case_counts(session=session, as_of=as_of),
-        livestreams=signal_repo.load_livestreams(session=session, as_of=as_of),
-        promotions=signal_repo.load_promotions(session=session, as_of=as_of),
-        calendar=signal_repo.load_calendar(session=session, as_of=as_of),
+        cases=signal_repo.load_case_counts(**limits),
+        livestreams=signal_repo.load_livestreams(**limits),
+        promotions=signal_repo.load_promotions(**limits),
+        calendar=signal_repo.load_calendar(**limits),
         region_parents={r: p for r, p in session.execute(select(Region.id, Region.parent_id))},
         sku_categories={s: c for s, c in session.execute(select(Sku.id, Sku.category)) if c is not None},
     )

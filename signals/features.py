@@ -18,6 +18,7 @@ from signals.features_calendar import calendar_features
 from signals.features_cases import SCENARIOS, case_features
 from signals.features_common import SERIES, ancestor_pairs, conform
 from signals.features_livestreams import livestream_features
+from signals.features_prices import with_price_rel
 from signals.features_promotions import promotion_features
 from signals.frames import CALENDAR_SCHEMA, CASES_SCHEMA, LIVESTREAM_SCHEMA, PROMOTION_SCHEMA
 
@@ -33,7 +34,7 @@ FEATURE_SCHEMA: dict[str, pl.DataType] = {
     "ls_on_air": _FLAG, "ls_hours": _NUM, "ls_expected_viewers": _NUM, "ls_discount": _NUM,
     "ls_days_to_next": _DAYS, "ls_days_since_last": _DAYS, "ls_host": _TEXT, "ls_host_uplift": _NUM,
     "promo_on": _FLAG, "promo_discount": _NUM, "promo_days_to_next": _DAYS,
-    "sales_7d_before_promo": _NUM, "sales_last_week": _NUM,
+    "sales_7d_before_promo": _NUM, "sales_last_week": _NUM, "price_rel": _NUM,
     "cal_holiday": _FLAG, "cal_event": _FLAG, "cal_snap": _FLAG, "cal_names": _TEXT,
 }  # fmt: skip
 """Dtype of every feature column."""
@@ -65,6 +66,9 @@ FEATURE_DOCS: dict[str, str] = {
     "none or when the day before that start is after the cutoff. Days without a panel row count 0.",
     "sales_last_week": "Sum of y over the 7 days ending the day before the row's day, or ending at the cutoff "
     "for rows after it (y after the cutoff is never read). Days without a panel row count 0.",
+    "price_rel": "The day's price / the series' regular price (the highest known in the 364 days up to the day). "
+    "After the cutoff, the planned price: the last price of a day without promotion or livestream discount x "
+    "(1 - promo_discount) x (1 - ls_discount). 1.0 when the panel has no price or none is known.",
     "cal_holiday": "1 when a calendar row of kind 'holiday' (the region, an ancestor, or every region) "
     "falls on the day.",
     "cal_event": "1 when a calendar row of kind sporting/cultural/national/religious/custom falls on the day.",
@@ -97,7 +101,8 @@ def build_features(
     """Add the signal features known at `cutoff` to every row of `panel`.
 
     Args:
-        panel: `sku`, `region`, `day` (Date), `y`; one row per key. y on days after the cutoff is ignored.
+        panel: `sku`, `region`, `day` (Date), `y`, optionally `price`; one row per key. y and price on
+            days after the cutoff are ignored.
         cutoff: the day T whose knowledge is used (rows with `known_at < as_of_instant(T)`).
         cases: case counts (CASES_SCHEMA), all versions; rows with a null region are ignored.
         livestreams: livestream events (LIVESTREAM_SCHEMA), all versions of each event_id.
@@ -125,6 +130,8 @@ def build_features(
     features = keys.lazy().select(_ROW, *SERIES, "day")
     for part, on in _feature_parts(keys, frames, cutoff=cutoff, region_parents=region_parents, **options):
         features = features.join(part, on=on, how="left")
+    price = pl.col("price") if "price" in keys.columns else pl.lit(None, dtype=pl.Float64).alias("price")
+    features = with_price_rel(features.join(keys.lazy().select(_ROW, price), on=_ROW), cutoff=cutoff)
     columns = (pl.col(col).cast(dtype) for col, dtype in FEATURE_SCHEMA.items())
     result = features.sort(_ROW).select(columns).collect(engine=_ENGINE)
     logger.debug("built %d feature rows at cutoff %s", result.height, cutoff)
@@ -170,7 +177,7 @@ def _feature_parts(
 
 
 def _validated_keys(panel: pl.DataFrame, scenario: str, rate: float) -> pl.DataFrame:
-    """The panel's `sku, region, day, y` with a row number, after checking the inputs.
+    """The panel's `sku, region, day, y` (and `price` when it has one) with a row number, after checking the inputs.
 
     Raises:
         ValueError: naming the problem and the fix.
@@ -193,6 +200,7 @@ def _validated_keys(panel: pl.DataFrame, scenario: str, rate: float) -> pl.DataF
         pl.col("region").cast(pl.String),
         "day",
         pl.col("y").cast(pl.Float64),
+        *([pl.col("price").cast(pl.Float64)] if "price" in panel.columns else []),
     )
     if keys.select(pl.any_horizontal(pl.col(*SERIES, "day").is_null().any())).item():
         raise ValueError("panel has null sku, region or day values; drop or fill those rows first")

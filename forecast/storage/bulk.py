@@ -1,7 +1,8 @@
 """Bulk upsert of sales rows through each engine's fast path.
 
 Rows go into a temporary staging table (PostgreSQL: `COPY ... FROM STDIN` in CSV chunks; SQLite:
-`executemany`), then an `UPDATE ... FROM` rewrites the rows whose values changed and an
+`executemany`), the versions about to change are copied to `sales_history`, then an `UPDATE ... FROM`
+rewrites the rows whose values changed and an
 `INSERT ... SELECT ... WHERE NOT EXISTS` adds the new keys. SQLAlchemy has no COPY and no
 engine-neutral merge, so this part is written by hand.
 """
@@ -70,6 +71,13 @@ def merge_sales(
     same_key = "s.sku_id = g.sku_id AND s.region_id = g.region_id AND s.day = g.day"
     # Update changed rows first, then insert new keys: a plain INSERT is about twice as fast as
     # INSERT ... ON CONFLICT on PostgreSQL, and unchanged rows are never rewritten.
+    # Keep the version about to be overwritten, so the data as known after any batch can be read back.
+    conn.execute(
+        text(f"INSERT INTO sales_history (sku_id, region_id, day, replaced_by, units, price, on_promo, batch_id) "
+             f"SELECT s.sku_id, s.region_id, s.day, :batch_id, s.units, s.price, s.on_promo, s.batch_id "
+             f"FROM sales AS s JOIN {STAGE} AS g ON {same_key} WHERE {changed}"),
+        {"batch_id": batch_id},
+    )
     updated = conn.execute(
         text(f"UPDATE sales AS s SET units = g.units, price = g.price, on_promo = g.on_promo, batch_id = :batch_id "
              f"FROM {STAGE} AS g WHERE {same_key} AND ({changed})"),

@@ -26,6 +26,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "BATCH_STATUSES",
+    "BacktestForecast",
+    "BacktestMetric",
+    "BacktestRun",
     "Base",
     "CalendarEvent",
     "ForecastContribution",
@@ -45,6 +48,7 @@ __all__ = [
     "Region",
     "RejectedRow",
     "Sales",
+    "SalesHistory",
     "SignalPayload",
     "Sku",
 ]
@@ -439,3 +443,91 @@ class ScenarioValue(Base):
                         name="baseline_ordered_non_negative"),
         {"sqlite_with_rowid": False},
     )
+
+
+class SalesHistory(Base):
+    """A sales row as it was before an ingest batch changed it: what makes "the data as known then" exact.
+
+    `batch_id` wrote this version, `replaced_by` overwrote it. The sales as known after batch B are
+    the `sales` rows with `batch_id <= B` plus the versions here with `batch_id <= B < replaced_by`.
+    """
+
+    __tablename__ = "sales_history"
+
+    sku_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    region_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    replaced_by: Mapped[int] = mapped_column(BigId, primary_key=True)
+    units: Mapped[float] = mapped_column(Double)
+    price: Mapped[float | None] = mapped_column(Double)
+    on_promo: Mapped[bool] = mapped_column(Boolean)
+    batch_id: Mapped[int] = mapped_column(BigId)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class BacktestRun(Base):
+    """A rolling-origin backtest: its config and the data it saw (sales and signals up to `data_batch_id`)."""
+
+    __tablename__ = "backtest_run"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """windows, step, horizon, models, signals, ensemble settings: everything a rerun needs."""
+    data_cutoff: Mapped[dt.date] = mapped_column(Date)
+    """Last day of actuals: the last window ends on it."""
+    data_batch_id: Mapped[int] = mapped_column(BigId)
+    """Newest ingest batch when the backtest ran; a rerun reads the data as it was after it."""
+    code_version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    rerun_of: Mapped[int | None] = mapped_column(ForeignKey("backtest_run.id"))
+    series_count: Mapped[int] = mapped_column(Integer, default=0)
+    duration_seconds: Mapped[float | None] = mapped_column(Double)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (CheckConstraint("status IN ('running', 'complete', 'failed')", name="status_known"),)
+
+
+class BacktestForecast(Base):
+    """One forecast row of a backtest window, with the actual: the per series x model x window x step record."""
+
+    __tablename__ = "backtest_forecast"
+
+    run_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    window_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    region_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The model asked for (or `Selected` / `Ensemble`); `produced_by` says what made the row."""
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    step: Mapped[int] = mapped_column(Integer)
+    y: Mapped[float] = mapped_column(Double)
+    yhat: Mapped[float] = mapped_column(Double)
+    lo80: Mapped[float] = mapped_column(Double)
+    hi80: Mapped[float] = mapped_column(Double)
+    lo95: Mapped[float] = mapped_column(Double)
+    hi95: Mapped[float] = mapped_column(Double)
+    produced_by: Mapped[str] = mapped_column(String(256))
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class BacktestMetric(Base):
+    """One metric of a backtest: per series x model x window (step 0 = the whole horizon), or, with
+    sku and region `*`, over every series for one step or the whole horizon; WRMSSE rows name their
+    aggregation level in `region` (sku `*`)."""
+
+    __tablename__ = "backtest_metric"
+
+    run_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    window_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """0-based, oldest first; -1 = every window together."""
+    sku_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    region_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[float | None] = mapped_column(Double)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)

@@ -174,39 +174,45 @@ def write_calendar(*, session: Session, source: str, calendar: pl.DataFrame, bat
                            {"region": "region_id"}, batch_id)
 
 
-def _known_before(model: Any, as_of: dt.datetime | None) -> list[Any]:
-    return [model.known_at < as_of] if as_of is not None else []
+def _known_before(model: Any, as_of: dt.datetime | None, max_batch: int | None) -> list[Any]:
+    """Rows known before `as_of` and stored by batch `max_batch` or earlier (either may be None: no limit)."""
+    return ([model.known_at < as_of] if as_of is not None else []) + (
+        [model.batch_id <= max_batch] if max_batch is not None else [])
 
 
-def load_case_counts(*, session: Session, as_of: dt.datetime | None = None) -> pl.DataFrame:
+def load_case_counts(*, session: Session, as_of: dt.datetime | None = None,
+                     max_batch: int | None = None) -> pl.DataFrame:
     """Stored case counts (every version known before `as_of`, or all) in CASES_SCHEMA."""
     stmt = select(CaseCount.source_region, CaseCount.region_id, CaseCount.day, CaseCount.new_cases,
                   CaseCount.cumulative, CaseCount.new_cases_per_100k, CaseCount.known_at
-                  ).where(*_known_before(CaseCount, as_of))
+                  ).where(*_known_before(CaseCount, as_of, max_batch))
     frame = _frame(session, stmt, {**CASES_SCHEMA, "known_at": pl.Datetime("us")})
     return _as_utc(frame, "known_at")
 
 
-def load_livestreams(*, session: Session, as_of: dt.datetime | None = None) -> pl.DataFrame:
+def load_livestreams(*, session: Session, as_of: dt.datetime | None = None,
+                     max_batch: int | None = None) -> pl.DataFrame:
     """Stored livestream event versions in LIVESTREAM_SCHEMA."""
     m = LivestreamEvent
     stmt = select(m.event_id, m.host, m.platform, m.start_at, m.end_at, m.utc_offset, m.local_day, m.skus,
                   m.category, m.regions, m.expected_viewers, m.discount, m.status, m.announced_at, m.known_at
-                  ).where(*_known_before(m, as_of))
+                  ).where(*_known_before(m, as_of, max_batch))
     naive = {k: (pl.Datetime("us") if v == UTC_TIME else v) for k, v in LIVESTREAM_SCHEMA.items()}
     return _as_utc(_frame(session, stmt, naive), "start_at", "end_at", "announced_at", "known_at")
 
 
-def load_promotions(*, session: Session, as_of: dt.datetime | None = None) -> pl.DataFrame:
+def load_promotions(*, session: Session, as_of: dt.datetime | None = None,
+                    max_batch: int | None = None) -> pl.DataFrame:
     """Stored promotion versions in PROMOTION_SCHEMA."""
     m = Promotion
     stmt = select(m.promo_id, m.sku_id, m.region_id, m.start_day, m.end_day, m.discount, m.known_at
-                  ).where(*_known_before(m, as_of))
+                  ).where(*_known_before(m, as_of, max_batch))
     return _as_utc(_frame(session, stmt, {**PROMOTION_SCHEMA, "known_at": pl.Datetime("us")}), "known_at")
 
 
-def load_calendar(*, session: Session, as_of: dt.datetime | None = None) -> pl.DataFrame:
+def load_calendar(*, session: Session, as_of: dt.datetime | None = None,
+                  max_batch: int | None = None) -> pl.DataFrame:
     """Stored calendar days in CALENDAR_SCHEMA."""
     m = CalendarEvent
-    stmt = select(m.region_id, m.day, m.name, m.kind, m.known_at).where(*_known_before(m, as_of))
+    stmt = select(m.region_id, m.day, m.name, m.kind, m.known_at).where(*_known_before(m, as_of, max_batch))
     return _as_utc(_frame(session, stmt, {**CALENDAR_SCHEMA, "known_at": pl.Datetime("us")}), "known_at")

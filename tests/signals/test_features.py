@@ -194,6 +194,21 @@ def test_host_uplift_ignores_sales_after_the_cutoff() -> None:
     assert out.filter(day=day(35))["ls_host_uplift"].item() == 0.0
 
 
+def test_price_rel_is_the_price_against_the_regular_one_and_planned_after_the_cutoff() -> None:
+    panel = make_panel([("A", "r1")], 14).with_columns(
+        pl.Series("price", [10.0, 10.0, 8.0, 10.0, 12.0, 12.0, 9.0, None, 99.0, 99.0, 99.0, 99.0, 99.0, 99.0]))
+    promos = [promo("p1", "A", None, 2, 2, 0.2, 0), promo("p2", "A", None, 11, 11, 0.25, 0)]
+    events = [event("e1", 6, 0, skus=["A"], discount=0.25), event("e2", 12, 0, skus=["A"], discount=0.1)]
+    out = build_features(panel, cutoff=day(7), promotions=frame(promos, PROMOTION_SCHEMA),
+                         livestreams=frame(events, LIVESTREAM_SCHEMA))
+    rel = out["price_rel"].to_list()
+    assert rel[:7] == pytest.approx([1.0, 1.0, 0.8, 1.0, 1.0, 1.0, 0.75])  # regular: 10, then 12 from day 4
+    assert rel[7] == 1.0  # price unknown on the cutoff day: the last undiscounted price (12) / 12
+    # after the cutoff: prices are never read (99); planned = 12 x (1 - discounts) / 12
+    assert rel[8:] == pytest.approx([1.0, 1.0, 1.0, 0.75, 0.9, 1.0])
+    assert build_features(make_panel([("A", "r1")], 5), cutoff=day(3))["price_rel"].to_list() == [1.0] * 5
+
+
 # ---------------------------------------------------------------------------------------- promotions
 
 PROMOS = [
