@@ -7,7 +7,7 @@ DEMO   ?= var/demo
 # Models of the demo's forecast run (about 2.5 minutes for its 400 series on 2 cores); `auto` is slower.
 DEMO_MODELS ?= SeasonalNaive AutoTheta CrostonOptimized XGBoost
 
-.PHONY: install demo test test-fast bench-ingest clean
+.PHONY: install demo test bench-ingest bench-forecast bench-uplift clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: install  ## the whole test suite (PostgreSQL tests skip locally when no se
 
 bench-ingest: install  ## 1,000,000 rows into SQLite and PostgreSQL; writes benchmarks/results/ingest.json
 	$(BIN)/python benchmarks/ingest.py
+
+bench-forecast: install  ## series per second per model family on 1,000 daily series; writes benchmarks/results/forecast.json
+	$(BIN)/python benchmarks/forecast.py
+
+bench-uplift: install  ## measured vs planted livestream uplift on the demo; writes benchmarks/results/livestream_uplift.json
+	$(BIN)/python benchmarks/livestream_uplift.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,35 @@
+"""The benchmarks' data: a seeded demo scenario loaded into a fresh SQLite file, as `make demo` loads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from forecast.demo import DemoScenario, generate_demo
+from forecast.demo.sources import write_demo_signals_config
+from forecast.ingest import ColumnMapping, ingest_regions, ingest_sales, ingest_skus
+from forecast.ingest.signal_config import load_sources
+from forecast.ingest.signals import pull_source
+from forecast.storage import migrate
+from forecast.storage.engine import make_engine, session_scope
+
+__all__ = ["load_demo"]
+
+
+def load_demo(workdir: Path, *, seed: int = 7, n_skus: int = 50, n_regions: int = 8,
+              days: int = 1096) -> tuple[str, DemoScenario]:
+    """Generate the scenario under `workdir` and load its sales and signals; returns the database URL and it."""
+    out = workdir / "demo"
+    scenario = generate_demo(out, seed=seed, n_skus=n_skus, n_regions=n_regions, days=days)
+    config = write_demo_signals_config(out)
+    url = f"sqlite:///{workdir / 'bench.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        ingest_regions(scenario.regions, session=session)
+        ingest_skus(scenario.skus, session=session)
+        ingest_sales(scenario.sales, session=session, mapping=ColumnMapping())
+    for source in load_sources(config).values():
+        with session_scope(engine) as session:
+            pull_source(source, session=session)
+    engine.dispose()
+    return url, scenario
