@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import uuid
@@ -13,9 +14,14 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from forecast.demo import DemoScenario, generate_demo
+from forecast.demo.sources import write_demo_signals_config
+from forecast.ingest import ColumnMapping, ingest_regions, ingest_sales, ingest_skus
+from forecast.ingest.signal_config import load_sources
+from forecast.ingest.signals import pull_source
 from forecast.settings import get_settings, normalise_database_url
 from forecast.storage import migrate
-from forecast.storage.engine import make_engine
+from forecast.storage.engine import make_engine, session_scope
 
 # OpenMP threads that spin while waiting make concurrent xgboost processes 30x slower on 2 cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -106,15 +112,20 @@ def _fresh_pg(request: pytest.FixtureRequest, template: str | None) -> Iterator[
     _pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of a database of its own for this test, migrated to head."""
+def database_url(request: pytest.FixtureRequest, backend: str, folder: Path) -> Iterator[str]:
+    """A migrated database of its own on `backend` (a SQLite file in `folder`), dropped afterwards."""
     if backend == "sqlite":
-        target = tmp_path / "demand.db"
+        target = folder / "demand.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite:///{target}"
     else:
         yield from _fresh_pg(request, request.getfixturevalue("pg_template"))
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a database of its own for this test, migrated to head."""
+    yield from database_url(request, backend, tmp_path)
 
 
 @pytest.fixture
@@ -142,3 +153,30 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
     get_settings.cache_clear()
     yield CliRunner()
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def small_scenario(tmp_path_factory: pytest.TempPathFactory) -> DemoScenario:
+    """9 SKUs x 2 regions x 400 days, seeded."""
+    out = tmp_path_factory.mktemp("scenario")
+    scenario = generate_demo(out, seed=3, n_skus=9, n_regions=2, days=400, start=dt.date(2024, 1, 1))
+    write_demo_signals_config(out)
+    return scenario
+
+
+@pytest.fixture
+def loaded(engine: Engine, small_scenario: DemoScenario) -> Engine:
+    """This test's database with the small scenario's sales and signals."""
+    return load_scenario(engine, small_scenario)
+
+
+def load_scenario(engine: Engine, small_scenario: DemoScenario) -> Engine:
+    """Ingest a generated scenario's master data, sales and signals into `engine`'s database."""
+    with session_scope(engine) as session:
+        ingest_regions(small_scenario.regions, session=session)
+        ingest_skus(small_scenario.skus, session=session)
+        ingest_sales(small_scenario.sales, session=session, mapping=ColumnMapping())
+    for source in load_sources(Path(small_scenario.out_dir) / "signals.toml").values():
+        with session_scope(engine) as session:
+            pull_source(source, session=session)
+    return engine

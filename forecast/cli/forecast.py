@@ -27,6 +27,11 @@ def run(
     cutoff: str | None = typer.Option(None, help="Last day of history to use, YYYY-MM-DD (default: the last sales day)."),
     n_jobs: int = typer.Option(1, min=1, max=8, help="Worker processes for the model libraries."),
     publish: bool = typer.Option(True, help="Publish the run (--no-publish leaves it a draft)."),
+    from_backtest: str | None = typer.Option(None, help="`latest` or a backtest id: each series it scored gets "
+                                             "its best model there (the others use --models)."),
+    ensemble: str | None = typer.Option(None, help="With --from-backtest: combine each series' best few, "
+                                        "`inverse_error` or `median`."),
+    ensemble_size: int = typer.Option(3, help="Members of each series' ensemble."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Fit, forecast and publish one run from the stored sales and signals known at the cutoff."""
@@ -39,7 +44,8 @@ def run(
     engine = migrated_engine()
     with progress_bar(enabled=not json_output) as update:
         report = run_forecast(engine, horizon=horizon, models=models, cutoff=cutoff_day, n_jobs=n_jobs,
-                              progress=update, publish=publish)
+                              progress=update, publish=publish, from_backtest=_backtest_id(from_backtest),
+                              ensemble=ensemble, ensemble_size=ensemble_size)
     if json_output:
         emit_json(report.to_dict())
         return
@@ -47,6 +53,14 @@ def run(
     stdout.print(f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days "
                  f"= {report.rows:,} rows from cutoff {report.cutoff} in {report.seconds:.1f}s; models: {used}",
                  highlight=False)
+
+
+def _backtest_id(value: str | None) -> int | str | None:
+    if value is None or value == "latest":
+        return value
+    if not value.isdigit():
+        raise InvalidInputError(f"--from-backtest {value!r} is neither `latest` nor a backtest id")
+    return int(value)
 
 
 @app.command()

@@ -85,6 +85,30 @@ class Forecaster:
         selection = classes.join(chosen, on="unique_id", how="left")
         return ForecastResult(forecasts.sort("unique_id", "ds"), contributions, selection)
 
+    def forecast_each(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
+                      candidates: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        """Every model of this Forecaster on every series (or the `candidates` pairs), no selection.
+
+        Args:
+            candidates: unique_id, model pairs to forecast (default: every model x every series).
+
+        Returns:
+            FORECAST_SCHEMA rows plus `asked` (the model asked for; `model` may name a fallback),
+            and the contributions of the models that give them.
+
+        Raises:
+            InvalidInputError: `auto` among the models, or a bad horizon.
+        """
+        if any(s.name == AUTO for s in self.specs):
+            raise InvalidInputError("forecast_each runs named models only; list them instead of auto")
+        if h <= 0:
+            raise InvalidInputError(f"horizon must be positive, got {h}")
+        if candidates is None:
+            ids = history.select(pl.col("unique_id").unique().sort())
+            candidates = ids.join(pl.DataFrame({"model": [s.name for s in self.specs]}), how="cross")
+        forecasts, contributions = self._run_all(history, future, h=h, candidates=candidates)
+        return forecasts.with_columns(_asked().alias("asked")), contributions
+
     def forecast_variants(self, history: pl.DataFrame, futures: Mapping[str, pl.DataFrame], *, h: int,
                           ids: Collection[str] | None = None) -> dict[str, ModelOutput]:
         """Forecast the series `ids` (default: all) once per future variant with this Forecaster's one model.

@@ -9,26 +9,26 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Engine, func, select
 
 from forecast.errors import InvalidInputError
 from forecast.features import signal_features
 from forecast.models.base import ModelSpec
-from forecast.pipeline.forecaster import Forecaster
-from forecast.pipeline.frames import DEFAULT_EXOG, keyed, model_frames
+from forecast.pipeline.forecaster import Forecaster, ForecastResult
+from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
+from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
 from forecast.storage import forecast_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import Sales
+from forecast.version import code_version
 
-__all__ = ["RunReport", "code_version", "run_forecast"]
+__all__ = ["RunReport", "run_forecast"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,21 +55,16 @@ class RunReport:
         return asdict(self)
 
 
-def code_version() -> str:
-    """Package version plus the git commit when run from a checkout."""
-    version = metadata.version("demand-forecast")
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent, check=True).stdout.strip()
-        return f"{version}+{sha}"
-    except (OSError, subprocess.SubprocessError):
-        return version
-
-
 def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | ModelSpec] = ("auto",),
                  cutoff: dt.date | None = None, n_jobs: int = 1, progress: Progress | None = None,
-                 publish: bool = True) -> RunReport:
+                 publish: bool = True, from_backtest: int | str | None = None, ensemble: str | None = None,
+                 ensemble_size: int = 3) -> RunReport:
     """Forecast every SKU x region from the sales and signals known at `cutoff` and publish the run.
+
+    Args:
+        from_backtest: a backtest run id, or "latest": each series it scored gets the model it found
+            best there (or, with `ensemble`, its best `ensemble_size` combined); the others use `models`.
+        ensemble: None, "median" or "inverse_error".
 
     Raises:
         InvalidInputError: no sales, bad horizon or unknown models (nothing is written).
@@ -78,18 +73,27 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
     forecaster = Forecaster(models, freq="D", n_jobs=n_jobs, exog=DEFAULT_EXOG)
     if horizon <= 0 or horizon > 366:
         raise InvalidInputError(f"--horizon must be between 1 and 366 days, got {horizon}")
+    if ensemble and from_backtest is None:
+        raise InvalidInputError("--ensemble combines the models a backtest ranked; add --from-backtest latest (or an id)")
     with session_scope(engine) as session:
         last_day = session.scalar(select(func.max(Sales.day)))
         if last_day is None:
             raise InvalidInputError("no sales are stored; ingest some with `demand ingest sales` first")
         cutoff = cutoff or last_day
+        choice = None if from_backtest is None else choose_from_backtest(
+            session=session, run_id=None if from_backtest == "latest" else int(from_backtest), ensemble=ensemble,
+            size=ensemble_size)
         config = {"models": [m if isinstance(m, str) else m.name for m in models], "n_jobs": n_jobs,
                   "exog": DEFAULT_EXOG}
+        if choice is not None:
+            config |= {"from_backtest": choice.run_id, "selection_metric": choice.metric, "ensemble": ensemble,
+                       "ensemble_size": ensemble_size if ensemble else 1}
         run = forecast_repo.create_run(session=session, cutoff=cutoff, horizon=horizon, frequency="D",
                                        config=config, code_version=code_version())
     report = RunReport(run.id, "draft", cutoff.isoformat(), horizon)
     try:
-        _execute(engine, forecaster, report, cutoff=cutoff, horizon=horizon, progress=progress, publish=publish)
+        _execute(engine, forecaster, report, cutoff=cutoff, horizon=horizon, progress=progress, publish=publish,
+                 choice=choice, n_jobs=n_jobs)
     except BaseException as exc:
         with session_scope(engine) as session:
             forecast_repo.fail_run(session=session, run_id=run.id, error=f"{type(exc).__name__}: {exc}",
@@ -106,14 +110,14 @@ def _tick(progress: Progress | None, stage: str, stages: dict[str, float], start
 
 
 def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutoff: dt.date, horizon: int,
-             progress: Progress | None, publish: bool) -> None:
+             progress: Progress | None, publish: bool, choice: BacktestChoice | None, n_jobs: int) -> None:
     started, stages = time.perf_counter(), report.stage_seconds
     with session_scope(engine) as session:
         panel = signal_features(session=session, cutoff=cutoff, horizon=horizon)
     _tick(progress, "features", stages, started)
     frames = model_frames(panel, cutoff=cutoff)
     series = frames.series
-    result = forecaster.forecast(frames.history, frames.future, h=horizon)
+    result = _forecast(forecaster, frames, horizon=horizon, choice=choice, n_jobs=n_jobs)
     _tick(progress, "models", stages, started)
     values = keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model")
     with session_scope(engine) as session:
@@ -128,3 +132,21 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     _tick(progress, "write and publish", stages, started)
     report.series, report.rows = series.height, values.height
     report.models = dict(result.selection.group_by("model").len().sort("model").iter_rows())
+
+
+def _forecast(forecaster: Forecaster, frames: ModelFrames, *, horizon: int, choice: BacktestChoice | None,
+              n_jobs: int) -> ForecastResult:
+    """The run's forecasts: from the backtest's choice where it has one, from `forecaster` elsewhere."""
+    if choice is None:
+        return forecaster.forecast(frames.history, frames.future, h=horizon)
+    members = Forecaster(choice.members["model"].unique().sort().to_list(), n_jobs=n_jobs, exog=DEFAULT_EXOG)
+    chosen = forecast_chosen(members, frames, choice, h=horizon)
+    rest = frames.series.join(chosen.selection.select("unique_id"), on="unique_id", how="anti")["unique_id"]
+    if rest.is_empty():
+        return chosen
+    keep = pl.col("unique_id").is_in(rest.implode())
+    others = forecaster.forecast(frames.history.filter(keep), frames.future.filter(keep), h=horizon)
+    parts = [r.contributions for r in (chosen, others) if r.contributions is not None]
+    return ForecastResult(pl.concat([chosen.forecasts, others.forecasts]).sort("unique_id", "ds"),
+                          pl.concat(parts) if parts else None,
+                          pl.concat([chosen.selection, others.selection], how="diagonal_relaxed"))

@@ -23,7 +23,7 @@ from forecast.errors import InvalidInputError
 from forecast.features import StoredSignals, build_panel_features, load_signals, sales_panel
 from forecast.pipeline.forecaster import Forecaster
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
-from forecast.pipeline.run import code_version
+from forecast.version import code_version
 from forecast.scenarios.plans import LivestreamPlan, Plan, affected_series, planned_event
 from forecast.storage import scenario_repo
 from forecast.storage.engine import session_scope

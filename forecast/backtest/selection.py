@@ -1,0 +1,65 @@
+"""Model choice per series from backtest metrics: the best model, or an ensemble of the best few.
+
+Used twice, the same way: inside a backtest (window k chooses on windows before k, so the choice is
+scored on data it never saw) and by a forecast run that selects from a stored backtest.
+
+An ensemble combines its members' point forecasts and bounds the same way: the median of each, or a
+weighted mean with weights 1 / score (the lower a model's error, the more it counts). Combining
+bounds quantile by quantile (Vincentization) keeps them ordered; whether they stay calibrated is
+what the backtest's coverage rows of "Ensemble" show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+__all__ = ["combine", "rank_models"]
+
+VALUES = ("yhat", "lo80", "hi80", "lo95", "hi95")
+
+
+def rank_models(scores: pl.DataFrame, keys: Sequence[str], *, size: int) -> pl.DataFrame:
+    """The best `size` models of each series and their inverse-error weights.
+
+    Args:
+        scores: `keys`, model, value: one score per series and model (lower is better); null,
+            NaN and infinite scores are not ranked.
+        keys: the series key columns.
+        size: members per series.
+
+    Returns:
+        `keys`, model, rank (1 = best), score, weight (sums to 1 per series; a score of 0 takes it all).
+    """
+    usable = scores.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
+    ranked = usable.sort([*keys, "value", "model"]).with_columns(
+        pl.int_range(1, pl.len() + 1).over(keys).alias("rank")).filter(pl.col("rank") <= size)
+    perfect = (pl.col("value") == 0).any().over(keys)
+    raw = pl.when(perfect).then((pl.col("value") == 0).cast(pl.Float64)).otherwise(1.0 / pl.col("value"))
+    return ranked.with_columns(raw.alias("weight")).with_columns(
+        (pl.col("weight") / pl.col("weight").sum().over(keys)).alias("weight")).select(
+        *keys, "model", "rank", pl.col("value").alias("score"), "weight")
+
+
+def combine(forecasts: pl.DataFrame, members: pl.DataFrame, keys: Sequence[str], *, method: str) -> pl.DataFrame:
+    """Each series' members combined into one forecast per day.
+
+    Args:
+        forecasts: `keys`, ds, model, and the VALUES columns.
+        members: `keys`, model, weight (from `rank_models`).
+        keys: the series key columns.
+        method: `median` or `inverse_error`.
+
+    Returns:
+        `keys`, ds, VALUES, and `produced_by` naming the members (with their weights).
+    """
+    joined = forecasts.join(members.select(*keys, "model", "weight"), on=[*keys, "model"])
+    if method == "median":
+        values = [pl.col(c).median() for c in VALUES]
+        label = pl.lit("median of ") + pl.col("model").sort().str.join(", ")
+    else:
+        values = [((pl.col(c) * pl.col("weight")).sum() / pl.col("weight").sum()).alias(c) for c in VALUES]
+        share = pl.format("{} {}", pl.col("model"), (pl.col("weight") / pl.col("weight").sum()).round(2))
+        label = pl.lit("weighted ") + share.sort_by(pl.col("weight"), descending=True).str.join(", ")
+    return joined.group_by(*keys, "ds").agg(*values, label.alias("produced_by")).sort(*keys, "ds")
