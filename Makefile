@@ -7,7 +7,7 @@ DEMO   ?= var/demo
 # Models of the demo's forecast run (about 2.5 minutes for its 400 series on 2 cores); `auto` is slower.
 DEMO_MODELS ?= SeasonalNaive AutoTheta CrostonOptimized XGBoost
 
-.PHONY: install demo test bench-ingest bench-forecast bench-uplift clean
+.PHONY: install demo test bench-ingest bench-forecast bench-uplift bench-m5 bench-shock clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ bench-forecast: install  ## series per second per model family on 1,000 daily se
 
 bench-uplift: install  ## measured vs planted livestream uplift on the demo; writes benchmarks/results/livestream_uplift.json
 	$(BIN)/python benchmarks/livestream_uplift.py
+
+bench-m5: install  ## WRMSSE on the real M5 sample (backtest, 4 windows); writes benchmarks/results/accuracy_m5.json
+	$(BIN)/python benchmarks/accuracy_m5.py
+
+bench-shock: install  ## Iowa liquor sales through the 2020 onset, with and without case counts; writes benchmarks/results/signals_shock.json
+	$(BIN)/python benchmarks/signals_shock.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

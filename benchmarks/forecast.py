@@ -24,7 +24,6 @@ import argparse
 import functools
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ import polars as pl  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from forecast.features import signal_features  # noqa: E402
-from benchmarks.demo_data import load_demo  # noqa: E402
+from benchmarks.common import load_demo, machine  # noqa: E402
 from forecast.models.base import ModelSpec  # noqa: E402
 from forecast.pipeline.forecaster import Forecaster  # noqa: E402
 from forecast.pipeline.frames import DEFAULT_EXOG, model_frames  # noqa: E402
@@ -177,7 +176,7 @@ def main() -> None:
         rows = [r for r in json.loads(RESULTS.read_text())["results"] if r["model"] not in done] + rows
         order = [m for m, _, _ in CASES]
         rows.sort(key=lambda r: order.index(r["model"]) if r["model"] in order else len(order))
-    payload = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+    payload = {"machine": machine(),
                "data": f"demo scenario seed 11, {args.series} series x 1096 days, horizon {HORIZON}",
                "n_jobs": args.n_jobs, "results": rows}
     RESULTS.parent.mkdir(exist_ok=True)

@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import polars as pl  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from benchmarks.demo_data import load_demo  # noqa: E402
+from benchmarks.common import load_demo, machine  # noqa: E402
 from forecast.features import build_panel_features, load_signals, sales_panel  # noqa: E402
 from forecast.models.base import ModelSpec  # noqa: E402
 from forecast.pipeline.forecaster import Forecaster  # noqa: E402
@@ -116,7 +115,7 @@ def main() -> None:
     band = pl.when(pl.col("discount") >= 0.2).then(pl.lit("all, discount >= 20%")).otherwise(pl.lit("all, discount < 20%"))
     by_discount = summarise(cells.with_columns(band.alias("host")), ["host"])
     table = pl.concat([hosts, overall, by_discount])
-    payload = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+    payload = {"machine": machine(),
                "data": "demo scenario seed 7 (50 SKUs x 8 regions, 2023-01-01..2025-12-31)", "horizon": HORIZON,
                "windows": args.windows, "xgboost_params": args.params, "dropped_features": args.drop, "seconds": round(time.perf_counter() - started, 1),
                "hosts": table.to_dicts()}

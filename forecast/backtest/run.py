@@ -143,8 +143,9 @@ def evaluate(engine: Engine, config: BacktestConfig, results: list[WindowResult]
         _wrmsse_rows(engine, results, frame, series),
     ], how="diagonal_relaxed")
     metrics = pl.concat([metrics, _all_windows(metrics, per_series, series, windows)], how="diagonal_relaxed")
-    forecasts = frame.select(pl.col("window").alias("window_no"), pl.col("sku").alias("sku_id"), pl.col("region").alias("region_id"), "model",
-                             pl.col("ds").alias("day"), "step", "y", *VALUES, "produced_by")
+    forecasts = frame.select(pl.col("window").alias("window_no"), pl.col("sku").alias("sku_id"),
+                             pl.col("region").alias("region_id"), "model", pl.col("ds").alias("day"), "step", "y",
+                             *VALUES, "produced_by")
     return forecasts, metrics.select(backtest_repo.METRIC_COLUMNS).cast(backtest_repo.METRIC_SCHEMA), series.height
 
 

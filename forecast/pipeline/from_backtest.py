@@ -79,9 +79,10 @@ def forecast_chosen(forecaster: Forecaster, frames: ModelFrames, choice: Backtes
         combined = combine(each.drop("model").rename({"asked": "model"}), members, ["unique_id"], method=choice.method)
         forecasts = combined.with_columns(pl.format("Ensemble({})", "produced_by").str.slice(0, 128).alias("model"))
         forecasts = forecasts.select(list(FORECAST_SCHEMA))
+    # how each series was chosen: by the backtest, not by demand class or a holdout
     selection = members.filter(pl.col("rank") == 1).select(
-        "unique_id", pl.lit(f"backtest {choice.run_id}").alias("demand_class"), "model",
-        pl.col("score").alias("holdout_mae"))
+        "unique_id", pl.lit(None, dtype=pl.String).alias("demand_class"), "model",
+        pl.lit(None, dtype=pl.Float64).alias("holdout_mae"))
     if contributions is not None:
         contributions = contributions.join(forecasts.select("unique_id", "ds"), on=["unique_id", "ds"], how="semi")
     return ForecastResult(forecasts.sort("unique_id", "ds"), contributions, selection)

@@ -22,7 +22,7 @@ from forecast.errors import InvalidInputError
 from forecast.ingest import ColumnMapping, ingest_sales
 from forecast.storage import backtest_repo
 from forecast.storage.engine import make_engine, session_scope
-from forecast.storage.schema import BacktestForecast, BacktestRun
+from forecast.storage.schema import BacktestForecast, BacktestRun, ForecastRun
 
 H = 14
 CONFIG = BacktestConfig(windows=3, horizon=H, models=("SeasonalNaive", "AutoTheta", "XGBoost"), compare_signals=True)
@@ -177,3 +177,34 @@ def test_backtest_cli_run_show_rerun_compare(loaded: Engine, cli: CliRunner) -> 
                          (["backtest", "show", run_id, "--by", "colour"], "--by 'colour' is unknown")):
         result = cli.invoke(app, bad)
         assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.output
+
+
+def test_a_forecast_run_selects_each_series_model_from_the_backtest(loaded: Engine) -> None:
+    from forecast.pipeline.run import run_forecast
+    from forecast.storage import forecast_repo
+
+    fast = BacktestConfig(windows=2, horizon=7, models=("SeasonalNaive", "AutoTheta", "CrostonOptimized"))
+    backtest = run_backtest(loaded, fast)
+    scores = _metrics(loaded, backtest.run_id).filter(
+        (pl.col("window_no") == ALL_WINDOWS) & (pl.col("metric") == "rmsse") & (pl.col("sku_id") != "*")
+        & pl.col("model").is_in(list(fast.models)))
+    best = scores.sort("value", "model").group_by("sku_id", "region_id").first().select(
+        pl.col("sku_id").alias("sku"), pl.col("region_id").alias("region"), pl.col("model").alias("best"))
+    report = run_forecast(loaded, horizon=7, models=["SeasonalNaive"], from_backtest="latest")
+    with session_scope(loaded) as session:
+        published = forecast_repo.read_published(session=session)
+        run = session.get(ForecastRun, report.run_id)
+        assert run.config["from_backtest"] == backtest.run_id and run.config["selection_metric"] == "rmsse"
+    chosen = published.join(best, on=["sku", "region"])
+    assert chosen.height == SERIES * 7
+    assert (chosen["model"].str.extract(r"^(\w+)") == chosen["best"]).all()
+
+    ensembled = run_forecast(loaded, horizon=7, from_backtest=backtest.run_id, ensemble="median", ensemble_size=2)
+    with session_scope(loaded) as session:
+        rows = forecast_repo.read_published(session=session)
+    assert set(rows["run_id"]) == {ensembled.run_id} and rows.height == SERIES * 7
+    assert rows["model"].str.starts_with("Ensemble(median of ").all()
+    with pytest.raises(InvalidInputError, match="--ensemble combines the models a backtest ranked"):
+        run_forecast(loaded, horizon=7, ensemble="median")
+    with pytest.raises(InvalidInputError, match="no backtest run 999"):
+        run_forecast(loaded, horizon=7, from_backtest=999)

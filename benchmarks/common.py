@@ -1,8 +1,11 @@
-"""The benchmarks' data: a seeded demo scenario loaded into a fresh SQLite file, as `make demo` loads it."""
+"""Shared by the benchmarks: the machine they ran on, and the demo scenario loaded as `make demo` loads it."""
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
+from typing import Any
 
 from forecast.demo import DemoScenario, generate_demo
 from forecast.demo.sources import write_demo_signals_config
@@ -12,7 +15,12 @@ from forecast.ingest.signals import pull_source
 from forecast.storage import migrate
 from forecast.storage.engine import make_engine, session_scope
 
-__all__ = ["load_demo"]
+__all__ = ["load_demo", "machine"]
+
+
+def machine() -> dict[str, Any]:
+    """Platform, CPU count and Python version, for the results files."""
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
 
 
 def load_demo(workdir: Path, *, seed: int = 7, n_skus: int = 50, n_regions: int = 8,
