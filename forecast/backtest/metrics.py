@@ -82,7 +82,17 @@ def series_metrics(frame: pl.DataFrame, train: pl.DataFrame, *, season_length: i
         "mase": partial(mase, seasonality=season_length)(wide, models, train_df=active),
         "rmsse": partial(rmsse, seasonality=1)(wide, models, train_df=active),
     }
-    return pl.concat([_long(result, models, metric) for metric, result in results.items()])
+    long = pl.concat([_long(result, models, metric) for metric, result in results.items()])
+    return _forecast_only(long, frame, ["unique_id", "cutoff", "model"])
+
+
+def _forecast_only(metrics: pl.DataFrame, frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """The metric rows of the (series or window) x model pairs `frame` has forecasts for.
+
+    The wide layout has a column per model on every row, null where a model made no forecast (the
+    Selected rows of the first window, say); utilsforecast would score those nulls as zero error.
+    """
+    return metrics.join(frame.select(keys).unique(), on=keys, how="semi")
 
 
 def pooled_metrics(frame: pl.DataFrame, per_series: pl.DataFrame, *, by: str | None = None) -> pl.DataFrame:
@@ -99,6 +109,7 @@ def pooled_metrics(frame: pl.DataFrame, per_series: pl.DataFrame, *, by: str | N
     if by:
         pooled = pooled.with_columns(pl.col("unique_id").str.split("|").list.get(1).cast(frame.schema[by]).alias(by),
                                      pl.lit(POOLED).alias("unique_id"))
+    pooled = _forecast_only(pooled, frame, [*keys, "model"])
     scaled = per_series.filter(pl.col("metric").is_in(SCALED))
     if by:
         scaled = _scaled_by(frame, per_series, by)

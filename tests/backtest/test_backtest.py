@@ -95,6 +95,13 @@ def test_stored_metrics_match_the_stored_forecasts(backtested: tuple[Engine, int
     steps = metrics.filter((pl.col("window_no") == 1) & (pl.col("model") == "AutoTheta") & (pl.col("sku_id") == "*")
                            & (pl.col("metric") == "mae") & (pl.col("step") > 0))
     assert steps.height == H and steps["value"].mean() == pytest.approx((one["yhat"] - one["y"]).abs().mean())
+    by_window = fc.group_by("window", "model").agg(
+        ((pl.col("yhat") - pl.col("y")).abs().sum() / pl.col("y").abs().sum()).alias("wape"))
+    stored_wape = metrics.filter((pl.col("sku_id") == "*") & (pl.col("metric") == "wape") & (pl.col("step") == 0))
+    assert set(stored_wape.filter(pl.col("model") == "Selected")["window_no"]) == {1, 2, ALL_WINDOWS}
+    common = by_window.filter(pl.col("window") >= 1).group_by("model").agg(pl.col("wape").mean())  # windows 1-2
+    check = common.join(stored_wape.filter(pl.col("window_no") == ALL_WINDOWS), on="model")
+    assert check.height == 6 and check["wape"].to_list() == pytest.approx(check["value"].to_list(), rel=1e-9)
     levels = metrics.filter((pl.col("metric") == "wrmsse") & (pl.col("window_no") == 2) & (pl.col("model") == "Selected"))
     assert levels.height == 13 and levels.filter(pl.col("region_id") == "WRMSSE")["value"].item() == pytest.approx(
         levels.filter(pl.col("region_id") != "WRMSSE")["value"].mean())
