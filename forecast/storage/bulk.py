@@ -121,7 +121,11 @@ def _copy_postgres(conn, table: str, rows: pl.DataFrame, on_progress: Callable[[
 
 
 def _executemany_sqlite(conn, table: str, rows: pl.DataFrame, on_progress: Callable[[int], None] | None) -> None:
+    # Time stamps as SQLAlchemy's SQLite DateTime writes them: UTC, no offset.
     rows = rows.with_columns(
+        [pl.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+         for c, t in rows.schema.items() if isinstance(t, pl.Datetime) and t.time_zone]
+    ).with_columns(
         [pl.col(c).cast(pl.String) for c, t in rows.schema.items() if t in (pl.Date, pl.Datetime)]
         + [pl.col(c).cast(pl.Int8) for c, t in rows.schema.items() if t == pl.Boolean]
     )

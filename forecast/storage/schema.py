@@ -25,6 +25,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "ACCURACY_LAGS",
+    "ApschedulerJob",
+    "ForecastAccuracy",
+    "JOB_STATUSES",
+    "JobRun",
+    "SchedulerLock",
     "BATCH_STATUSES",
     "BacktestForecast",
     "BacktestMetric",
@@ -529,5 +535,95 @@ class BacktestMetric(Base):
     step: Mapped[int] = mapped_column(Integer, primary_key=True)
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[float | None] = mapped_column(Double)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+JOB_STATUSES = ("running", "succeeded", "failed", "waiting", "aborted", "abandoned")
+"""`waiting`: its inputs failed and the job will retry; `aborted`: stopped by a signal before it
+finished; `abandoned`: its scheduler died while it ran (found and marked by the next one)."""
+
+
+class JobRun(Base):
+    """One attempt of one scheduled job: the scheduler's history.
+
+    `(job, scheduled_for, attempt)` is unique: claiming an attempt inserts its row first, so two
+    schedulers can never both run a job for the same scheduled time.
+    """
+
+    __tablename__ = "job_run"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64))
+    scheduled_for: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    instance: Mapped[str] = mapped_column(String(128))
+    """host:pid of the scheduler (or `run-once`) that ran it."""
+    rows: Mapped[int | None] = mapped_column(BigInteger)
+    """Rows the job handled: sales rows accepted, signal versions stored, forecast rows published..."""
+    message: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    """The last frames of the traceback (a summary, not the whole stack)."""
+    retry_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("job", "scheduled_for", "attempt", name="uq_job_run_job_scheduled_for_attempt"),
+        CheckConstraint(f"status IN {JOB_STATUSES!r}", name="status_known"),
+        Index("ix_job_run_job_started_at", "job", "started_at"),
+    )
+
+
+class SchedulerLock(Base):
+    """Who runs the jobs of this database. On SQLite the row is the lock (a lease the holder renews);
+    on PostgreSQL an advisory lock is, and the row only says who holds it."""
+
+    __tablename__ = "scheduler_lock"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    renewed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApschedulerJob(Base):
+    """APScheduler 3's `SQLAlchemyJobStore` table, declared here so Alembic owns it (same columns)."""
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Double, index=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+ACCURACY_LAGS = (1, 7, 28)
+
+
+class ForecastAccuracy(Base):
+    """A published forecast next to the actual that arrived later, `lag` days after the run's cutoff.
+
+    For day D and lag k the row holds the newest published run whose cutoff is at most D - k: what a
+    warehouse reading `published_forecast` k days ahead saw for D.
+    """
+
+    __tablename__ = "forecast_accuracy"
+
+    sku_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    region_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    lag: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigId)
+    model: Mapped[str] = mapped_column(String(128))
+    yhat: Mapped[float] = mapped_column(Double)
+    lo80: Mapped[float] = mapped_column(Double)
+    hi80: Mapped[float] = mapped_column(Double)
+    lo95: Mapped[float] = mapped_column(Double)
+    hi95: Mapped[float] = mapped_column(Double)
+    actual: Mapped[float] = mapped_column(Double)
+    tracked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = ({"sqlite_with_rowid": False},)
