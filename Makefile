@@ -6,6 +6,13 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= var/demo
 # Models of the demo's forecast run (about 2.5 minutes for its 400 series on 2 cores); `auto` is slower.
 DEMO_MODELS ?= SeasonalNaive AutoTheta CrostonOptimized XGBoost
+comma := ,
+empty :=
+space := $(empty) $(empty)
+# The demo's scheduler: a sales pull every minute from the inbox, the nightly jobs at their default times.
+DEMO_SCHEDULER = DEMAND_SALES_DROP_DIR=$(DEMO)/inbox DEMAND_SIGNALS_CONFIG=$(DEMO)/signals.toml \
+	DEMAND_SCHEDULE_SALES_PULL='* * * * *' DEMAND_N_JOBS=2 \
+	DEMAND_FORECAST_MODELS='[$(subst $(space),$(comma),$(DEMO_MODELS:%="%"))]'
 
 .PHONY: install demo test bench-ingest bench-forecast bench-uplift bench-m5 bench-shock clean
 
@@ -16,7 +23,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the service with its test tools
 
-demo: install  ## migrate the SQLite default, generate and ingest the demo scenario (sales, signals), publish a forecast run
+demo: install  ## migrate the SQLite default, generate and ingest the demo scenario (sales, signals), publish a forecast run, start the scheduler
 	$(BIN)/demand db upgrade
 	$(BIN)/demand demo generate --out $(DEMO)
 	$(BIN)/demand ingest regions $(DEMO)/regions.csv
@@ -25,6 +32,9 @@ demo: install  ## migrate the SQLite default, generate and ingest the demo scena
 	$(BIN)/demand signals pull --config $(DEMO)/signals.toml
 	$(BIN)/demand summary
 	$(BIN)/demand forecast run --horizon 28 --n-jobs 2 $(DEMO_MODELS:%=--models %)
+	mkdir -p $(DEMO)/inbox
+	@echo "starting the scheduler (Ctrl-C stops it): drop sales files into $(DEMO)/inbox"
+	$(DEMO_SCHEDULER) $(BIN)/demand scheduler start
 
 test: install  ## the whole test suite (PostgreSQL tests skip locally when no server answers; never in CI)
 	$(BIN)/python -m pytest

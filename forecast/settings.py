@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,39 @@ class Settings(BaseSettings):
     """Where `demand demo generate` writes its scenario files."""
     signals_config: Path = Path("signals.toml")
     """TOML file listing the signal sources (`demand signals add/list/pull`)."""
+
+    # The scheduler (`demand scheduler start`). Schedules are cron expressions in UTC: five fields
+    # (minute hour day month weekday), or six with seconds first. An empty schedule disables the job.
+    schedule_sales_pull: str = "0 1 * * *"
+    schedule_signals_pull: str = "15 1 * * *"
+    schedule_forecast: str = "0 2 * * *"
+    schedule_backtest: str = "0 4 * * sun"
+    schedule_accuracy: str = "30 1 * * *"
+    sales_drop_dir: Path | None = None
+    """Folder the sales pull ingests files from; each is moved to processed/ or failed/ beside them."""
+    sales_preset: str | None = None
+    """Column layout of the dropped sales files (`demand ingest sales --preset`)."""
+    sales_sql_url: str | None = None
+    """A source database the sales pull queries with `sales_sql_query` (canonical column names)."""
+    sales_sql_query: str | None = None
+    forecast_models: list[str] = ["auto"]
+    forecast_horizon: int = 28
+    forecast_from_backtest: bool = True
+    """The nightly run takes each series' best model from the newest backtest, once there is one."""
+    n_jobs: int = 1
+    """Worker processes for the model libraries in scheduled jobs."""
+    backtest_windows: int = 3
+    backtest_horizon: int = 28
+    on_input_failure: Literal["run", "wait"] = "run"
+    """When a pull the forecast reads failed: `run` on the last good data (and say so) or `wait`
+    (retry later, as a failed job does)."""
+    job_retries: int = 3
+    """Retries of a failed job, `job_retry_backoff_seconds` x 2^(attempt-1) apart."""
+    job_retry_backoff_seconds: float = 300.0
+    misfire_grace_seconds: int = 3600
+    """A run missed by more than this (the scheduler was down) is skipped; coalesced otherwise."""
+    scheduler_lease_seconds: float = 30.0
+    """How long the active scheduler's lock outlives its last renewal; a standby takes over after it."""
 
     @field_validator("database_url")
     @classmethod

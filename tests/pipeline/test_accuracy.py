@@ -50,7 +50,8 @@ def test_tracked_rows_hold_the_newest_run_published_at_least_lag_days_ahead(load
         assert session.scalar(select(func.count()).select_from(ForecastAccuracy)) == written
         summary = accuracy_summary(session=session)
     one = summary.filter(pl.col("lag") == 1).row(0, named=True)
-    rows = tracked.filter(pl.col("lag") == 1, pl.col("sku_id") == one["sku_id"], pl.col("region_id") == one["region_id"])
+    rows = tracked.filter(pl.col("lag") == 1, pl.col("sku_id") == one["sku_id"],
+                          pl.col("region_id") == one["region_id"])
     assert one["days"] == rows.height
     assert abs(one["wape"] - (rows["yhat"] - rows["actual"]).abs().sum() / rows["actual"].sum()) < 1e-12
     assert abs(one["bias"] - (rows["yhat"] - rows["actual"]).sum() / rows["actual"].sum()) < 1e-12
