@@ -13,7 +13,8 @@ Every loss is utilsforecast's (`mae`, `rmse`, `mase`, `rmsse`, `wape`, `bias`, `
 - Per step, a series' MASE and RMSSE use the same scale as its window (its MAE / MASE and
   MSE / RMSSE^2), so step rows add up to the window's.
 - Rows are put in a fixed order before every sum, so a rerun on the same data gives the same bits
-  (polars joins do not keep row order, and float sums depend on it).
+  (polars joins do not keep row order, and float sums depend on it). The pooled sums, one group of
+  every row, go through utilsforecast's pandas path, which sums in row order.
 """
 
 from __future__ import annotations
@@ -105,7 +106,11 @@ def pooled_metrics(frame: pl.DataFrame, per_series: pl.DataFrame, *, by: str | N
     tagged = frame.with_columns(pl.col("unique_id").alias("_series"), pl.concat_str(
         pl.lit(POOLED), *([pl.lit("|"), pl.col(by).cast(pl.String)] if by else [])).alias("unique_id"))
     wide, models = _wide(tagged)
-    pooled = pl.concat([_long(r, models, m) for m, r in _unscaled(wide, models).items()])
+    # One group of every row: polars sums a group that large on several threads, in an order that
+    # varies from run to run (the last bits of WAPE and pinball changed between reruns). pandas sums
+    # it in row order, so a rerun gives the same bits.
+    unscaled = _unscaled(wide.to_pandas(), models)
+    pooled = pl.concat([_long(pl.from_pandas(r), models, m) for m, r in unscaled.items()])
     if by:
         pooled = pooled.with_columns(pl.col("unique_id").str.split("|").list.get(1).cast(frame.schema[by]).alias(by),
                                      pl.lit(POOLED).alias("unique_id"))
