@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 
 from forecast.backtest.config import ENSEMBLE, SELECTED, BacktestConfig, window_cutoffs
 from forecast.backtest.metrics import POOLED, pooled_metrics, series_metrics, step_metrics
-from forecast.backtest.selection import combine, rank_models
+from forecast.backtest.selection import band_factors, combine, rank_models, rescale_bands
 from forecast.backtest.windows import VALUES, WindowResult, hierarchy, run_window
 from forecast.backtest.wrmsse import wrmsse
 from forecast.errors import InvalidInputError
@@ -131,8 +131,9 @@ def evaluate(engine: Engine, config: BacktestConfig, results: list[WindowResult]
                        for r in results]).join(series, on=["sku", "region"])
     train = results[-1].history.join(series, on=["sku", "region"]).select("unique_id", "ds", "y")
     per_series = series_metrics(frame, train, season_length=FREQUENCIES["D"])
+    factors = None
     if config.select and len(results) > 1:
-        chosen = _selection_rows(frame, per_series, config)
+        chosen, factors = _selection_rows(frame, per_series, config)
         frame = pl.concat([frame, chosen], how="diagonal_relaxed")
         per_series = pl.concat([per_series, series_metrics(chosen, train, season_length=FREQUENCIES["D"])])
     windows = dict(frame.select("cutoff", "window").unique().iter_rows())
@@ -142,29 +143,40 @@ def evaluate(engine: Engine, config: BacktestConfig, results: list[WindowResult]
         _stored(step_metrics(frame, per_series), series, windows),
         _wrmsse_rows(engine, results, frame, series),
     ], how="diagonal_relaxed")
-    metrics = pl.concat([metrics, _all_windows(metrics, per_series, series, windows)], how="diagonal_relaxed")
+    metrics = pl.concat([metrics, _all_windows(metrics, per_series, series, windows),
+                         *([factors] if factors is not None else [])], how="diagonal_relaxed")
     forecasts = frame.select(pl.col("window").alias("window_no"), pl.col("sku").alias("sku_id"),
                              pl.col("region").alias("region_id"), "model", pl.col("ds").alias("day"), "step", "y",
                              *VALUES, "produced_by")
     return forecasts, metrics.select(backtest_repo.METRIC_COLUMNS).cast(backtest_repo.METRIC_SCHEMA), series.height
 
 
-def _selection_rows(frame: pl.DataFrame, per_series: pl.DataFrame, config: BacktestConfig) -> pl.DataFrame:
-    """`Selected` and `Ensemble` rows of every window after the first, chosen on the windows before it."""
+def _selection_rows(frame: pl.DataFrame, per_series: pl.DataFrame,
+                    config: BacktestConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`Selected` and `Ensemble` rows of every window after the first, chosen on the windows before it,
+    and (as window -1 metric rows `band_factor_80/95`) the band factors all their windows give, for
+    a forecast run that selects from this backtest."""
     scores = per_series.filter(pl.col("metric") == config.selection_metric).join(
         frame.select("cutoff", "window").unique(), on="cutoff")
-    rows = []
+    rows, raw = [], {SELECTED: [], ENSEMBLE: []}
     for window in range(1, int(frame["window"].max()) + 1):
         earlier = scores.filter(pl.col("window") < window).group_by("unique_id", "model").agg(
             pl.col("value").sort().mean())
         members = rank_models(earlier, ["unique_id"], size=config.ensemble_size)
         current = frame.filter(pl.col("window") == window)
         best = current.join(members.filter(pl.col("rank") == 1).select("unique_id", "model"), on=["unique_id", "model"])
-        rows.append(best.with_columns(pl.lit(SELECTED).alias("model")))
         combined = combine(current, members, ["unique_id"], method=config.ensemble_method)
         keys = current.select("unique_id", "sku", "region", "ds", "step", "y", "window", "cutoff").unique()
-        rows.append(combined.join(keys, on=["unique_id", "ds"]).with_columns(pl.lit(ENSEMBLE).alias("model")))
-    return pl.concat(rows, how="diagonal_relaxed").select(frame.columns)
+        for name, chosen in ((SELECTED, best), (ENSEMBLE, combined.join(keys, on=["unique_id", "ds"]))):
+            chosen = chosen.with_columns(pl.lit(name).alias("model")).sort("unique_id", "ds")
+            # bands rescaled by what the raw bands of the earlier windows covered (none before the second)
+            rows.append(rescale_bands(chosen, band_factors(pl.concat(raw[name]))) if raw[name] else chosen)
+            raw[name].append(chosen)
+    factors = pl.DataFrame([
+        {"window_no": ALL_WINDOWS, "sku_id": POOLED, "region_id": POOLED, "model": name, "step": 0,
+         "metric": f"band_factor_{level}", "value": factor}
+        for name, chosen in raw.items() for level, factor in band_factors(pl.concat(chosen)).items()])
+    return pl.concat(rows, how="diagonal_relaxed").select(frame.columns), factors
 
 
 def _stored(metrics: pl.DataFrame, series: pl.DataFrame, windows: dict[dt.date, int], *,

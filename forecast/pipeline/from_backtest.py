@@ -13,7 +13,7 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from forecast.backtest.config import ENSEMBLE, NO_SIGNALS, SELECTED
-from forecast.backtest.selection import combine, rank_models
+from forecast.backtest.selection import combine, rank_models, rescale_bands
 from forecast.errors import InvalidInputError
 from forecast.models.base import FORECAST_SCHEMA
 from forecast.pipeline.forecaster import Forecaster, ForecastResult
@@ -33,6 +33,8 @@ class BacktestChoice:
     metric: str
     method: str | None
     members: pl.DataFrame
+    band_factors: dict[int, float]
+    """Per level, what the backtest's Selected (or Ensemble) bands needed to cover their level."""
 
 
 def choose_from_backtest(*, session: Session, run_id: int | None, ensemble: str | None, size: int) -> BacktestChoice:
@@ -51,12 +53,16 @@ def choose_from_backtest(*, session: Session, run_id: int | None, ensemble: str 
         raise InvalidInputError("no complete backtest to select from; run `demand backtest run` first"
                                 if run is None else f"backtest {run.id} is {run.status}, not complete; pick another")
     metric = run.config.get("selection_metric", "rmsse")
-    scores = backtest_repo.read_metrics(session=session, run_id=run.id, window=-1, step=0).filter(
+    overall = backtest_repo.read_metrics(session=session, run_id=run.id, window=-1, step=0)
+    scores = overall.filter(
         (pl.col("metric") == metric) & (pl.col("sku_id") != "*") & ~pl.col("model").is_in([SELECTED, ENSEMBLE])
         & ~pl.col("model").str.ends_with(NO_SIGNALS))
     members = rank_models(scores.rename({"sku_id": "sku", "region_id": "region"}), ["sku", "region"],
                           size=size if ensemble else 1)
-    return BacktestChoice(run.id, metric, ensemble, members)
+    factors = overall.filter((pl.col("model") == (ENSEMBLE if ensemble else SELECTED))
+                             & pl.col("metric").str.starts_with("band_factor_"))
+    band_factors = {int(m.removeprefix("band_factor_")): v for m, v in factors.select("metric", "value").iter_rows()}
+    return BacktestChoice(run.id, metric, ensemble, members, band_factors)
 
 
 def forecast_chosen(forecaster: Forecaster, frames: ModelFrames, choice: BacktestChoice, *, h: int) -> ForecastResult:
@@ -79,6 +85,8 @@ def forecast_chosen(forecaster: Forecaster, frames: ModelFrames, choice: Backtes
         combined = combine(each.drop("model").rename({"asked": "model"}), members, ["unique_id"], method=choice.method)
         forecasts = combined.with_columns(pl.format("Ensemble({})", "produced_by").str.slice(0, 128).alias("model"))
         forecasts = forecasts.select(list(FORECAST_SCHEMA))
+    if choice.band_factors:
+        forecasts = rescale_bands(forecasts, choice.band_factors)
     # how each series was chosen: by the backtest, not by demand class or a holdout
     selection = members.filter(pl.col("rank") == 1).select(
         "unique_id", pl.lit(None, dtype=pl.String).alias("demand_class"), "model",

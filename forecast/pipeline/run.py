@@ -87,7 +87,7 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
                   "exog": DEFAULT_EXOG}
         if choice is not None:
             config |= {"from_backtest": choice.run_id, "selection_metric": choice.metric, "ensemble": ensemble,
-                       "ensemble_size": ensemble_size if ensemble else 1}
+                       "ensemble_size": ensemble_size if ensemble else 1, "band_factors": choice.band_factors}
         run = forecast_repo.create_run(session=session, cutoff=cutoff, horizon=horizon, frequency="D",
                                        config=config, code_version=code_version())
     report = RunReport(run.id, "draft", cutoff.isoformat(), horizon)

@@ -16,6 +16,7 @@ from tests.conftest import BACKENDS, database_url, load_scenario
 
 from forecast.backtest import BacktestConfig, BacktestReport, rerun_backtest, run_backtest
 from forecast.backtest.run import ALL_WINDOWS
+from forecast.backtest.selection import band_factors
 from forecast.cli import app
 from forecast.demo import DemoScenario
 from forecast.errors import InvalidInputError
@@ -124,6 +125,23 @@ def test_selection_uses_only_earlier_windows(backtested_once: tuple[Engine, Back
     assert all(0.0 <= r["coverage_95"] <= 1.0 for r in summary)
     ensemble = fc.filter(pl.col("model") == "Ensemble")
     assert ensemble.height == 2 * SERIES * H and (ensemble["lo95"] <= ensemble["hi95"]).all()
+    # window 2's Selected bands: the chosen model's own bands, rescaled by what window 1's needed
+    selected = fc.filter(pl.col("model") == "Selected")
+    factor = band_factors(selected.filter(pl.col("window") == 1).with_columns(
+        pl.col("lo95").alias("lo80"), pl.col("hi95").alias("hi80")))[95]
+    earlier = metrics.filter((pl.col("metric") == "rmsse") & pl.col("window_no").is_in([0, 1])
+                             & (pl.col("sku_id") != "*") & ~pl.col("model").is_in(["Selected", "Ensemble"]))
+    best2 = earlier.group_by("sku_id", "region_id", "model").agg(pl.col("value").sort().mean()).sort(
+        "value", "model").group_by("sku_id", "region_id").first()
+    raw = fc.filter(pl.col("window") == 2).join(
+        best2.select(pl.col("sku_id").alias("sku"), pl.col("region_id").alias("region"), "model"),
+        on=["sku", "region", "model"])
+    check = selected.filter(pl.col("window") == 2).join(raw, on=["sku", "region", "day"], suffix="_raw")
+    assert check.height == SERIES * H
+    assert (check["hi95"] - check["yhat"]).to_list() == pytest.approx(
+        ((check["hi95_raw"] - check["yhat_raw"]) * factor).to_list(), rel=1e-9)
+    stored = metrics.filter((pl.col("window_no") == ALL_WINDOWS) & pl.col("metric").str.starts_with("band_factor"))
+    assert stored.sort("model", "metric")["model"].to_list() == ["Ensemble", "Ensemble", "Selected", "Selected"]
 
 
 def test_rerun_gives_the_same_numbers_even_after_new_data(loaded: Engine, small_scenario: DemoScenario,
@@ -202,6 +220,10 @@ def test_a_forecast_run_selects_each_series_model_from_the_backtest(loaded: Engi
         published = forecast_repo.read_published(session=session)
         run = session.get(ForecastRun, report.run_id)
         assert run.config["from_backtest"] == backtest.run_id and run.config["selection_metric"] == "rmsse"
+        factors = backtest_repo.read_metrics(session=session, run_id=backtest.run_id, window=ALL_WINDOWS).filter(
+            (pl.col("model") == "Selected") & pl.col("metric").str.starts_with("band_factor_"))
+        assert run.config["band_factors"] == {m.removeprefix("band_factor_"): v
+                                              for m, v in factors.select("metric", "value").iter_rows()}
     chosen = published.join(best, on=["sku", "region"])
     assert chosen.height == SERIES * 7
     assert (chosen["model"].str.extract(r"^(\w+)") == chosen["best"]).all()
