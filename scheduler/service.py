@@ -134,7 +134,7 @@ class SchedulerService:
             self._stop.wait(self.poll_seconds)
         return False
 
-    def _start_jobs(self, previous_owner: str | None) -> BackgroundScheduler:
+    def _start_jobs(self, previous_owner: str | None, wanted: dict[str, CronTrigger]) -> BackgroundScheduler:
         if previous_owner and previous_owner != self.instance:
             with session_scope(self.engine) as session:
                 abandoned = job_repo.abandon_running(session=session, instance=previous_owner)
@@ -147,7 +147,6 @@ class SchedulerService:
                           "misfire_grace_time": self.settings.misfire_grace_seconds},
             timezone=dt.timezone.utc)
         scheduler.start(paused=True)
-        wanted = schedules(self.settings)
         for job_id, func in jobs.JOBS.items():
             stored = scheduler.get_job(job_id)
             if job_id not in wanted:
@@ -168,6 +167,7 @@ class SchedulerService:
         Raises:
             SchedulerBusyError: another instance is active and this one is not a standby.
         """
+        wanted = schedules(self.settings)  # a bad cron expression fails here, before the lock is taken
         STOP.clear()
         if install_signal_handlers:
             self._install_signal_handlers()
@@ -175,7 +175,7 @@ class SchedulerService:
             return "stopped"
         previous = self.lock.previous_owner
         logger.info("scheduler %s is active (after %s)", self.instance, previous or "nobody")
-        self.scheduler = self._start_jobs(previous)
+        self.scheduler = self._start_jobs(previous, wanted)
         self.active.set()
         outcome = "stopped"
         try:

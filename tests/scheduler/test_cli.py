@@ -49,3 +49,12 @@ def test_a_failing_run_once_exits_1_and_is_listed_as_failed(loaded: Engine, cli:
 def test_unknown_job_exits_2(loaded: Engine, cli: CliRunner) -> None:
     result = cli.invoke(app, ["scheduler", "run-once", "coffee"])
     assert result.exit_code == 2 and "unknown job 'coffee'; choose one of sales_pull" in result.stderr
+
+
+def test_a_bad_schedule_stops_the_start_with_one_line(loaded: Engine, cli: CliRunner, monkeypatch) -> None:
+    monkeypatch.setenv("DEMAND_SCHEDULE_FORECAST", "every night")
+    from forecast.settings import get_settings
+
+    get_settings.cache_clear()
+    result = cli.invoke(app, ["scheduler", "start"])
+    assert result.exit_code == 2 and "schedule 'every night' has 2 fields; give 5" in result.stderr
