@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the service with its test tools
 
-demo: install  ## migrate the SQLite default, generate and ingest the demo scenario (sales, signals), publish a forecast run, start the scheduler
+demo: install  ## migrate the SQLite default, generate and ingest the demo scenario (sales, signals), publish a forecast run, serve the dashboard beside the scheduler
 	$(BIN)/demand db upgrade
 	$(BIN)/demand demo generate --out $(DEMO)
 	$(BIN)/demand ingest regions $(DEMO)/regions.csv
@@ -33,8 +33,9 @@ demo: install  ## migrate the SQLite default, generate and ingest the demo scena
 	$(BIN)/demand summary
 	$(BIN)/demand forecast run --horizon 28 --n-jobs 2 $(DEMO_MODELS:%=--models %)
 	mkdir -p $(DEMO)/inbox
-	@echo "starting the scheduler (Ctrl-C stops it): drop sales files into $(DEMO)/inbox"
-	$(DEMO_SCHEDULER) $(BIN)/demand scheduler start
+	@echo "serving the dashboard on http://127.0.0.1:8501 beside the scheduler (Ctrl-C stops both); drop sales files into $(DEMO)/inbox"
+	$(DEMO_SCHEDULER) $(BIN)/demand scheduler start & scheduler=$$!; \
+	  trap 'kill -TERM $$scheduler 2>/dev/null; wait $$scheduler' EXIT; $(BIN)/demand dashboard
 
 test: install  ## the whole test suite (PostgreSQL tests skip locally when no server answers; never in CI)
 	$(BIN)/python -m pytest

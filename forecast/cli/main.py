@@ -8,7 +8,7 @@ import os
 import typer
 from rich.table import Table
 
-from forecast.cli import backtest, db, demo, forecast, ingest, scheduler, signals
+from forecast.cli import backtest, dashboard, db, demo, forecast, ingest, scheduler, signals
 from forecast.cli.common import cli_errors, emit_json, migrated_engine, stdout
 from forecast.settings import get_settings
 from forecast.storage import repo
@@ -28,6 +28,7 @@ app.add_typer(backtest.app, name="backtest")
 app.add_typer(demo.app, name="demo")
 app.add_typer(scheduler.app, name="scheduler")
 app.command("jobs")(cli_errors(scheduler.jobs))
+app.command("dashboard")(dashboard.dashboard)
 
 
 @app.callback()

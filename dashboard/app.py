@@ -1,0 +1,18 @@
+"""The planners' dashboard: `streamlit run dashboard/app.py` (or `demand dashboard`). Routes with
+`st.navigation` over the pages in views/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+VIEWS = Path(__file__).resolve().parent / "views"
+
+st.set_page_config(page_title="Demand forecasts", layout="wide")
+pages = [
+    st.Page(VIEWS / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page(VIEWS / "explorer.py", title="Explorer", icon=":material/query_stats:"),
+    st.Page(VIEWS / "runs.py", title="Runs and jobs", icon=":material/history:"),
+]
+st.navigation(pages).run()

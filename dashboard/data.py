@@ -1,0 +1,61 @@
+"""Cached access for the pages: one engine per database URL (`st.cache_resource`), query results
+for `TTL_SECONDS` (`st.cache_data`), so page changes read memory, not the database."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+from sqlalchemy import Engine
+
+from dashboard import queries
+from forecast.settings import get_settings
+from forecast.storage.engine import make_engine
+
+TTL_SECONDS = 60
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+def engine() -> Engine:
+    """The configured database's engine (read-only use)."""
+    return _engine(get_settings().database_url)
+
+
+def _url() -> str:
+    return get_settings().database_url
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _cached(name: str, url: str, *args: object) -> object:
+    return getattr(queries, name)(_engine(url), *args)
+
+
+def latest_run() -> dict | None:
+    return _cached("latest_run", _url())
+
+
+def recent_runs() -> pl.DataFrame:
+    return _cached("recent_runs", _url())
+
+
+def job_health() -> pl.DataFrame:
+    return _cached("job_health", _url())
+
+
+def series_index() -> pl.DataFrame:
+    return _cached("series_index", _url())
+
+
+def series_forecast(sku: str, region: str) -> pl.DataFrame:
+    return _cached("series_forecast", _url(), sku, region)
+
+
+def series_history(sku: str, region: str) -> pl.DataFrame:
+    return _cached("series_history", _url(), sku, region)
+
+
+def region_totals() -> pl.DataFrame:
+    return _cached("region_totals", _url())

@@ -1,0 +1,97 @@
+"""The dashboard's read-only query layer over the published tables. Pure functions of an engine
+(testable without Streamlit); `dashboard.data` caches them for the pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from sqlalchemy import Engine, func, select
+
+from forecast.storage import forecast_repo, job_repo
+from forecast.storage.engine import session_scope
+from forecast.storage.schema import ForecastRun, Region, Sales, Sku
+
+__all__ = ["job_health", "latest_run", "recent_runs", "region_totals", "series_history", "series_index",
+           "series_forecast"]
+
+
+def latest_run(engine: Engine) -> dict | None:
+    """The newest published run: id, cutoff, horizon, published_at, series count, config."""
+    with session_scope(engine) as session:
+        run = session.scalars(select(ForecastRun).where(ForecastRun.status == "published")
+                              .order_by(ForecastRun.published_at.desc()).limit(1)).first()
+        if run is None:
+            return None
+        return {"id": run.id, "cutoff": run.cutoff, "horizon": run.horizon, "published_at": run.published_at,
+                "series": run.series_count, "models": run.config.get("models"),
+                "duration_seconds": run.duration_seconds}
+
+
+def recent_runs(engine: Engine, limit: int = 50) -> pl.DataFrame:
+    """Forecast runs, newest first."""
+    with session_scope(engine) as session:
+        runs = forecast_repo.list_runs(session=session, limit=limit)
+        rows = [{"run": r.id, "status": r.status, "cutoff": r.cutoff, "horizon": r.horizon, "series": r.series_count,
+                 "created_at": r.created_at, "published_at": r.published_at, "seconds": r.duration_seconds,
+                 "error": r.error} for r in runs]
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+def job_health(engine: Engine, limit: int = 200) -> pl.DataFrame:
+    """The job history, newest first: job, scheduled, attempt, status, rows, message or error, instance."""
+    with session_scope(engine) as session:
+        rows = [{"id": r.id, "job": r.job, "scheduled_for": r.scheduled_for, "attempt": r.attempt,
+                 "status": r.status, "started_at": r.started_at, "finished_at": r.finished_at, "rows": r.rows,
+                 "message": r.error or r.message, "instance": r.instance}
+                for r in job_repo.job_runs(session=session, limit=limit)]
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+def series_index(engine: Engine) -> pl.DataFrame:
+    """Every published series: sku, region, sku name, category, region name, parent (for search)."""
+    with session_scope(engine) as session:
+        published = forecast_repo.read_published(session=session).select("sku", "region").unique()
+        skus = pl.DataFrame(session.execute(select(Sku.id, Sku.name, Sku.category)).all(),
+                            schema=["sku", "sku_name", "category"], orient="row")
+        regions = pl.DataFrame(session.execute(select(Region.id, Region.name, Region.parent_id)).all(),
+                               schema=["region", "region_name", "parent"], orient="row")
+    return published.join(skus, on="sku", how="left").join(regions, on="region", how="left").sort("sku", "region")
+
+
+def series_forecast(engine: Engine, sku: str, region: str) -> pl.DataFrame:
+    """The published forecast of one SKU x region: day, yhat, bands, model, run_id."""
+    with session_scope(engine) as session:
+        return forecast_repo.read_published(session=session, sku=sku, region=region)
+
+
+def series_history(engine: Engine, sku: str, region: str, days: int = 365) -> pl.DataFrame:
+    """The last `days` of sales of one SKU x region: day, units."""
+    with session_scope(engine) as session:
+        last = session.scalar(select(func.max(Sales.day)).where(Sales.sku_id == sku, Sales.region_id == region))
+        if last is None:
+            return pl.DataFrame(schema={"day": pl.Date, "units": pl.Float64})
+        rows = session.execute(select(Sales.day, Sales.units).where(
+            Sales.sku_id == sku, Sales.region_id == region, Sales.day > last - dt.timedelta(days=days))
+            .order_by(Sales.day)).all()
+    return pl.DataFrame(rows, schema={"day": pl.Date, "units": pl.Float64}, orient="row")
+
+
+def region_totals(engine: Engine) -> pl.DataFrame:
+    """Per region x category: forecast units over the published horizon and the same days a year earlier."""
+    with session_scope(engine) as session:
+        published = forecast_repo.read_published(session=session)
+        if published.is_empty():
+            return pl.DataFrame()
+        first, last = published["day"].min(), published["day"].max()
+        year_ago = (first - dt.timedelta(days=364), last - dt.timedelta(days=364))  # same weekdays
+        sales = pl.DataFrame(session.execute(select(Sales.sku_id, Sales.region_id, func.sum(Sales.units)).where(
+            Sales.day.between(*year_ago)).group_by(Sales.sku_id, Sales.region_id)).all(),
+            schema={"sku": pl.String, "region": pl.String, "last_year": pl.Float64}, orient="row")
+        skus = pl.DataFrame(session.execute(select(Sku.id, Sku.category)).all(), schema=["sku", "category"],
+                            orient="row")
+    forecast = published.group_by("sku", "region").agg(pl.col("yhat").sum().alias("forecast"))
+    joined = forecast.join(sales, on=["sku", "region"], how="left").join(skus, on="sku", how="left")
+    totals = joined.group_by("region", "category").agg(pl.col("forecast").sum(), pl.col("last_year").sum())
+    return totals.with_columns(((pl.col("forecast") / pl.col("last_year") - 1) * 100).round(1).alias("change_pct")).sort(
+        "region", "category")

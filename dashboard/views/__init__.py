@@ -1,0 +1,1 @@
+"""The dashboard's pages (scripts run by `st.navigation`)."""

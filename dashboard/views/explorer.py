@@ -1,0 +1,34 @@
+"""Explorer: one SKU x region's history, published forecast and bands, and the model that made it."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboard import data
+from dashboard.charts import forecast_figure
+from dashboard.export import safe_csv
+
+st.title("Explorer")
+index = data.series_index()
+if index.is_empty():
+    st.warning("No forecast is published yet.")
+    st.stop()
+
+labels = index.select(pl.format("{} · {} — {}", "sku", pl.col("sku_name").fill_null(""),
+                                pl.col("region")).alias("label"))["label"].to_list()
+params = st.query_params
+start = next((i for i, row in enumerate(index.iter_rows(named=True))
+              if row["sku"] == params.get("sku") and row["region"] == params.get("region")), 0)
+choice = st.selectbox("SKU × region", labels, index=start, help="Type to search by SKU, name or region.")
+row = index.row(labels.index(choice), named=True)
+sku, region = row["sku"], row["region"]
+st.query_params.update({"sku": sku, "region": region})
+
+forecast = data.series_forecast(sku, region)
+history = data.series_history(sku, region)
+st.plotly_chart(forecast_figure(history, forecast, f"{sku} in {region}"), key="forecast_chart")
+models = forecast["model"].unique().to_list()
+st.caption(f"Model: {', '.join(models)} · run #{forecast['run_id'][0]} · category {row['category']}")
+st.dataframe(forecast.select("day", "yhat", "lo80", "hi80", "lo95", "hi95", "model"), hide_index=True)
+st.download_button("Download CSV", safe_csv(forecast), file_name=f"forecast_{sku}_{region}.csv", mime="text/csv")

@@ -1,0 +1,43 @@
+"""Overview: the published run and its age, job health, region x category totals against last year."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from dashboard import data
+from dashboard.export import safe_csv
+
+st.title("Overview")
+run = data.latest_run()
+if run is None:
+    st.warning("No forecast is published yet: run `demand forecast run` (or let the scheduler's forecast job run).")
+    st.stop()
+
+published = run["published_at"] if run["published_at"].tzinfo else run["published_at"].replace(tzinfo=dt.timezone.utc)
+age_hours = (dt.datetime.now(dt.timezone.utc) - published).total_seconds() / 3600
+left, middle, right = st.columns(3)
+left.metric("Published run", f"#{run['id']}", help=f"cutoff {run['cutoff']}, {run['horizon']} days")
+middle.metric("Age", f"{age_hours:.1f} h", help=f"published {published:%Y-%m-%d %H:%M} UTC")
+right.metric("Series", f"{run['series']:,}")
+
+st.subheader("Job health")
+jobs = data.job_health()
+if jobs.is_empty():
+    st.info("No scheduled job has run yet (`demand scheduler start`).")
+else:
+    last = jobs.sort("id", descending=True).group_by("job", maintain_order=True).first()
+    failed = last.filter(pl.col("status").is_in(["failed", "abandoned", "aborted", "waiting"]))
+    if failed.height:
+        st.error(f"{failed.height} job(s) not healthy: " + ", ".join(
+            f"{r['job']} {r['status']}" for r in failed.iter_rows(named=True)))
+    else:
+        st.success("Every job's last run succeeded.")
+    st.dataframe(last.select("job", "status", "scheduled_for", "finished_at", "rows", "message"), hide_index=True)
+
+st.subheader("Forecast by region and category, against the same days last year")
+totals = data.region_totals()
+st.dataframe(totals, hide_index=True)
+st.download_button("Download CSV", safe_csv(totals), file_name="region_totals.csv", mime="text/csv")
