@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= var/demo
 # Models of the demo's forecast run (about 2.5 minutes for its 400 series on 2 cores); `auto` is slower.
 DEMO_MODELS ?= SeasonalNaive AutoTheta CrostonOptimized XGBoost
+# The demo's dashboard login (user `planner`); for the demo only, never for real data.
+DEMO_PASSWORD ?= demo-planner
 comma := ,
 empty :=
 space := $(empty) $(empty)
@@ -32,8 +34,9 @@ demo: install  ## migrate the SQLite default, generate and ingest the demo scena
 	$(BIN)/demand signals pull --config $(DEMO)/signals.toml
 	$(BIN)/demand summary
 	$(BIN)/demand forecast run --horizon 28 --n-jobs 2 $(DEMO_MODELS:%=--models %)
+	printf '%s\n' '$(DEMO_PASSWORD)' | $(BIN)/demand users add planner --role planner --password-stdin
 	mkdir -p $(DEMO)/inbox
-	@echo "serving the dashboard on http://127.0.0.1:8501 beside the scheduler (Ctrl-C stops both); drop sales files into $(DEMO)/inbox"
+	@echo "dashboard on http://127.0.0.1:8501 (user planner, password $(DEMO_PASSWORD)) beside the scheduler; Ctrl-C stops both; drop sales files into $(DEMO)/inbox"
 	$(DEMO_SCHEDULER) $(BIN)/demand scheduler start & scheduler=$$!; \
 	  trap 'kill -TERM $$scheduler 2>/dev/null; wait $$scheduler' EXIT; $(BIN)/demand dashboard
 

@@ -7,12 +7,16 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.auth import require_login
+
 VIEWS = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="Demand forecasts", layout="wide")
+require_login()  # nothing below runs, no page and no download, before a user signs in
 pages = [
     st.Page(VIEWS / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page(VIEWS / "explorer.py", title="Explorer", icon=":material/query_stats:"),
+    st.Page(VIEWS / "accuracy.py", title="Accuracy", icon=":material/target:"),
     st.Page(VIEWS / "runs.py", title="Runs and jobs", icon=":material/history:"),
 ]
 st.navigation(pages).run()

@@ -59,3 +59,23 @@ def series_history(sku: str, region: str) -> pl.DataFrame:
 
 def region_totals() -> pl.DataFrame:
     return _cached("region_totals", _url())
+
+
+def backtest_runs() -> pl.DataFrame:
+    return _cached("backtest_runs", _url())
+
+
+def backtest_summary(run_id: int) -> pl.DataFrame:
+    return _cached("backtest_summary", _url(), run_id)
+
+
+def backtest_by_step(run_id: int) -> pl.DataFrame:
+    return _cached("backtest_by_step", _url(), run_id)
+
+
+def backtest_by_group(run_id: int, group: str) -> pl.DataFrame:
+    return _cached("backtest_by_group", _url(), run_id, group)
+
+
+def tracked_by_lag() -> pl.DataFrame:
+    return _cached("tracked_by_lag", _url())

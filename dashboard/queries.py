@@ -8,12 +8,25 @@ import datetime as dt
 import polars as pl
 from sqlalchemy import Engine, func, select
 
-from forecast.storage import forecast_repo, job_repo
+from forecast.backtest.run import ALL_WINDOWS, summary_table
+from forecast.storage import backtest_repo, forecast_repo, job_repo
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import ForecastRun, Region, Sales, Sku
+from forecast.storage.schema import BacktestForecast, ForecastAccuracy, ForecastRun, Region, Sales, Sku
 
-__all__ = ["job_health", "latest_run", "recent_runs", "region_totals", "series_history", "series_index",
-           "series_forecast"]
+__all__ = [
+    "backtest_by_group",
+    "backtest_by_step",
+    "backtest_runs",
+    "backtest_summary",
+    "job_health",
+    "latest_run",
+    "recent_runs",
+    "region_totals",
+    "series_forecast",
+    "series_history",
+    "series_index",
+    "tracked_by_lag",
+]
 
 
 def latest_run(engine: Engine) -> dict | None:
@@ -93,5 +106,62 @@ def region_totals(engine: Engine) -> pl.DataFrame:
     forecast = published.group_by("sku", "region").agg(pl.col("yhat").sum().alias("forecast"))
     joined = forecast.join(sales, on=["sku", "region"], how="left").join(skus, on="sku", how="left")
     totals = joined.group_by("region", "category").agg(pl.col("forecast").sum(), pl.col("last_year").sum())
-    return totals.with_columns(((pl.col("forecast") / pl.col("last_year") - 1) * 100).round(1).alias("change_pct")).sort(
-        "region", "category")
+    change = ((pl.col("forecast") / pl.col("last_year") - 1) * 100).round(1).alias("change_pct")
+    return totals.with_columns(change).sort("region", "category")
+
+
+def backtest_runs(engine: Engine) -> pl.DataFrame:
+    """Complete backtests, newest first: id, created, data cutoff, windows, horizon, series."""
+    with session_scope(engine) as session:
+        rows = [{"id": r.id, "created_at": r.created_at, "data_cutoff": r.data_cutoff,
+                 "windows": r.config.get("windows"), "horizon": r.config.get("horizon"), "series": r.series_count,
+                 "rerun_of": r.rerun_of}
+                for r in backtest_repo.list_runs(session=session, limit=100) if r.status == "complete"]
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+def backtest_summary(engine: Engine, run_id: int) -> pl.DataFrame:
+    """One row per model over the windows every model has: WRMSSE, RMSSE, WAPE, bias, coverage, pinball."""
+    with session_scope(engine) as session:
+        metrics = backtest_repo.read_metrics(session=session, run_id=run_id, pooled_only=True, window=ALL_WINDOWS)
+    return pl.DataFrame(summary_table(metrics))
+
+
+def backtest_by_step(engine: Engine, run_id: int) -> pl.DataFrame:
+    """Pooled metrics per model x horizon step, over the windows every model has."""
+    with session_scope(engine) as session:
+        metrics = backtest_repo.read_metrics(session=session, run_id=run_id, pooled_only=True, window=ALL_WINDOWS)
+    return metrics.filter(pl.col("step") > 0).pivot(on="metric", index=["model", "step"], values="value",
+                                                    aggregate_function="first").sort("model", "step")
+
+
+def backtest_by_group(engine: Engine, run_id: int, group: str) -> pl.DataFrame:
+    """WAPE, bias (share of actuals) and 95% coverage per model x `group` (category or region), all windows."""
+    with session_scope(engine) as session:
+        rows = session.execute(select(BacktestForecast.model, BacktestForecast.sku_id, BacktestForecast.region_id,
+                                      BacktestForecast.y, BacktestForecast.yhat, BacktestForecast.lo95,
+                                      BacktestForecast.hi95).where(BacktestForecast.run_id == run_id)).all()
+        categories = dict(session.execute(select(Sku.id, Sku.category)).all())
+    frame = pl.DataFrame(rows, schema=["model", "sku", "region", "y", "yhat", "lo95", "hi95"], orient="row")
+    frame = frame.with_columns(pl.col("sku").replace_strict(categories, default=None).alias("category"))
+    err = pl.col("yhat") - pl.col("y")
+    return frame.group_by("model", group).agg(
+        (err.abs().sum() / pl.col("y").sum()).alias("wape"), (err.sum() / pl.col("y").sum()).alias("bias"),
+        ((pl.col("y") >= pl.col("lo95")) & (pl.col("y") <= pl.col("hi95"))).mean().alias("coverage_95"),
+    ).sort(group, "wape")
+
+
+def tracked_by_lag(engine: Engine) -> pl.DataFrame:
+    """Tracked accuracy of what was published (forecast_accuracy) per lag: days, WAPE, bias, coverage."""
+    a = ForecastAccuracy
+    with session_scope(engine) as session:
+        rows = session.execute(select(a.lag, a.yhat, a.actual, a.lo80, a.hi80, a.lo95, a.hi95)).all()
+    frame = pl.DataFrame(rows, schema=["lag", "yhat", "actual", "lo80", "hi80", "lo95", "hi95"], orient="row")
+    if frame.is_empty():
+        return frame
+    err = pl.col("yhat") - pl.col("actual")
+    inside = lambda level: ((pl.col("actual") >= pl.col(f"lo{level}"))  # noqa: E731
+                            & (pl.col("actual") <= pl.col(f"hi{level}"))).mean().alias(f"coverage_{level}")
+    return frame.group_by("lag").agg(
+        pl.len().alias("rows"), (err.abs().sum() / pl.col("actual").sum()).alias("wape"),
+        (err.sum() / pl.col("actual").sum()).alias("bias"), inside(80), inside(95)).sort("lag")

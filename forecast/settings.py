@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     job_retry_backoff_seconds: float = 300.0
     misfire_grace_seconds: int = 3600
     """A run missed by more than this (the scheduler was down) is skipped; coalesced otherwise."""
+    dashboard_session_minutes: float = 480.0
+    """A dashboard login lasts this long; then the planner signs in again."""
     scheduler_lease_seconds: float = 30.0
     """How long the active scheduler's lock outlives its last renewal; a standby takes over after it."""
 

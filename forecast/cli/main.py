@@ -8,7 +8,7 @@ import os
 import typer
 from rich.table import Table
 
-from forecast.cli import backtest, dashboard, db, demo, forecast, ingest, scheduler, signals
+from forecast.cli import backtest, dashboard, db, demo, forecast, ingest, scheduler, signals, users
 from forecast.cli.common import cli_errors, emit_json, migrated_engine, stdout
 from forecast.settings import get_settings
 from forecast.storage import repo
@@ -27,6 +27,7 @@ app.add_typer(forecast.app, name="forecast")
 app.add_typer(backtest.app, name="backtest")
 app.add_typer(demo.app, name="demo")
 app.add_typer(scheduler.app, name="scheduler")
+app.add_typer(users.app, name="users")
 app.command("jobs")(cli_errors(scheduler.jobs))
 app.command("dashboard")(dashboard.dashboard)
 

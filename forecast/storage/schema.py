@@ -26,6 +26,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "ACCURACY_LAGS",
+    "AppUser",
+    "USER_ROLES",
     "ApschedulerJob",
     "ForecastAccuracy",
     "JOB_STATUSES",
@@ -627,3 +629,20 @@ class ForecastAccuracy(Base):
     tracked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+USER_ROLES = ("viewer", "planner")
+"""`viewer` reads every page; `planner` may also save scenarios and overrides."""
+
+
+class AppUser(Base):
+    """A dashboard user: a bcrypt hash of the password, never the password."""
+
+    __tablename__ = "app_user"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (CheckConstraint(f"role IN {USER_ROLES!r}", name="role_known"),)

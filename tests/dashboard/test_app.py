@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
 from forecast.pipeline.run import run_forecast
 from forecast.settings import get_settings
-from forecast.storage import forecast_repo
+from forecast.storage import forecast_repo, user_repo
 from forecast.storage.engine import session_scope
+from forecast.storage.schema import Sales
 
+PASSWORD = "correct horse battery"
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
@@ -22,17 +25,40 @@ APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 def published(loaded: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """The small scenario with a published 14-day run, the dashboard pointed at it."""
     run_id = run_forecast(loaded, horizon=14, models=["SeasonalNaive"]).run_id
+    with session_scope(loaded) as session:
+        user_repo.set_user(session=session, username="pia", password=PASSWORD, role="planner")
+        user_repo.set_user(session=session, username="vic", password=PASSWORD, role="viewer")
     monkeypatch.setenv("DEMAND_DATABASE_URL", db_url)
     get_settings.cache_clear()
     yield run_id
     get_settings.cache_clear()
 
 
-def _app() -> AppTest:
+def _sign_in(app: AppTest, user: str, password: str) -> AppTest:
+    app.text_input[0].input(user)
+    app.text_input[1].input(password)
+    app.button[0].click().run()
+    return app
+
+
+def _app(user: str = "pia") -> AppTest:
+    """The app, signed in as `user`."""
     app = AppTest.from_file(APP, default_timeout=60)
     app.run()
+    _sign_in(app, user, PASSWORD)
     assert not app.exception, app.exception
     return app
+
+
+def test_nothing_renders_before_sign_in_and_a_wrong_password_is_refused(published: int) -> None:
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert app.title[0].value == "Sign in" and not app.metric and not app.dataframe
+    _sign_in(app, "pia", "wrong password")
+    assert app.error[0].value == "Unknown user or wrong password." and not app.metric
+    _sign_in(app, "nobody", PASSWORD)
+    assert app.error[0].value == "Unknown user or wrong password." and not app.metric
+    _sign_in(app, "vic", PASSWORD)
+    assert app.title[0].value == "Overview" and "vic** (viewer)" in app.sidebar.markdown[0].value
 
 
 def test_overview_shows_the_published_run_and_totals(published: int, loaded: Engine) -> None:
@@ -80,3 +106,28 @@ def test_csv_downloads_escape_formula_cells() -> None:
     frame = pl.DataFrame({"sku": ["=HYPERLINK(1)", "+1", "-2", "@x", "plain"], "units": [-1.0, 2.0, 3.0, 4.0, 5.0]})
     lines = safe_csv(frame).decode().splitlines()
     assert lines == ["sku,units", "'=HYPERLINK(1),-1.0", "'+1,2.0", "'-2,3.0", "'@x,4.0", "plain,5.0"]
+
+
+def test_accuracy_page_shows_backtests_compared_and_tracked_accuracy(published: int, loaded: Engine) -> None:
+    from forecast.backtest import BacktestConfig, run_backtest
+    from forecast.pipeline.accuracy import track_accuracy
+
+    config = BacktestConfig(windows=2, horizon=7, models=("SeasonalNaive", "AutoTheta"))
+    first, second = run_backtest(loaded, config).run_id, run_backtest(loaded, config).run_id
+    with session_scope(loaded) as session:
+        last = session.scalar(select(func.max(Sales.day)))
+    run_forecast(loaded, horizon=14, models=["SeasonalNaive"], cutoff=last - dt.timedelta(days=10))
+    assert track_accuracy(loaded) > 0
+
+    app = _app()
+    app.switch_page("views/accuracy.py").run()
+    assert not app.exception, app.exception
+    summary = app.dataframe[0].value
+    assert set(summary["model"]) == {"SeasonalNaive", "AutoTheta", "Selected", "Ensemble"}
+    assert app.selectbox[0].value == second and app.get("plotly_chart")
+    by_category, by_region = app.dataframe[1].value, app.dataframe[2].value
+    assert set(by_region["region"]) == {"R01", "R02"} and by_category["wape"].between(0, 5).all()
+    compared = app.dataframe[3].value
+    assert f"wrmsse #{first}" in compared.columns and len(compared) == 4
+    tracked = app.dataframe[4].value
+    assert tracked["lag"].tolist() == [1, 7] and (tracked["rows"] > 0).all()

@@ -1,0 +1,49 @@
+"""Accuracy: backtest metrics by model, horizon step, category and region; two runs compared;
+the tracked accuracy of what was published."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from dashboard import data
+from dashboard.export import safe_csv
+
+st.title("Accuracy")
+runs = data.backtest_runs()
+if runs.is_empty():
+    st.warning("No complete backtest yet: run `demand backtest run` (the scheduler runs one weekly).")
+else:
+    ids = runs["id"].to_list()
+    cutoffs = dict(runs.select("id", "data_cutoff").iter_rows())
+    run_id = st.selectbox("Backtest", ids, format_func=lambda i: f"#{i} (data to {cutoffs[i]})")
+    summary = data.backtest_summary(run_id)
+    st.subheader("By model (windows every model has)")
+    st.dataframe(summary, hide_index=True)
+    st.download_button("Download CSV", safe_csv(summary), file_name=f"backtest_{run_id}.csv", mime="text/csv")
+
+    steps = data.backtest_by_step(run_id)
+    metric = st.selectbox("Metric by horizon step",
+                          [m for m in ("wape", "bias", "coverage_95", "rmsse") if m in steps.columns])
+    st.plotly_chart(px.line(steps.to_pandas(), x="step", y=metric, color="model", markers=True), key="by_step")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("By category")
+        st.dataframe(data.backtest_by_group(run_id, "category"), hide_index=True)
+    with right:
+        st.subheader("By region")
+        st.dataframe(data.backtest_by_group(run_id, "region"), hide_index=True)
+
+    if len(ids) > 1:
+        st.subheader("Compare two backtests")
+        other = st.selectbox("Against", [i for i in ids if i != run_id])
+        both = summary.join(data.backtest_summary(other), on="model", how="full", suffix=f" #{other}", coalesce=True)
+        st.dataframe(both, hide_index=True)
+
+st.subheader("Tracked accuracy of the published forecasts")
+tracked = data.tracked_by_lag()
+if tracked.is_empty():
+    st.info("Nothing tracked yet: the accuracy job compares published forecasts with the actuals as they arrive.")
+else:
+    st.dataframe(tracked, hide_index=True)
