@@ -30,5 +30,8 @@ history = data.series_history(sku, region)
 st.plotly_chart(forecast_figure(history, forecast, f"{sku} in {region}"), key="forecast_chart")
 models = forecast["model"].unique().to_list()
 st.caption(f"Model: {', '.join(models)} · run #{forecast['run_id'][0]} · category {row['category']}")
-st.dataframe(forecast.select("day", "yhat", "lo80", "hi80", "lo95", "hi95", "model"), hide_index=True)
+st.dataframe(forecast.select("day", "yhat", "lo80", "hi80", "lo95", "hi95", "model"), hide_index=True,
+             column_config={"day": st.column_config.DateColumn(format="YYYY-MM-DD"),
+                            **{c: st.column_config.NumberColumn(format="%.1f")
+                               for c in ("yhat", "lo80", "hi80", "lo95", "hi95")}})
 st.download_button("Download CSV", safe_csv(forecast), file_name=f"forecast_{sku}_{region}.csv", mime="text/csv")

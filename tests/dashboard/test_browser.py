@@ -1,0 +1,108 @@
+"""End to end in a real browser: the app served by `streamlit run` on a free port, Debian's Chromium
+driven by Playwright. Screenshots of each page go to tests/artifacts/ (ignored by git)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from forecast.pipeline.run import run_forecast
+from forecast.storage import user_repo
+from forecast.storage.engine import session_scope
+from tests.conftest import IN_CI
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+PASSWORD = "browser-test-password"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(loaded: Engine, db_url: str, tmp_path: Path) -> Iterator[str]:
+    """The app on the small scenario with a published run, at http://127.0.0.1:PORT."""
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail("Debian's chromium is missing in CI; .ci/run installs it with apt-get")
+        pytest.skip("no chromium here (apt-get install -y chromium)")
+    run_forecast(loaded, horizon=14, models=["SeasonalNaive"])
+    with session_scope(loaded) as session:
+        user_repo.set_user(session=session, username="pia", password=PASSWORD, role="planner")
+    port = _free_port()
+    env = {**os.environ, "DEMAND_DATABASE_URL": db_url}
+    log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - closed with the process
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+                               "--browser.gatherUsageStats", "false", "--server.port", str(port),
+                               "--server.address", "127.0.0.1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("streamlit did not start: " + (tmp_path / "streamlit.log").read_text())
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_sign_in_explore_a_series_and_download_its_csv(served: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.goto(served)
+        expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible(timeout=30_000)
+        page.get_by_role("textbox", name="User").fill("pia")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Published run")).to_be_visible()
+        expect(page.get_by_role("button", name="Download CSV")).to_be_visible(timeout=30_000)
+        expect(page.locator('[data-testid="stDataFrame"]').last).to_be_visible()
+        page.wait_for_timeout(500)  # the table's canvas paints after its frame appears
+        page.screenshot(path=ARTIFACTS / "overview.png", full_page=True)
+
+        page.get_by_role("link", name="Explorer").click()
+        chart = page.locator('[data-testid="stPlotlyChart"]')
+        expect(chart).to_be_visible(timeout=30_000)
+        expect(chart.get_by_text("95% band")).to_be_visible(timeout=30_000)
+        expect(chart.get_by_text("80% band")).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "explorer.png", full_page=True)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download CSV").click()
+        lines = Path(download.value.path()).read_text().splitlines()
+        assert lines[0].startswith("sku,region,day,yhat") and len(lines) == 15
+
+        page.get_by_role("link", name="Accuracy").click()
+        expect(page.get_by_role("heading", name="Accuracy", exact=True)).to_be_visible(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "accuracy.png", full_page=True)
+        page.get_by_role("link", name="Runs and jobs").click()
+        expect(page.get_by_role("heading", name="Runs and jobs", exact=True)).to_be_visible(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "runs.png", full_page=True)
+        browser.close()
