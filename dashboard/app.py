@@ -17,6 +17,7 @@ pages = [
     st.Page(VIEWS / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page(VIEWS / "explorer.py", title="Explorer", icon=":material/query_stats:"),
     st.Page(VIEWS / "accuracy.py", title="Accuracy", icon=":material/target:"),
+    st.Page(VIEWS / "scenarios.py", title="Scenario planner", icon=":material/science:"),
     st.Page(VIEWS / "runs.py", title="Runs and jobs", icon=":material/history:"),
 ]
 st.navigation(pages).run()

@@ -79,3 +79,16 @@ def backtest_by_group(run_id: int, group: str) -> pl.DataFrame:
 
 def tracked_by_lag() -> pl.DataFrame:
     return _cached("tracked_by_lag", _url())
+
+
+def scenario_choices() -> dict[str, list[str]]:
+    return _cached("scenario_choices", _url())
+
+
+def saved_scenarios() -> pl.DataFrame:
+    """Not cached: a planner expects the scenario just saved to be listed."""
+    return queries.saved_scenarios(engine())
+
+
+def scenario_values(scenario_id: int) -> pl.DataFrame:
+    return _cached("scenario_values", _url(), scenario_id)

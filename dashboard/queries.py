@@ -9,9 +9,10 @@ import polars as pl
 from sqlalchemy import Engine, func, select
 
 from forecast.backtest.run import ALL_WINDOWS, summary_table
-from forecast.storage import backtest_repo, forecast_repo, job_repo
+from forecast.storage import backtest_repo, forecast_repo, job_repo, scenario_repo
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import BacktestForecast, ForecastAccuracy, ForecastRun, Region, Sales, Sku
+from forecast.storage.schema import (BacktestForecast, ForecastAccuracy, ForecastRun, LivestreamEvent, Region,
+                                     Sales, Sku)
 
 __all__ = [
     "backtest_by_group",
@@ -22,6 +23,9 @@ __all__ = [
     "latest_run",
     "recent_runs",
     "region_totals",
+    "saved_scenarios",
+    "scenario_choices",
+    "scenario_values",
     "series_forecast",
     "series_history",
     "series_index",
@@ -165,3 +169,28 @@ def tracked_by_lag(engine: Engine) -> pl.DataFrame:
     return frame.group_by("lag").agg(
         pl.len().alias("rows"), (err.abs().sum() / pl.col("actual").sum()).alias("wape"),
         (err.sum() / pl.col("actual").sum()).alias("bias"), inside(80), inside(95)).sort("lag")
+
+
+def scenario_choices(engine: Engine) -> dict[str, list[str]]:
+    """What a planner picks from: hosts seen in livestreams, SKUs, regions, categories, last sales day."""
+    with session_scope(engine) as session:
+        hosts = session.scalars(select(LivestreamEvent.host).distinct().order_by(LivestreamEvent.host)).all()
+        skus = session.scalars(select(Sku.id).order_by(Sku.id)).all()
+        regions = session.scalars(select(Region.id).order_by(Region.id)).all()
+        last = session.scalar(select(func.max(Sales.day)))
+    return {"hosts": list(hosts), "skus": list(skus), "regions": list(regions), "last_day": [str(last)]}
+
+
+def saved_scenarios(engine: Engine) -> pl.DataFrame:
+    """Stored scenarios, newest first: id, name, kind, status, who, when, uplift."""
+    with session_scope(engine) as session:
+        rows = [{"id": s.id, "name": s.name, "kind": s.kind, "status": s.status, "created_by": s.created_by,
+                 "created_at": s.created_at, "cutoff": s.cutoff, "horizon": s.horizon}
+                for s in scenario_repo.list_scenarios(session=session, limit=200)]
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+def scenario_values(engine: Engine, scenario_id: int) -> pl.DataFrame:
+    """A scenario's rows: sku_id, region_id, day, baseline and scenario forecasts, uplift."""
+    with session_scope(engine) as session:
+        return scenario_repo.read_scenario_values(session=session, scenario_id=scenario_id)

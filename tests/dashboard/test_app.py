@@ -131,3 +131,27 @@ def test_accuracy_page_shows_backtests_compared_and_tracked_accuracy(published: 
     assert f"wrmsse #{first}" in compared.columns and len(compared) == 4
     tracked = app.dataframe[4].value
     assert tracked["lag"].tolist() == [1, 7] and (tracked["rows"] > 0).all()
+
+
+def test_a_planner_runs_and_saves_a_livestream_scenario_and_a_viewer_may_only_open_it(published: int) -> None:
+    app = _app("pia")
+    app.switch_page("views/scenarios.py").run()
+    assert not app.exception, app.exception
+    assert app.info[0].value == "No saved scenario yet."
+    app.multiselect[0].select("STA-001")  # form widgets: their values go in with the submit
+    app.multiselect[1].select("R01")
+    app.button[0].click().run()  # Run and save
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    assert app.success[0].value.startswith("Scenario 1 saved:")
+    metrics = {m.label: m.value for m in app.metric}
+    assert set(metrics) >= {"Without", "With", "Extra units"}
+    regions = app.dataframe[0].value
+    assert regions["region_id"].tolist() == ["R01"]
+
+    viewer = _app("vic")
+    viewer.switch_page("views/scenarios.py").run()
+    assert not viewer.exception, viewer.exception
+    assert viewer.info[0].value.startswith("Viewers can open saved scenarios")
+    assert viewer.button[0].disabled  # the form's submit button
+    assert viewer.selectbox[-1].value == 1 and viewer.dataframe[0].value["region_id"].tolist() == ["R01"]
