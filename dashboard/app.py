@@ -18,6 +18,7 @@ pages = [
     st.Page(VIEWS / "explorer.py", title="Explorer", icon=":material/query_stats:"),
     st.Page(VIEWS / "accuracy.py", title="Accuracy", icon=":material/target:"),
     st.Page(VIEWS / "scenarios.py", title="Scenario planner", icon=":material/science:"),
+    st.Page(VIEWS / "overrides.py", title="Overrides", icon=":material/edit:"),
     st.Page(VIEWS / "runs.py", title="Runs and jobs", icon=":material/history:"),
 ]
 st.navigation(pages).run()

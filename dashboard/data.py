@@ -92,3 +92,16 @@ def saved_scenarios() -> pl.DataFrame:
 
 def scenario_values(scenario_id: int) -> pl.DataFrame:
     return _cached("scenario_values", _url(), scenario_id)
+
+
+def series_adjusted(sku: str, region: str) -> pl.DataFrame:
+    """Not cached: a planner sees an override take effect at once."""
+    return queries.series_adjusted(engine(), sku, region)
+
+
+def series_overrides(sku: str, region: str) -> pl.DataFrame:
+    return queries.series_overrides(engine(), sku, region)
+
+
+def override_value_added() -> pl.DataFrame:
+    return _cached("override_value_added", _url())

@@ -9,7 +9,7 @@ import polars as pl
 from sqlalchemy import Engine, func, select
 
 from forecast.backtest.run import ALL_WINDOWS, summary_table
-from forecast.storage import backtest_repo, forecast_repo, job_repo, scenario_repo
+from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import (BacktestForecast, ForecastAccuracy, ForecastRun, LivestreamEvent, Region,
                                      Sales, Sku)
@@ -21,14 +21,17 @@ __all__ = [
     "backtest_summary",
     "job_health",
     "latest_run",
+    "override_value_added",
     "recent_runs",
     "region_totals",
     "saved_scenarios",
     "scenario_choices",
     "scenario_values",
+    "series_adjusted",
     "series_forecast",
     "series_history",
     "series_index",
+    "series_overrides",
     "tracked_by_lag",
 ]
 
@@ -194,3 +197,45 @@ def scenario_values(engine: Engine, scenario_id: int) -> pl.DataFrame:
     """A scenario's rows: sku_id, region_id, day, baseline and scenario forecasts, uplift."""
     with session_scope(engine) as session:
         return scenario_repo.read_scenario_values(session=session, scenario_id=scenario_id)
+
+
+def series_adjusted(engine: Engine, sku: str, region: str) -> pl.DataFrame:
+    """One series from `published_forecast_adjusted`: the statistical and the adjusted forecast per day."""
+    with session_scope(engine) as session:
+        return override_repo.read_adjusted(session=session, sku=sku, region=region)
+
+
+def series_overrides(engine: Engine, sku: str, region: str) -> pl.DataFrame:
+    """The overrides of one series, newest first."""
+    with session_scope(engine) as session:
+        return override_repo.list_overrides(session=session, sku=sku, region=region)
+
+
+def override_value_added(engine: Engine) -> pl.DataFrame:
+    """Forecast value added of the overrides, per planner and reason, on the tracked days they touched.
+
+    A tracked row (a published forecast `lag` days ahead and its actual) counts as overridden when an
+    override covering its day existed `lag` days before it; the adjusted value is the newest one's.
+    `value_added` = WAPE of the statistical forecast - WAPE of the adjusted one (positive: the
+    override helped).
+    """
+    a = ForecastAccuracy
+    with session_scope(engine) as session:
+        tracked = pl.DataFrame(session.execute(select(a.sku_id, a.region_id, a.day, a.lag, a.yhat, a.actual)).all(),
+                               schema=["sku_id", "region_id", "day", "lag", "yhat", "actual"], orient="row")
+        overrides = override_repo.list_overrides(session=session)
+    if tracked.is_empty() or overrides.is_empty():
+        return pl.DataFrame()
+    tracked = tracked.with_columns(pl.col("day").cast(pl.Date))
+    overrides = overrides.with_columns(pl.col("created_at").cast(pl.Datetime).dt.date().alias("created_day"))
+    matched = tracked.join(overrides, on=["sku_id", "region_id"]).filter(
+        (pl.col("start_day") <= pl.col("day")) & (pl.col("day") <= pl.col("end_day"))
+        & (pl.col("created_day") <= pl.col("day") - pl.duration(days=pl.col("lag"))))
+    newest = matched.sort("id", descending=True).unique(["sku_id", "region_id", "day", "lag"], keep="first")
+    adjusted = newest.with_columns(pl.when(pl.col("kind") == "value").then(pl.col("amount"))
+                                   .otherwise(pl.col("yhat") * (1 + pl.col("amount") / 100)).alias("adjusted"))
+    wape = lambda col: ((pl.col(col) - pl.col("actual")).abs().sum() / pl.col("actual").sum())  # noqa: E731
+    return adjusted.group_by("created_by", "reason", "lag").agg(
+        pl.len().alias("rows"), wape("yhat").alias("wape_statistical"), wape("adjusted").alias("wape_adjusted"),
+    ).with_columns((pl.col("wape_statistical") - pl.col("wape_adjusted")).alias("value_added")).sort(
+        "created_by", "reason", "lag")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
 from dashboard import data
 from dashboard.charts import forecast_figure
 from dashboard.export import safe_csv
+from dashboard.widgets import series_picker
 
 st.title("Explorer")
 index = data.series_index()
@@ -15,15 +15,8 @@ if index.is_empty():
     st.warning("No forecast is published yet.")
     st.stop()
 
-labels = index.select(pl.format("{} · {} — {}", "sku", pl.col("sku_name").fill_null(""),
-                                pl.col("region")).alias("label"))["label"].to_list()
-params = st.query_params
-start = next((i for i, row in enumerate(index.iter_rows(named=True))
-              if row["sku"] == params.get("sku") and row["region"] == params.get("region")), 0)
-choice = st.selectbox("SKU × region", labels, index=start, help="Type to search by SKU, name or region.")
-row = index.row(labels.index(choice), named=True)
+row = series_picker(index, key="explorer_series")
 sku, region = row["sku"], row["region"]
-st.query_params.update({"sku": sku, "region": region})
 
 forecast = data.series_forecast(sku, region)
 history = data.series_history(sku, region)

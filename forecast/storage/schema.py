@@ -26,6 +26,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "ACCURACY_LAGS",
+    "ForecastOverride",
+    "OVERRIDE_KINDS",
     "AppUser",
     "USER_ROLES",
     "ApschedulerJob",
@@ -646,3 +648,36 @@ class AppUser(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (CheckConstraint(f"role IN {USER_ROLES!r}", name="role_known"),)
+
+
+OVERRIDE_KINDS = ("value", "percent")
+
+
+class ForecastOverride(Base):
+    """A planner's adjustment of the published forecast of one SKU x region over a date range.
+
+    `value`: the forecast becomes `amount` units a day; `percent`: it moves by `amount` percent.
+    The newest active override covering a day wins (`published_forecast_adjusted`).
+    """
+
+    __tablename__ = "forecast_override"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sku_id: Mapped[str] = mapped_column(String(128))
+    region_id: Mapped[str] = mapped_column(String(128))
+    start_day: Mapped[dt.date] = mapped_column(Date)
+    end_day: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[float] = mapped_column(Double)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN {OVERRIDE_KINDS!r}", name="kind_known"),
+        CheckConstraint("end_day >= start_day", name="range_ordered"),
+        CheckConstraint("kind != 'value' OR amount >= 0", name="value_non_negative"),
+        CheckConstraint("kind != 'percent' OR amount >= -100", name="percent_above_minus_100"),
+        Index("ix_forecast_override_series", "sku_id", "region_id", "start_day"),
+    )

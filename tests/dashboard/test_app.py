@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from forecast.pipeline.run import run_forecast
 from forecast.settings import get_settings
-from forecast.storage import forecast_repo, user_repo
+from forecast.storage import forecast_repo, override_repo, user_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import Sales
 
@@ -155,3 +155,32 @@ def test_a_planner_runs_and_saves_a_livestream_scenario_and_a_viewer_may_only_op
     assert viewer.info[0].value.startswith("Viewers can open saved scenarios")
     assert viewer.button[0].disabled  # the form's submit button
     assert viewer.selectbox[-1].value == 1 and viewer.dataframe[0].value["region_id"].tolist() == ["R01"]
+
+
+def test_a_planner_overrides_a_forecast_the_view_adjusts_it_and_a_viewer_cannot(published: int, loaded: Engine) -> None:
+    app = _app("pia")
+    app.switch_page("views/overrides.py").run()
+    assert not app.exception, app.exception
+    sku, region = app.query_params["sku"], app.query_params["region"]
+    app.number_input[0].set_value(-20.0)
+    app.text_input[0].input("local road works")
+    app.button[0].click().run()  # Save override (every published day, -20%)
+    assert not app.exception, app.exception
+    with session_scope(loaded) as session:
+        adjusted = override_repo.read_adjusted(session=session, sku=sku, region=region)
+        others = override_repo.read_adjusted(session=session, sku=sku, region="R02" if region == "R01" else "R01")
+    assert len(adjusted) == 14 and adjusted["override_reason"].to_list() == ["local road works"] * 14
+    assert adjusted["yhat_adjusted"].to_list() == pytest.approx((adjusted["yhat"] * 0.8).to_list())
+    assert others["override_id"].null_count() == 14 and (others["yhat_adjusted"] == others["yhat"]).all()
+    table = app.dataframe[0].value
+    assert table["yhat_adjusted"].tolist() == pytest.approx((table["yhat"] * 0.8).tolist())
+    assert app.dataframe[1].value["created_by"].tolist() == ["pia"]
+
+    app.text_input[0].input("")
+    app.button[0].click().run()
+    assert app.error[0].value.startswith("an override needs a reason")
+
+    viewer = _app("vic")
+    viewer.switch_page("views/overrides.py").run()
+    assert viewer.info[0].value.startswith("Viewers see overrides")
+    assert [b.label for b in viewer.button] == ["Sign out"]  # no save, no withdraw

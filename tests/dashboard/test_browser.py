@@ -69,7 +69,7 @@ def served(loaded: Engine, db_url: str, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def test_sign_in_explore_a_series_and_download_its_csv(served: str) -> None:
+def test_sign_in_explore_a_series_download_its_csv_and_run_a_scenario(served: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -102,6 +102,23 @@ def test_sign_in_explore_a_series_and_download_its_csv(served: str) -> None:
         page.get_by_role("link", name="Accuracy").click()
         expect(page.get_by_role("heading", name="Accuracy", exact=True)).to_be_visible(timeout=30_000)
         page.screenshot(path=ARTIFACTS / "accuracy.png", full_page=True)
+        page.get_by_role("link", name="Scenario planner").click()
+        expect(page.get_by_role("heading", name="Scenario planner", exact=True)).to_be_visible(timeout=30_000)
+        skus = page.locator('[data-testid="stMultiSelect"]').first
+        skus.click()
+        page.keyboard.type("STA-001")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        page.get_by_role("button", name="Run and save").click()
+        expect(page.get_by_text("Scenario 1 saved")).to_be_visible(timeout=90_000)
+        expect(page.get_by_text("Extra units")).to_be_visible()
+        page.get_by_text("Extra units").scroll_into_view_if_needed()  # the app scrolls inside its own frame
+        page.wait_for_timeout(500)
+        page.screenshot(path=ARTIFACTS / "scenario.png", full_page=True)
+
+        page.get_by_role("link", name="Overrides").click()
+        expect(page.get_by_role("heading", name="Overrides", exact=True)).to_be_visible(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "overrides.png", full_page=True)
         page.get_by_role("link", name="Runs and jobs").click()
         expect(page.get_by_role("heading", name="Runs and jobs", exact=True)).to_be_visible(timeout=30_000)
         page.screenshot(path=ARTIFACTS / "runs.png", full_page=True)
