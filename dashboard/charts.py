@@ -2,22 +2,52 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import plotly.graph_objects as go
 import polars as pl
 
+BAND = {95: "rgba(31,119,180,0.15)", 80: "rgba(31,119,180,0.30)"}
 
-def forecast_figure(history: pl.DataFrame, forecast: pl.DataFrame, title: str) -> go.Figure:
-    """Sales history, the forecast and its 80% and 95% bands."""
+
+def forecast_figure(history: pl.DataFrame, forecast: pl.DataFrame, title: str,
+                    signals: dict[str, pl.DataFrame] | None = None) -> go.Figure:
+    """Sales history, the forecast with its 80% and 95% bands, and the signals around them:
+    case counts on a second axis, livestream and holiday markers, promotion spans."""
     fig = go.Figure()
     days = forecast["day"].to_list()
-    for level, shade in ((95, "rgba(31,119,180,0.15)"), (80, "rgba(31,119,180,0.30)")):
+    for level, shade in BAND.items():
         band = forecast[f"hi{level}"].to_list() + forecast[f"lo{level}"].to_list()[::-1]
-        fig.add_trace(go.Scatter(x=days + days[::-1], y=band,
-                                 fill="toself", fillcolor=shade, line={"width": 0}, name=f"{level}% band",
-                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=days + days[::-1], y=band, fill="toself", fillcolor=shade, line={"width": 0},
+                                 name=f"{level}% band", hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=history["day"].to_list(), y=history["units"].to_list(), name="sales",
                              line={"color": "#444"}))
     fig.add_trace(go.Scatter(x=days, y=forecast["yhat"].to_list(), name="forecast", line={"color": "#1f77b4"}))
-    fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=420,
-                      legend={"orientation": "h"}, yaxis_title="units")
+    top = max([*history["units"].to_list(), *forecast["hi95"].to_list(), 1.0])
+    if signals:
+        _overlay(fig, signals, top)
+    fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=460,
+                      legend={"orientation": "h"}, yaxis_title="units",
+                      yaxis2={"title": "new cases per 100k", "overlaying": "y", "side": "right", "showgrid": False})
     return fig
+
+
+def _overlay(fig: go.Figure, signals: dict[str, pl.DataFrame], top: float) -> None:
+    cases = signals["cases"]
+    if not cases.is_empty():
+        fig.add_trace(go.Scatter(x=cases["day"].to_list(), y=cases["per100k"].to_list(), name="cases per 100k",
+                                 yaxis="y2", line={"color": "#d62728", "width": 1, "dash": "dot"}))
+    streams = signals["livestreams"]
+    if not streams.is_empty():
+        fig.add_trace(go.Scatter(
+            x=streams["day"].to_list(), y=[top * 1.05] * streams.height, mode="markers", name="livestream",
+            marker={"symbol": "star", "size": 11, "color": "#9467bd"},
+            text=[f"{h}, {v:,} viewers" for h, v in zip(streams["host"], streams["viewers"], strict=True)]))
+    holidays = signals["holidays"]
+    if not holidays.is_empty():
+        fig.add_trace(go.Scatter(x=holidays["day"].to_list(), y=[top * 1.1] * holidays.height, mode="markers",
+                                 name="holiday / event", marker={"symbol": "diamond", "size": 8, "color": "#2ca02c"},
+                                 text=holidays["name"].to_list()))
+    for promo in signals["promotions"].iter_rows(named=True):
+        fig.add_vrect(x0=promo["start_day"], x1=promo["end_day"] + dt.timedelta(days=1), fillcolor="#ff7f0e",
+                      opacity=0.12, line_width=0)

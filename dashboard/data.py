@@ -105,3 +105,15 @@ def series_overrides(sku: str, region: str) -> pl.DataFrame:
 
 def override_value_added() -> pl.DataFrame:
     return _cached("override_value_added", _url())
+
+
+def series_signals(sku: str, region: str, since) -> dict[str, pl.DataFrame]:
+    return _cached("series_signals", _url(), sku, region, since)
+
+
+def series_contributions(run_id: int, sku: str, region: str) -> pl.DataFrame:
+    return _cached("series_contributions", _url(), run_id, sku, region)
+
+
+def series_backtest(sku: str, region: str) -> pl.DataFrame:
+    return _cached("series_backtest", _url(), sku, region)

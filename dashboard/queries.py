@@ -11,8 +11,8 @@ from sqlalchemy import Engine, func, select
 from forecast.backtest.run import ALL_WINDOWS, summary_table
 from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import (BacktestForecast, ForecastAccuracy, ForecastRun, LivestreamEvent, Region,
-                                     Sales, Sku)
+from forecast.storage.schema import (BacktestForecast, CalendarEvent, CaseCount, ForecastAccuracy, ForecastContribution,
+                                     ForecastRun, LivestreamEvent, Promotion, Region, Sales, Sku)
 
 __all__ = [
     "backtest_by_group",
@@ -28,10 +28,13 @@ __all__ = [
     "scenario_choices",
     "scenario_values",
     "series_adjusted",
+    "series_backtest",
+    "series_contributions",
     "series_forecast",
     "series_history",
     "series_index",
     "series_overrides",
+    "series_signals",
     "tracked_by_lag",
 ]
 
@@ -239,3 +242,78 @@ def override_value_added(engine: Engine) -> pl.DataFrame:
         pl.len().alias("rows"), wape("yhat").alias("wape_statistical"), wape("adjusted").alias("wape_adjusted"),
     ).with_columns((pl.col("wape_statistical") - pl.col("wape_adjusted")).alias("value_added")).sort(
         "created_by", "reason", "lag")
+
+
+def _with_ancestors(session, region: str) -> list[str]:
+    """`region` and the regions above it (a plan or a promotion may name a parent)."""
+    parents = dict(session.execute(select(Region.id, Region.parent_id)).all())
+    chain, current = [], region
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    return chain
+
+
+def series_signals(engine: Engine, sku: str, region: str, since: dt.date) -> dict[str, pl.DataFrame]:
+    """The signals around one series from `since`: cases (newest version per day), livestreams
+    featuring it, its promotions and the region's holidays and events."""
+    with session_scope(engine) as session:
+        regions = _with_ancestors(session, region)
+        category = session.scalar(select(Sku.category).where(Sku.id == sku))
+        cases = pl.DataFrame(session.execute(
+            select(CaseCount.day, CaseCount.known_at, CaseCount.new_cases_per_100k)
+            .where(CaseCount.region_id == region, CaseCount.day >= since)).all(),
+            schema={"day": pl.Date, "known_at": pl.Datetime("us", "UTC"), "per100k": pl.Float64}, orient="row")
+        events = session.execute(select(LivestreamEvent).where(LivestreamEvent.local_day >= since,
+                                                               LivestreamEvent.status != "cancelled")).scalars().all()
+        streams = [{"day": e.local_day, "host": e.host, "viewers": e.expected_viewers, "discount": e.discount,
+                    "known_at": e.known_at, "event": e.event_id} for e in events
+                   if (sku in (e.skus or []) or (not e.skus and e.category == category))
+                   and (not e.regions or set(e.regions) & set(regions))]
+        promos = session.execute(select(Promotion.promo_id, Promotion.start_day, Promotion.end_day, Promotion.discount,
+                                        Promotion.known_at).where(
+            Promotion.sku_id == sku, Promotion.end_day >= since,
+            (Promotion.region_id.is_(None)) | Promotion.region_id.in_(regions))).all()
+        holidays = session.execute(select(CalendarEvent.day, CalendarEvent.name, CalendarEvent.kind).where(
+            CalendarEvent.day >= since, (CalendarEvent.region_key == "*") | CalendarEvent.region_id.in_(regions))).all()
+    newest = lambda frame, key: frame.sort("known_at").unique(key, keep="last").sort(key)  # noqa: E731
+    stream_frame = pl.DataFrame(streams, schema={"day": pl.Date, "host": pl.String, "viewers": pl.Int64,
+                                                 "discount": pl.Float64, "known_at": pl.Datetime("us", "UTC"),
+                                                 "event": pl.String}, orient="row")
+    promo_frame = pl.DataFrame(promos, schema={"promo": pl.String, "start_day": pl.Date, "end_day": pl.Date,
+                                               "discount": pl.Float64, "known_at": pl.Datetime("us", "UTC")},
+                               orient="row")
+    return {"cases": newest(cases, "day").select("day", "per100k"),
+            "livestreams": newest(stream_frame, "event").drop("known_at", "event").sort("day"),
+            "promotions": newest(promo_frame, "promo").drop("known_at").sort("start_day"),
+            "holidays": pl.DataFrame(holidays, schema={"day": pl.Date, "name": pl.String, "kind": pl.String},
+                                     orient="row").unique().sort("day")}
+
+
+def series_contributions(engine: Engine, run_id: int, sku: str, region: str) -> pl.DataFrame:
+    """Per signal feature of one series' XGBoost forecast: its mean contribution (margin scale) over
+    the horizon, the factor that makes on the forecast, and the day it mattered most."""
+    c = ForecastContribution
+    with session_scope(engine) as session:
+        rows = session.execute(select(c.day, c.feature, c.contribution).where(
+            c.run_id == run_id, c.sku_id == sku, c.region_id == region)).all()
+    frame = pl.DataFrame(rows, schema={"day": pl.Date, "feature": pl.String, "contribution": pl.Float64}, orient="row")
+    if frame.is_empty():
+        return frame
+    return frame.group_by("feature").agg(
+        pl.col("contribution").mean().alias("mean_contribution"),
+        pl.col("contribution").abs().max().alias("largest"),
+        pl.col("day").sort_by(pl.col("contribution").abs()).last().alias("largest_on"),
+    ).with_columns(pl.col("mean_contribution").exp().round(3).alias("factor")).sort("largest", descending=True)
+
+
+def series_backtest(engine: Engine, sku: str, region: str) -> pl.DataFrame:
+    """This series' metrics per model in the newest complete backtest (all its windows)."""
+    with session_scope(engine) as session:
+        run = backtest_repo.latest_complete_run(session=session)
+        if run is None:
+            return pl.DataFrame()
+        metrics = backtest_repo.read_metrics(session=session, run_id=run.id, window=ALL_WINDOWS, step=0)
+    mine = metrics.filter((pl.col("sku_id") == sku) & (pl.col("region_id") == region)
+                          & pl.col("metric").is_in(["wape", "rmsse", "bias", "coverage_80", "coverage_95"]))
+    return mine.pivot(on="metric", index="model", values="value").with_columns(pl.lit(run.id).alias("backtest"))

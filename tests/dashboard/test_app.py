@@ -184,3 +184,16 @@ def test_a_planner_overrides_a_forecast_the_view_adjusts_it_and_a_viewer_cannot(
     viewer.switch_page("views/overrides.py").run()
     assert viewer.info[0].value.startswith("Viewers see overrides")
     assert [b.label for b in viewer.button] == ["Sign out"]  # no save, no withdraw
+
+
+def test_explorer_explains_an_xgboost_forecast_with_its_signal_contributions(published: int, loaded: Engine) -> None:
+    xgb = run_forecast(loaded, horizon=14, models=["XGBoost"]).run_id
+    app = _app()
+    app.switch_page("views/explorer.py").run()
+    assert not app.exception, app.exception
+    assert app.caption[0].value.startswith(f"Model: XGBoost · run #{xgb}")
+    contributions = app.dataframe[0].value
+    assert len(contributions) > 0 and (contributions["factor"] > 0).all()
+    assert contributions["largest"].is_monotonic_decreasing
+    spec = app.get("plotly_chart")[0].proto.spec
+    assert '"cases per 100k"' in spec  # the region's case counts on the second axis
