@@ -117,3 +117,7 @@ def series_contributions(run_id: int, sku: str, region: str) -> pl.DataFrame:
 
 def series_backtest(sku: str, region: str) -> pl.DataFrame:
     return _cached("series_backtest", _url(), sku, region)
+
+
+def exceptions() -> dict[str, pl.DataFrame]:
+    return _cached("exceptions", _url())

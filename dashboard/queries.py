@@ -12,13 +12,15 @@ from forecast.backtest.run import ALL_WINDOWS, summary_table
 from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import (BacktestForecast, CalendarEvent, CaseCount, ForecastAccuracy, ForecastContribution,
-                                     ForecastRun, LivestreamEvent, Promotion, Region, Sales, Sku)
+                                     ForecastRun, ForecastValue, LivestreamEvent, Promotion, PublishedSeries, Region,
+                                     Sales, Sku)
 
 __all__ = [
     "backtest_by_group",
     "backtest_by_step",
     "backtest_runs",
     "backtest_summary",
+    "exceptions",
     "job_health",
     "latest_run",
     "override_value_added",
@@ -74,7 +76,8 @@ def job_health(engine: Engine, limit: int = 200) -> pl.DataFrame:
 def series_index(engine: Engine) -> pl.DataFrame:
     """Every published series: sku, region, sku name, category, region name, parent (for search)."""
     with session_scope(engine) as session:
-        published = forecast_repo.read_published(session=session).select("sku", "region").unique()
+        published = pl.DataFrame(session.execute(select(PublishedSeries.sku_id, PublishedSeries.region_id)).all(),
+                                 schema=["sku", "region"], orient="row")
         skus = pl.DataFrame(session.execute(select(Sku.id, Sku.name, Sku.category)).all(),
                             schema=["sku", "sku_name", "category"], orient="row")
         regions = pl.DataFrame(session.execute(select(Region.id, Region.name, Region.parent_id)).all(),
@@ -317,3 +320,61 @@ def series_backtest(engine: Engine, sku: str, region: str) -> pl.DataFrame:
     mine = metrics.filter((pl.col("sku_id") == sku) & (pl.col("region_id") == region)
                           & pl.col("metric").is_in(["wape", "rmsse", "bias", "coverage_80", "coverage_95"]))
     return mine.pivot(on="metric", index="model", values="value").with_columns(pl.lit(run.id).alias("backtest"))
+
+
+SURGE_RATIO = 1.5
+SURGE_MIN_PER_100K = 5.0
+"""A region surges when its last 7 days have at least this many new cases per 100k and 1.5 x the 7 before."""
+
+
+def _days_before(day: dt.date | None, days: int) -> dt.date:
+    """`days` before `day` (or a date before any data when there is none)."""
+    return day - dt.timedelta(days=days) if day else dt.date(1900, 1, 1)
+
+
+def exceptions(engine: Engine, limit: int = 10) -> dict[str, pl.DataFrame]:
+    """What a planner should look at first: the largest forecast changes against the previous run,
+    the series whose tracked one-day-ahead accuracy over the last 28 days is worst, and the regions
+    whose case counts are surging (`SURGE_RATIO`, `SURGE_MIN_PER_100K`)."""
+    with session_scope(engine) as session:
+        runs = session.execute(select(ForecastRun.id).where(ForecastRun.published_at.is_not(None))
+                               .order_by(ForecastRun.published_at.desc()).limit(2)).scalars().all()
+        values = pl.DataFrame(session.execute(select(ForecastValue.run_id, ForecastValue.sku_id,
+                                                     ForecastValue.region_id, ForecastValue.day, ForecastValue.yhat)
+                                              .where(ForecastValue.run_id.in_(runs))).all(),
+                              schema=["run_id", "sku", "region", "day", "yhat"], orient="row")
+        last_tracked = session.scalar(select(func.max(ForecastAccuracy.day)))
+        tracked = pl.DataFrame(session.execute(select(ForecastAccuracy.sku_id, ForecastAccuracy.region_id,
+                                                      ForecastAccuracy.yhat, ForecastAccuracy.actual).where(
+            ForecastAccuracy.lag == 1, ForecastAccuracy.day > _days_before(last_tracked, 28)))
+            .all(), schema=["sku", "region", "yhat", "actual"], orient="row")
+        last_case = session.scalar(select(func.max(CaseCount.day)))
+        cases = pl.DataFrame(session.execute(select(CaseCount.region_id, CaseCount.day, CaseCount.known_at,
+                                                    CaseCount.new_cases_per_100k).where(
+            CaseCount.region_id.is_not(None), CaseCount.day > _days_before(last_case, 14)))
+            .all(), schema=["region", "day", "known_at", "per100k"], orient="row")
+    changes = pl.DataFrame()
+    if len(runs) == 2:
+        both = values.filter(pl.col("day").is_in(values.filter(pl.col("run_id") == runs[1])["day"].implode()))
+        totals = both.group_by("sku", "region", "run_id").agg(pl.col("yhat").sum()).pivot(
+            on="run_id", index=["sku", "region"], values="yhat")
+        changes = totals.select("sku", "region", pl.col(str(runs[1])).alias("previous"),
+                                pl.col(str(runs[0])).alias("now")).with_columns(
+            (pl.col("now") - pl.col("previous")).alias("change"),
+            ((pl.col("now") / pl.col("previous") - 1) * 100).round(1).alias("change_pct"),
+        ).sort(pl.col("change").abs(), descending=True).head(limit)
+    poor = tracked.group_by("sku", "region").agg(
+        ((pl.col("yhat") - pl.col("actual")).abs().sum() / pl.col("actual").sum()).alias("wape"),
+        pl.col("actual").sum().alias("units"), pl.len().alias("days"),
+    ).filter(pl.col("units") > 0).sort("wape", descending=True).head(limit) if not tracked.is_empty() else tracked
+    surging = pl.DataFrame()
+    if not cases.is_empty():
+        newest = cases.sort("known_at").unique(["region", "day"], keep="last")
+        week = pl.col("day") > last_case - dt.timedelta(days=7)
+        surging = newest.group_by("region").agg(
+            pl.col("per100k").filter(week).sum().alias("last_7_days"),
+            pl.col("per100k").filter(~week).sum().alias("previous_7_days"),
+        ).with_columns((pl.col("last_7_days") / pl.col("previous_7_days")).round(2).alias("ratio"))
+        surging = surging.filter((pl.col("ratio") >= SURGE_RATIO) & (pl.col("last_7_days") >= SURGE_MIN_PER_100K)).sort(
+            "ratio", descending=True)
+    return {"changes": changes, "poor_accuracy": poor, "surging_regions": surging}

@@ -37,6 +37,32 @@ else:
         st.success("Every job's last run succeeded.")
     st.dataframe(last.select("job", "status", "scheduled_for", "finished_at", "rows", "message"), hide_index=True)
 
+st.subheader("Exceptions")
+found = data.exceptions()
+explorer = st.column_config.LinkColumn("open", display_text="explorer")
+
+
+def _linked(frame):
+    return frame.with_columns(pl.format("explorer?sku={}&region={}", "sku", "region").alias("open"))
+
+
+tabs = st.tabs(["Largest changes since the previous run", "Poor recent accuracy", "Case counts surging"])
+with tabs[0]:
+    if found["changes"].is_empty():
+        st.caption("Only one run is published so far.")
+    else:
+        st.dataframe(_linked(found["changes"]), hide_index=True, column_config={"open": explorer})
+with tabs[1]:
+    if found["poor_accuracy"].is_empty():
+        st.caption("No tracked accuracy yet (the accuracy job compares published forecasts with new actuals).")
+    else:
+        st.dataframe(_linked(found["poor_accuracy"]), hide_index=True, column_config={"open": explorer})
+with tabs[2]:
+    if found["surging_regions"].is_empty():
+        st.caption("No region's new cases rose by half or more in the last 7 days (at 5 or more per 100k).")
+    else:
+        st.dataframe(found["surging_regions"], hide_index=True)
+
 st.subheader("Forecast by region and category, against the same days last year")
 totals = data.region_totals()
 st.dataframe(totals, hide_index=True)

@@ -12,7 +12,7 @@ from dashboard.queries import override_value_added
 from forecast.pipeline.accuracy import track_accuracy
 from forecast.pipeline.run import run_forecast
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import ForecastAccuracy, ForecastOverride, Sales
+from forecast.storage.schema import ForecastAccuracy, ForecastOverride, ForecastValue, Sales
 
 
 def test_value_added_compares_the_adjusted_with_the_statistical_forecast(loaded: Engine) -> None:
@@ -39,3 +39,27 @@ def test_value_added_compares_the_adjusted_with_the_statistical_forecast(loaded:
     assert added["wape_statistical"][0] == pytest.approx(wape(lag1["yhat"]))
     assert added["wape_adjusted"][0] == pytest.approx(wape(lag1["yhat"] * 1.5))
     assert added["value_added"][0] == pytest.approx(wape(lag1["yhat"]) - wape(lag1["yhat"] * 1.5))
+
+
+def test_exceptions_list_the_largest_changes_and_the_worst_tracked_series(loaded: Engine) -> None:
+    from dashboard.queries import exceptions
+
+    with session_scope(loaded) as session:
+        last = session.scalar(select(func.max(Sales.day)))
+    early = run_forecast(loaded, horizon=28, models=["SeasonalNaive"], cutoff=last - dt.timedelta(days=14)).run_id
+    late = run_forecast(loaded, horizon=28, models=["AutoTheta"], cutoff=last).run_id
+    track_accuracy(loaded)
+    found = exceptions(loaded, limit=5)
+
+    changes = found["changes"]
+    assert len(changes) == 5 and changes["change"].abs().is_sorted(descending=True)
+    top = changes.row(0, named=True)
+    with session_scope(loaded) as session:
+        values = pl.DataFrame(session.execute(select(ForecastValue.run_id, ForecastValue.day, ForecastValue.yhat).where(
+            ForecastValue.sku_id == top["sku"], ForecastValue.region_id == top["region"])).all(),
+            schema=["run_id", "day", "yhat"], orient="row")
+    overlap = values.filter(pl.col("day").is_in(values.filter(pl.col("run_id") == early)["day"].implode()))
+    assert top["now"] == pytest.approx(overlap.filter(pl.col("run_id") == late)["yhat"].sum())
+    assert top["previous"] == pytest.approx(overlap.filter(pl.col("run_id") == early)["yhat"].sum())
+    poor = found["poor_accuracy"]
+    assert len(poor) == 5 and poor["wape"].is_sorted(descending=True) and (poor["days"] == 14).all()
