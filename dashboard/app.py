@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+import dashboard.charts  # noqa: F401 - Plotly is imported once per server, while the sign-in page shows
 from dashboard.auth import require_login
 
 VIEWS = Path(__file__).resolve().parent / "views"

@@ -11,9 +11,22 @@ from sqlalchemy import Engine, func, select
 from forecast.backtest.run import ALL_WINDOWS, summary_table
 from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import (BacktestForecast, CalendarEvent, CaseCount, ForecastAccuracy, ForecastContribution,
-                                     ForecastRun, ForecastValue, LivestreamEvent, Promotion, PublishedSeries, Region,
-                                     Sales, Sku)
+from forecast.storage.schema import (
+    BacktestForecast,
+    BacktestMetric,
+    CalendarEvent,
+    CaseCount,
+    ForecastAccuracy,
+    ForecastContribution,
+    ForecastRun,
+    ForecastValue,
+    LivestreamEvent,
+    Promotion,
+    PublishedSeries,
+    Region,
+    Sales,
+    Sku,
+)
 
 __all__ = [
     "backtest_by_group",
@@ -312,13 +325,17 @@ def series_contributions(engine: Engine, run_id: int, sku: str, region: str) -> 
 
 def series_backtest(engine: Engine, sku: str, region: str) -> pl.DataFrame:
     """This series' metrics per model in the newest complete backtest (all its windows)."""
+    m = BacktestMetric
     with session_scope(engine) as session:
         run = backtest_repo.latest_complete_run(session=session)
         if run is None:
             return pl.DataFrame()
-        metrics = backtest_repo.read_metrics(session=session, run_id=run.id, window=ALL_WINDOWS, step=0)
-    mine = metrics.filter((pl.col("sku_id") == sku) & (pl.col("region_id") == region)
-                          & pl.col("metric").is_in(["wape", "rmsse", "bias", "coverage_80", "coverage_95"]))
+        rows = session.execute(select(m.model, m.metric, m.value).where(  # the primary key's prefix: an index seek
+            m.run_id == run.id, m.window_no == ALL_WINDOWS, m.sku_id == sku, m.region_id == region, m.step == 0,
+            m.metric.in_(["wape", "rmsse", "bias", "coverage_80", "coverage_95"]))).all()
+    mine = pl.DataFrame(rows, schema={"model": pl.String, "metric": pl.String, "value": pl.Float64}, orient="row")
+    if mine.is_empty():
+        return mine
     return mine.pivot(on="metric", index="model", values="value").with_columns(pl.lit(run.id).alias("backtest"))
 
 

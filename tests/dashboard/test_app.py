@@ -132,6 +132,11 @@ def test_accuracy_page_shows_backtests_compared_and_tracked_accuracy(published: 
     tracked = app.dataframe[4].value
     assert tracked["lag"].tolist() == [1, 7] and (tracked["rows"] > 0).all()
 
+    app.switch_page("views/explorer.py").run()  # the series' own scores in the newest backtest
+    mine = app.dataframe[0].value
+    assert set(mine["model"]) == {"SeasonalNaive", "AutoTheta", "Selected", "Ensemble"}
+    assert (mine["backtest"] == second).all() and mine["wape"].is_monotonic_increasing
+
 
 def test_a_planner_runs_and_saves_a_livestream_scenario_and_a_viewer_may_only_open_it(published: int) -> None:
     app = _app("pia")

@@ -5,34 +5,24 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
+from dashboard.server import command, free_port, wait_until_healthy
 from forecast.pipeline.run import run_forecast
 from forecast.storage import user_repo
 from forecast.storage.engine import session_scope
 from tests.conftest import IN_CI
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PASSWORD = "browser-test-password"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -45,22 +35,13 @@ def served(loaded: Engine, db_url: str, tmp_path: Path) -> Iterator[str]:
     run_forecast(loaded, horizon=14, models=["SeasonalNaive"])
     with session_scope(loaded) as session:
         user_repo.set_user(session=session, username="pia", password=PASSWORD, role="planner")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DEMAND_DATABASE_URL": db_url}
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - closed with the process
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-                               "--browser.gatherUsageStats", "false", "--server.port", str(port),
-                               "--server.address", "127.0.0.1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(command(port), env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
+        if not wait_until_healthy(url):
             pytest.fail("streamlit did not start: " + (tmp_path / "streamlit.log").read_text())
         yield url
     finally:
