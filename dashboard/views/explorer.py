@@ -11,12 +11,8 @@ from dashboard.export import safe_csv
 from dashboard.widgets import series_picker
 
 st.title("Explorer")
-index = data.series_index()
-if index.is_empty():
-    st.warning("No forecast is published yet.")
-    st.stop()
 
-row = series_picker(index, key="explorer_series")
+row = series_picker(key="explorer_series")
 sku, region = row["sku"], row["region"]
 
 forecast = data.series_forecast(sku, region)

@@ -15,11 +15,7 @@ from forecast.storage import override_repo
 from forecast.storage.engine import session_scope
 
 st.title("Overrides")
-index = data.series_index()
-if index.is_empty():
-    st.warning("No forecast is published yet.")
-    st.stop()
-row = series_picker(index, key="override_series")
+row = series_picker(key="override_series")
 sku, region = row["sku"], row["region"]
 adjusted = data.series_adjusted(sku, region)
 
