@@ -8,12 +8,11 @@ from pathlib import Path
 import streamlit as st
 
 import dashboard.charts  # noqa: F401 - Plotly is imported once per server, while the sign-in page shows
-from dashboard.auth import require_login
+from dashboard.auth import require_login, signed_in
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="Demand forecasts", layout="wide")
-require_login()  # nothing below runs, no page and no download, before a user signs in
 pages = [
     st.Page(VIEWS / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page(VIEWS / "explorer.py", title="Explorer", icon=":material/query_stats:"),
@@ -22,4 +21,8 @@ pages = [
     st.Page(VIEWS / "overrides.py", title="Overrides", icon=":material/edit:"),
     st.Page(VIEWS / "runs.py", title="Runs and jobs", icon=":material/history:"),
 ]
-st.navigation(pages).run()
+# The page is resolved from the URL before the sign-in, so a link to a page survives it; the menu
+# stays hidden and nothing of the page runs until a user has signed in.
+page = st.navigation(pages, position="sidebar" if signed_in() else "hidden")
+require_login()
+page.run()

@@ -11,10 +11,11 @@ from forecast.settings import get_settings
 from forecast.storage import user_repo
 from forecast.storage.engine import session_scope
 
-__all__ = ["is_planner", "require_login"]
+__all__ = ["is_planner", "require_login", "signed_in"]
 
 
-def _signed_in() -> dict | None:
+def signed_in() -> dict | None:
+    """The signed-in user (name, role, since), or None; no output."""
     user = st.session_state.get("user")
     if user and time.monotonic() - user["since"] < get_settings().dashboard_session_minutes * 60:
         return user
@@ -24,7 +25,7 @@ def _signed_in() -> dict | None:
 
 def require_login() -> dict:
     """The signed-in user (name, role); otherwise show the sign-in form and stop the script."""
-    user = _signed_in()
+    user = signed_in()
     if user is not None:
         st.sidebar.write(f"Signed in as **{user['name']}** ({user['role']})")
         if st.sidebar.button("Sign out"):
@@ -48,5 +49,5 @@ def require_login() -> dict:
 
 def is_planner() -> bool:
     """Whether the signed-in user may save scenarios and overrides."""
-    user = _signed_in()
+    user = signed_in()
     return user is not None and user["role"] == "planner"

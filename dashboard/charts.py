@@ -51,3 +51,14 @@ def _overlay(fig: go.Figure, signals: dict[str, pl.DataFrame], top: float) -> No
     for promo in signals["promotions"].iter_rows(named=True):
         fig.add_vrect(x0=promo["start_day"], x1=promo["end_day"] + dt.timedelta(days=1), fillcolor="#ff7f0e",
                       opacity=0.12, line_width=0)
+
+
+def totals_figure(totals: pl.DataFrame) -> go.Figure:
+    """Total forecast units per day over the horizon against the same weekdays a year earlier."""
+    fig = go.Figure([go.Bar(x=totals["day"].to_list(), y=totals["forecast"].to_list(), name="forecast",
+                            marker_color="#1f77b4"),
+                     go.Scatter(x=totals["day"].to_list(), y=totals["last_year"].to_list(),
+                                name="same weekday last year", mode="lines+markers", line={"color": "#444"})])
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 20, "b": 10}, legend={"orientation": "h"},
+                      yaxis_title="units a day, all series")
+    return fig

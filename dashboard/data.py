@@ -121,3 +121,7 @@ def series_backtest(sku: str, region: str) -> pl.DataFrame:
 
 def exceptions() -> dict[str, pl.DataFrame]:
     return _cached("exceptions", _url())
+
+
+def daily_totals() -> pl.DataFrame:
+    return _cached("daily_totals", _url())

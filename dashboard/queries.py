@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from forecast.backtest.run import ALL_WINDOWS, summary_table
 from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo
@@ -33,6 +33,7 @@ __all__ = [
     "backtest_by_step",
     "backtest_runs",
     "backtest_summary",
+    "daily_totals",
     "exceptions",
     "job_health",
     "latest_run",
@@ -395,3 +396,21 @@ def exceptions(engine: Engine, limit: int = 10) -> dict[str, pl.DataFrame]:
         surging = surging.filter((pl.col("ratio") >= SURGE_RATIO) & (pl.col("last_7_days") >= SURGE_MIN_PER_100K)).sort(
             "ratio", descending=True)
     return {"changes": changes, "poor_accuracy": poor, "surging_regions": surging}
+
+
+def daily_totals(engine: Engine) -> pl.DataFrame:
+    """Per day of the published horizon: total forecast units, and actual units on the same weekday a year
+    earlier (364 days before)."""
+    with session_scope(engine) as session:
+        forecast = session.execute(text("SELECT day, sum(yhat) FROM published_forecast GROUP BY day ORDER BY day"))
+        forecast = forecast.all()
+        if not forecast:
+            return pl.DataFrame()
+        frame = pl.DataFrame([(d if isinstance(d, dt.date) else dt.date.fromisoformat(d), v) for d, v in forecast],
+                             schema={"day": pl.Date, "forecast": pl.Float64}, orient="row")
+        first, last = frame["day"].min() - dt.timedelta(days=364), frame["day"].max() - dt.timedelta(days=364)
+        year_ago = session.execute(select(Sales.day, func.sum(Sales.units)).where(Sales.day.between(first, last))
+                                   .group_by(Sales.day)).all()
+    ago = pl.DataFrame(year_ago, schema={"day": pl.Date, "last_year": pl.Float64}, orient="row").with_columns(
+        pl.col("day") + pl.duration(days=364))
+    return frame.join(ago, on="day", how="left").sort("day")

@@ -9,18 +9,22 @@ from dashboard import data
 
 
 def series_picker(*, key: str) -> dict:
-    """A searchable SKU x region select box kept in the URL (`?sku=…&region=…`); returns the chosen row
-    (sku, region, names, category). With no published series it says so and stops the page."""
+    """Two searchable select boxes, SKU then region, kept in the URL (`?sku=…&region=…`); returns the
+    chosen series' row (sku, region, names, category). Two short lists instead of one of every SKU x
+    region keep the page light with 10,000 series. With no published series it says so and stops."""
     index = data.series_index()
     if index.is_empty():
         st.warning("No forecast is published yet.")
         st.stop()
-    labels = index.select(pl.format("{} · {} — {}", "sku", pl.col("sku_name").fill_null(""),
-                                    pl.col("region")).alias("label"))["label"].to_list()
+    skus = index.select("sku", "sku_name").unique(maintain_order=True)
+    names = dict(skus.iter_rows())
     params = st.query_params
-    start = next((i for i, row in enumerate(index.iter_rows(named=True))
-                  if row["sku"] == params.get("sku") and row["region"] == params.get("region")), 0)
-    choice = st.selectbox("SKU × region", labels, index=start, key=key, help="Type to search by SKU, name or region.")
-    row = index.row(labels.index(choice), named=True)
-    st.query_params.update({"sku": row["sku"], "region": row["region"]})
-    return row
+    sku_ids = skus["sku"].to_list()
+    sku = st.selectbox("SKU", sku_ids, index=sku_ids.index(params["sku"]) if params.get("sku") in names else 0,
+                       format_func=lambda s: f"{s} · {names[s] or ''}", key=f"{key}_sku",
+                       help="Type to search by SKU or name.")
+    regions = index.filter(pl.col("sku") == sku)["region"].to_list()
+    region = st.selectbox("Region", regions, key=f"{key}_region",
+                          index=regions.index(params["region"]) if params.get("region") in regions else 0)
+    st.query_params.update({"sku": sku, "region": region})
+    return index.filter((pl.col("sku") == sku) & (pl.col("region") == region)).row(0, named=True)

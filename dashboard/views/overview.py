@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
+from dashboard.charts import totals_figure
 from dashboard.export import safe_csv
 
 st.title("Overview")
@@ -62,6 +63,9 @@ with tabs[2]:
         st.caption("No region's new cases rose by half or more in the last 7 days (at 5 or more per 100k).")
     else:
         st.dataframe(found["surging_regions"], hide_index=True)
+
+st.subheader("All series, day by day")
+st.plotly_chart(totals_figure(data.daily_totals()), key="daily_totals")
 
 st.subheader("Forecast by region and category, against the same days last year")
 totals = data.region_totals()

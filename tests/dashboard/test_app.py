@@ -66,6 +66,8 @@ def test_overview_shows_the_published_run_and_totals(published: int, loaded: Eng
     assert app.title[0].value == "Overview"
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Published run"] == f"#{published}" and metrics["Series"] == "18"
+    daily = app.get("plotly_chart")[0].proto.spec
+    assert '"same weekday last year"' in daily and '"forecast"' in daily
     totals = app.dataframe[-1].value
     with session_scope(loaded) as session:
         forecast = forecast_repo.read_published(session=session)["yhat"].sum()
@@ -83,9 +85,12 @@ def test_explorer_draws_one_series_with_its_bands(published: int) -> None:
     assert '"95% band"' in figure and '"80% band"' in figure and '"forecast"' in figure
     table = app.dataframe[0].value
     assert len(table) == 14 and (table["lo95"] <= table["yhat"]).all() and (table["yhat"] <= table["hi95"]).all()
+    assert app.selectbox[0].label == "SKU" and app.selectbox[1].options == ["R01", "R02"]
     second = app.selectbox[0].options[1]
-    app.selectbox[0].select(second).run()
-    assert app.query_params["sku"] == second.split(" · ")[0]
+    app.selectbox[0].select(second.split(" · ")[0]).run()
+    app.selectbox[1].select("R02").run()
+    assert (app.query_params["sku"], app.query_params["region"]) == (second.split(" · ")[0], "R02")
+    assert app.get("plotly_chart")[0].proto.spec.count(f"{second.split(' · ')[0]} in R02") == 1
 
 
 def test_runs_page_lists_runs_and_jobs(published: int, loaded: Engine) -> None:

@@ -103,4 +103,14 @@ def test_sign_in_explore_a_series_download_its_csv_and_run_a_scenario(served: st
         page.get_by_role("link", name="Runs and jobs").click()
         expect(page.get_by_role("heading", name="Runs and jobs", exact=True)).to_be_visible(timeout=30_000)
         page.screenshot(path=ARTIFACTS / "runs.png", full_page=True)
+
+        # a link to a series (as the overview's exceptions give) survives the sign-in of a new session
+        other = browser.new_page(viewport={"width": 1400, "height": 1000})
+        other.goto(f"{served}/explorer?sku=STA-002&region=R02")
+        other.get_by_role("textbox", name="User").fill("pia")
+        other.get_by_role("textbox", name="Password").fill(PASSWORD)
+        other.get_by_role("button", name="Sign in").click()
+        expect(other.get_by_role("heading", name="Explorer", exact=True)).to_be_visible(timeout=30_000)
+        expect(other.locator('[data-testid="stPlotlyChart"]').get_by_text("STA-002 in R02")).to_be_visible(
+            timeout=30_000)
         browser.close()
