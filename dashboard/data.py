@@ -77,8 +77,8 @@ def backtest_by_group(run_id: int, group: str) -> pl.DataFrame:
     return _cached("backtest_by_group", _url(), run_id, group)
 
 
-def tracked_by_lag() -> pl.DataFrame:
-    return _cached("tracked_by_lag", _url())
+def tracked_by(by: str) -> pl.DataFrame:
+    return _cached("tracked_by", _url(), by)
 
 
 def scenario_choices() -> dict[str, list[str]]:

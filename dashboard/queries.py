@@ -51,7 +51,8 @@ __all__ = [
     "series_index",
     "series_overrides",
     "series_signals",
-    "tracked_by_lag",
+    "top_contributions",
+    "tracked_by",
 ]
 
 
@@ -178,20 +179,24 @@ def backtest_by_group(engine: Engine, run_id: int, group: str) -> pl.DataFrame:
     ).sort(group, "wape")
 
 
-def tracked_by_lag(engine: Engine) -> pl.DataFrame:
-    """Tracked accuracy of what was published (forecast_accuracy) per lag: days, WAPE, bias, coverage."""
+def tracked_by(engine: Engine, by: str) -> pl.DataFrame:
+    """Tracked accuracy of what was published (forecast_accuracy) per lag and `by` (lag, model,
+    category or region): rows, WAPE, bias (share of actuals), 80% and 95% coverage."""
     a = ForecastAccuracy
     with session_scope(engine) as session:
-        rows = session.execute(select(a.lag, a.yhat, a.actual, a.lo80, a.hi80, a.lo95, a.hi95)).all()
-    frame = pl.DataFrame(rows, schema=["lag", "yhat", "actual", "lo80", "hi80", "lo95", "hi95"], orient="row")
+        rows = session.execute(select(a.lag, a.model, Sku.category, a.region_id.label("region"), a.yhat, a.actual,
+                                      a.lo80, a.hi80, a.lo95, a.hi95).join(Sku, Sku.id == a.sku_id)).all()
+    frame = pl.DataFrame(rows, schema=["lag", "model", "category", "region", "yhat", "actual", "lo80", "hi80", "lo95",
+                                       "hi95"], orient="row")
     if frame.is_empty():
         return frame
     err = pl.col("yhat") - pl.col("actual")
     inside = lambda level: ((pl.col("actual") >= pl.col(f"lo{level}"))  # noqa: E731
                             & (pl.col("actual") <= pl.col(f"hi{level}"))).mean().alias(f"coverage_{level}")
-    return frame.group_by("lag").agg(
+    keys = ["lag"] if by == "lag" else ["lag", by]
+    return frame.group_by(keys).agg(
         pl.len().alias("rows"), (err.abs().sum() / pl.col("actual").sum()).alias("wape"),
-        (err.sum() / pl.col("actual").sum()).alias("bias"), inside(80), inside(95)).sort("lag")
+        (err.sum() / pl.col("actual").sum()).alias("bias"), inside(80), inside(95)).sort(keys)
 
 
 def scenario_choices(engine: Engine) -> dict[str, list[str]]:
@@ -308,16 +313,18 @@ def series_signals(engine: Engine, sku: str, region: str, since: dt.date) -> dic
 
 
 def series_contributions(engine: Engine, run_id: int, sku: str, region: str) -> pl.DataFrame:
-    """Per signal feature of one series' XGBoost forecast: its mean contribution (margin scale) over
-    the horizon, the factor that makes on the forecast, and the day it mattered most."""
+    """Per day and signal feature of one series' XGBoost forecast: its contribution (margin scale)."""
     c = ForecastContribution
     with session_scope(engine) as session:
         rows = session.execute(select(c.day, c.feature, c.contribution).where(
             c.run_id == run_id, c.sku_id == sku, c.region_id == region)).all()
-    frame = pl.DataFrame(rows, schema={"day": pl.Date, "feature": pl.String, "contribution": pl.Float64}, orient="row")
-    if frame.is_empty():
-        return frame
-    return frame.group_by("feature").agg(
+    return pl.DataFrame(rows, schema={"day": pl.Date, "feature": pl.String, "contribution": pl.Float64}, orient="row")
+
+
+def top_contributions(contributions: pl.DataFrame) -> pl.DataFrame:
+    """Per feature over the given days: mean contribution, the factor it makes on the forecast
+    (exp of the mean, the model's log link), its largest absolute value and the day of it."""
+    return contributions.group_by("feature").agg(
         pl.col("contribution").mean().alias("mean_contribution"),
         pl.col("contribution").abs().max().alias("largest"),
         pl.col("day").sort_by(pl.col("contribution").abs()).last().alias("largest_on"),

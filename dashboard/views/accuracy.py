@@ -42,8 +42,10 @@ else:
         st.dataframe(both, hide_index=True)
 
 st.subheader("Tracked accuracy of the published forecasts")
-tracked = data.tracked_by_lag()
+tracked = data.tracked_by("lag")
 if tracked.is_empty():
     st.info("Nothing tracked yet: the accuracy job compares published forecasts with the actuals as they arrive.")
 else:
     st.dataframe(tracked, hide_index=True)
+    by = st.radio("Tracked accuracy by", ["model", "category", "region"], horizontal=True, key="tracked_by")
+    st.dataframe(data.tracked_by(by), hide_index=True)

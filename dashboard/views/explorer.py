@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.charts import forecast_figure
 from dashboard.export import safe_csv
+from dashboard.queries import top_contributions
 from dashboard.widgets import series_picker
 
 st.title("Explorer")
@@ -31,7 +32,10 @@ with left:
     if contributions.is_empty():
         st.caption("The model of this series reads no signals (only XGBoost stores contributions).")
     else:
-        st.dataframe(contributions.head(8), hide_index=True,
+        days = contributions["day"].unique().sort().to_list()
+        first, last = st.select_slider("Days", days, value=(days[0], days[-1]), key="contribution_days")
+        chosen = contributions.filter(pl.col("day").is_between(first, last))
+        st.dataframe(top_contributions(chosen).head(8), hide_index=True,
                      column_config={"factor": st.column_config.NumberColumn(
                          help="exp(mean contribution): how much the feature scales the forecast on average")})
 with right:

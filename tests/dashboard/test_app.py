@@ -136,6 +136,10 @@ def test_accuracy_page_shows_backtests_compared_and_tracked_accuracy(published: 
     assert f"wrmsse #{first}" in compared.columns and len(compared) == 4
     tracked = app.dataframe[4].value
     assert tracked["lag"].tolist() == [1, 7] and (tracked["rows"] > 0).all()
+    by_model = app.dataframe[5].value
+    assert set(by_model["model"]) == {"SeasonalNaive"} and by_model["rows"].sum() == tracked["rows"].sum()
+    app.radio[0].set_value("region").run()
+    assert set(app.dataframe[5].value["region"]) == {"R01", "R02"}
 
     app.switch_page("views/explorer.py").run()  # the series' own scores in the newest backtest
     mine = app.dataframe[0].value
@@ -205,5 +209,8 @@ def test_explorer_explains_an_xgboost_forecast_with_its_signal_contributions(pub
     contributions = app.dataframe[0].value
     assert len(contributions) > 0 and (contributions["factor"] > 0).all()
     assert contributions["largest"].is_monotonic_decreasing
+    first_day = app.select_slider[0].value[0]
+    app.select_slider[0].set_value((first_day, first_day)).run()  # one day: its own contributions
+    assert (app.dataframe[0].value["largest_on"].dt.date == first_day).all()
     spec = app.get("plotly_chart")[0].proto.spec
     assert '"cases per 100k"' in spec  # the region's case counts on the second axis
