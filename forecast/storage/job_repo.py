@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from forecast.storage.schema import JobRun, SchedulerLock, utcnow
@@ -48,7 +48,7 @@ def last_success(*, session: Session, job: str) -> JobRun | None:
 def last_outcomes(*, session: Session) -> dict[str, JobRun]:
     """The newest attempt of every job that ever ran."""
     newest = select(JobRun.job, func.max(JobRun.id).label("id")).group_by(JobRun.job).subquery()
-    rows = session.scalars(select(JobRun).join(newest, and_(JobRun.id == newest.c.id))).all()
+    rows = session.scalars(select(JobRun).join(newest, JobRun.id == newest.c.id)).all()
     return {r.job: r for r in rows}
 
 
