@@ -13,6 +13,9 @@ from dashboard.auth import require_login, signed_in
 VIEWS = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="Demand forecasts", layout="wide")
+# Streamlit's own table download writes cells like `=HYPERLINK(...)` as they are; every table has an
+# escaped download of ours instead (dashboard.widgets.table).
+st.set_option("client.disableDataExport", True)
 pages = [
     st.Page(VIEWS / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page(VIEWS / "explorer.py", title="Explorer", icon=":material/query_stats:"),

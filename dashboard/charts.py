@@ -33,22 +33,24 @@ def forecast_figure(history: pl.DataFrame, forecast: pl.DataFrame, title: str,
 
 
 def _overlay(fig: go.Figure, signals: dict[str, pl.DataFrame], top: float) -> None:
-    cases = signals["cases"]
+    """The signals given (any of cases, livestreams, holidays, promotions) on the figure."""
+    none = pl.DataFrame()
+    cases = signals.get("cases", none)
     if not cases.is_empty():
         fig.add_trace(go.Scatter(x=cases["day"].to_list(), y=cases["per100k"].to_list(), name="cases per 100k",
                                  yaxis="y2", line={"color": "#d62728", "width": 1, "dash": "dot"}))
-    streams = signals["livestreams"]
+    streams = signals.get("livestreams", none)
     if not streams.is_empty():
         fig.add_trace(go.Scatter(
             x=streams["day"].to_list(), y=[top * 1.05] * streams.height, mode="markers", name="livestream",
             marker={"symbol": "star", "size": 11, "color": "#9467bd"},
             text=[f"{h}, {v:,} viewers" for h, v in zip(streams["host"], streams["viewers"], strict=True)]))
-    holidays = signals["holidays"]
+    holidays = signals.get("holidays", none)
     if not holidays.is_empty():
         fig.add_trace(go.Scatter(x=holidays["day"].to_list(), y=[top * 1.1] * holidays.height, mode="markers",
                                  name="holiday / event", marker={"symbol": "diamond", "size": 8, "color": "#2ca02c"},
                                  text=holidays["name"].to_list()))
-    for promo in signals["promotions"].iter_rows(named=True):
+    for promo in signals.get("promotions", none).iter_rows(named=True):
         fig.add_vrect(x0=promo["start_day"], x1=promo["end_day"] + dt.timedelta(days=1), fillcolor="#ff7f0e",
                       opacity=0.12, line_width=0)
 

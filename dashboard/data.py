@@ -61,8 +61,8 @@ def region_totals() -> pl.DataFrame:
     return _cached("region_totals", _url())
 
 
-def backtest_runs() -> pl.DataFrame:
-    return _cached("backtest_runs", _url())
+def backtest_runs(complete_only: bool = True) -> pl.DataFrame:
+    return _cached("backtest_runs", _url(), complete_only)
 
 
 def backtest_summary(run_id: int) -> pl.DataFrame:
@@ -125,3 +125,15 @@ def exceptions() -> dict[str, pl.DataFrame]:
 
 def daily_totals() -> pl.DataFrame:
     return _cached("daily_totals", _url())
+
+
+def group_forecast(category: str | None, region: str | None) -> pl.DataFrame:
+    return _cached("group_forecast", _url(), category, region)
+
+
+def group_history(category: str | None, region: str | None) -> pl.DataFrame:
+    return _cached("group_history", _url(), category, region)
+
+
+def region_cases(region: str, since) -> pl.DataFrame:
+    return _cached("region_cases", _url(), region, since)

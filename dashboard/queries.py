@@ -35,10 +35,13 @@ __all__ = [
     "backtest_summary",
     "daily_totals",
     "exceptions",
+    "group_forecast",
+    "group_history",
     "job_health",
     "latest_run",
     "override_value_added",
     "recent_runs",
+    "region_cases",
     "region_totals",
     "saved_scenarios",
     "scenario_choices",
@@ -118,33 +121,100 @@ def series_history(engine: Engine, sku: str, region: str, days: int = 365) -> pl
     return pl.DataFrame(rows, schema={"day": pl.Date, "units": pl.Float64}, orient="row")
 
 
+def _published_rows():
+    """`published_forecast` as SQLAlchemy sees it: forecast values of the run each series points to."""
+    v, p = ForecastValue, PublishedSeries
+    return select().select_from(v).join(p, (p.run_id == v.run_id) & (p.sku_id == v.sku_id)
+                                        & (p.region_id == v.region_id))
+
+
 def region_totals(engine: Engine) -> pl.DataFrame:
-    """Per region x category: forecast units over the published horizon and the same days a year earlier."""
+    """Per region x category: forecast units over the published horizon and the same days a year earlier
+    (364 days before: the same weekdays), both summed in the database."""
+    v, p = ForecastValue, PublishedSeries
     with session_scope(engine) as session:
-        published = forecast_repo.read_published(session=session)
-        if published.is_empty():
+        first, last = session.execute(_published_rows().add_columns(func.min(v.day), func.max(v.day))).one()
+        if first is None:
             return pl.DataFrame()
-        first, last = published["day"].min(), published["day"].max()
-        year_ago = (first - dt.timedelta(days=364), last - dt.timedelta(days=364))  # same weekdays
-        sales = pl.DataFrame(session.execute(select(Sales.sku_id, Sales.region_id, func.sum(Sales.units)).where(
-            Sales.day.between(*year_ago)).group_by(Sales.sku_id, Sales.region_id)).all(),
-            schema={"sku": pl.String, "region": pl.String, "last_year": pl.Float64}, orient="row")
-        skus = pl.DataFrame(session.execute(select(Sku.id, Sku.category)).all(), schema=["sku", "category"],
-                            orient="row")
-    forecast = published.group_by("sku", "region").agg(pl.col("yhat").sum().alias("forecast"))
-    joined = forecast.join(sales, on=["sku", "region"], how="left").join(skus, on="sku", how="left")
-    totals = joined.group_by("region", "category").agg(pl.col("forecast").sum(), pl.col("last_year").sum())
+        forecast = session.execute(_published_rows().add_columns(v.region_id, Sku.category, func.sum(v.yhat))
+                                   .join(Sku, Sku.id == v.sku_id, isouter=True)
+                                   .group_by(v.region_id, Sku.category)).all()
+        year_ago = session.execute(
+            select(Sales.region_id, Sku.category, func.sum(Sales.units))
+            .join(p, (p.sku_id == Sales.sku_id) & (p.region_id == Sales.region_id))
+            .join(Sku, Sku.id == Sales.sku_id, isouter=True)
+            .where(Sales.day.between(first - dt.timedelta(days=364), last - dt.timedelta(days=364)))
+            .group_by(Sales.region_id, Sku.category)).all()
+    keys = {"region": pl.String, "category": pl.String}
+    totals = pl.DataFrame(forecast, schema={**keys, "forecast": pl.Float64}, orient="row").join(
+        pl.DataFrame(year_ago, schema={**keys, "last_year": pl.Float64}, orient="row"),
+        on=["region", "category"], how="left", nulls_equal=True)
     change = ((pl.col("forecast") / pl.col("last_year") - 1) * 100).round(1).alias("change_pct")
     return totals.with_columns(change).sort("region", "category")
 
 
-def backtest_runs(engine: Engine) -> pl.DataFrame:
-    """Complete backtests, newest first: id, created, data cutoff, windows, horizon, series."""
+def _in_group(query, sku_column, region_column, category: str | None, region: str | None):
+    """`query` narrowed to one category and/or region (None: all)."""
+    if category is not None:
+        query = query.join(Sku, Sku.id == sku_column).where(Sku.category == category)
+    if region is not None:
+        query = query.where(region_column == region)
+    return query
+
+
+def group_forecast(engine: Engine, category: str | None, region: str | None) -> pl.DataFrame:
+    """The published forecast summed over a category and/or region (None: all) per day: yhat, the sums
+    of the series' band limits, and how many series. A sum of band limits is the band of the total
+    only if all series err together, so it is an upper bound of the total's spread."""
+    v = ForecastValue
+    sums = [func.sum(c) for c in (v.yhat, v.lo80, v.hi80, v.lo95, v.hi95)]
+    query = _in_group(_published_rows().add_columns(v.day, *sums, func.count()), v.sku_id, v.region_id,
+                      category, region)
     with session_scope(engine) as session:
-        rows = [{"id": r.id, "created_at": r.created_at, "data_cutoff": r.data_cutoff,
-                 "windows": r.config.get("windows"), "horizon": r.config.get("horizon"), "series": r.series_count,
-                 "rerun_of": r.rerun_of}
-                for r in backtest_repo.list_runs(session=session, limit=100) if r.status == "complete"]
+        rows = session.execute(query.group_by(v.day).order_by(v.day)).all()
+    return pl.DataFrame(rows, schema={"day": pl.Date, "yhat": pl.Float64, "lo80": pl.Float64, "hi80": pl.Float64,
+                                      "lo95": pl.Float64, "hi95": pl.Float64, "series": pl.Int64}, orient="row")
+
+
+def group_history(engine: Engine, category: str | None, region: str | None, days: int = 365) -> pl.DataFrame:
+    """The last `days` of sales summed over the published series of a category and/or region: day, units."""
+    p = PublishedSeries
+    with session_scope(engine) as session:
+        last = session.scalar(select(func.max(Sales.day)))
+        if last is None:
+            return pl.DataFrame(schema={"day": pl.Date, "units": pl.Float64})
+        query = _in_group(select(Sales.day, func.sum(Sales.units))
+                          .join(p, (p.sku_id == Sales.sku_id) & (p.region_id == Sales.region_id))
+                          .where(Sales.day > last - dt.timedelta(days=days)), Sales.sku_id, Sales.region_id,
+                          category, region)
+        rows = session.execute(query.group_by(Sales.day).order_by(Sales.day)).all()
+    return pl.DataFrame(rows, schema={"day": pl.Date, "units": pl.Float64}, orient="row")
+
+
+def region_cases(engine: Engine, region: str, since: dt.date) -> pl.DataFrame:
+    """New cases per 100k in `region` from `since`, the newest version of each day: day, per100k."""
+    with session_scope(engine) as session:
+        return _cases(session, region, since)
+
+
+def _cases(session, region: str, since: dt.date) -> pl.DataFrame:
+    cases = pl.DataFrame(session.execute(
+        select(CaseCount.day, CaseCount.known_at, CaseCount.new_cases_per_100k)
+        .where(CaseCount.region_id == region, CaseCount.day >= since)).all(),
+        schema={"day": pl.Date, "known_at": pl.Datetime("us", "UTC"), "per100k": pl.Float64}, orient="row")
+    return cases.sort("known_at").unique("day", keep="last").sort("day").select("day", "per100k")
+
+
+def backtest_runs(engine: Engine, complete_only: bool = True) -> pl.DataFrame:
+    """Backtests (only complete ones unless `complete_only` is False), newest first: id, status, created,
+    data cutoff, windows, horizon, models, series, seconds, rerun of, error."""
+    with session_scope(engine) as session:
+        rows = [{"id": r.id, "status": r.status, "created_at": r.created_at, "data_cutoff": r.data_cutoff,
+                 "windows": r.config.get("windows"), "horizon": r.config.get("horizon"),
+                 "models": ", ".join(r.config.get("models") or []), "series": r.series_count,
+                 "seconds": r.duration_seconds, "rerun_of": r.rerun_of, "error": r.error}
+                for r in backtest_repo.list_runs(session=session, limit=100)
+                if r.status == "complete" or not complete_only]
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
 
 
@@ -282,10 +352,7 @@ def series_signals(engine: Engine, sku: str, region: str, since: dt.date) -> dic
     with session_scope(engine) as session:
         regions = _with_ancestors(session, region)
         category = session.scalar(select(Sku.category).where(Sku.id == sku))
-        cases = pl.DataFrame(session.execute(
-            select(CaseCount.day, CaseCount.known_at, CaseCount.new_cases_per_100k)
-            .where(CaseCount.region_id == region, CaseCount.day >= since)).all(),
-            schema={"day": pl.Date, "known_at": pl.Datetime("us", "UTC"), "per100k": pl.Float64}, orient="row")
+        cases = _cases(session, region, since)
         events = session.execute(select(LivestreamEvent).where(LivestreamEvent.local_day >= since,
                                                                LivestreamEvent.status != "cancelled")).scalars().all()
         streams = [{"day": e.local_day, "host": e.host, "viewers": e.expected_viewers, "discount": e.discount,
@@ -305,7 +372,7 @@ def series_signals(engine: Engine, sku: str, region: str, since: dt.date) -> dic
     promo_frame = pl.DataFrame(promos, schema={"promo": pl.String, "start_day": pl.Date, "end_day": pl.Date,
                                                "discount": pl.Float64, "known_at": pl.Datetime("us", "UTC")},
                                orient="row")
-    return {"cases": newest(cases, "day").select("day", "per100k"),
+    return {"cases": cases,
             "livestreams": newest(stream_frame, "event").drop("known_at", "event").sort("day"),
             "promotions": newest(promo_frame, "promo").drop("known_at").sort("start_day"),
             "holidays": pl.DataFrame(holidays, schema={"day": pl.Date, "name": pl.String, "kind": pl.String},

@@ -21,9 +21,10 @@ def free_port() -> int:
 
 
 def command(port: int = 8501, address: str = "127.0.0.1") -> list[str]:
-    """`streamlit run dashboard/app.py`, headless, without usage statistics."""
+    """`streamlit run dashboard/app.py`, headless, without usage statistics or the developer's menu."""
     return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-            "--browser.gatherUsageStats", "false", "--server.port", str(port), "--server.address", address]
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+            "--server.port", str(port), "--server.address", address]
 
 
 def wait_until_healthy(url: str, timeout: float = 60.0) -> bool:

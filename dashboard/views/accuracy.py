@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard import data
-from dashboard.export import safe_csv
+from dashboard.widgets import table
 
 st.title("Accuracy")
 runs = data.backtest_runs()
@@ -19,8 +19,7 @@ else:
     run_id = st.selectbox("Backtest", ids, format_func=lambda i: f"#{i} (data to {cutoffs[i]})")
     summary = data.backtest_summary(run_id)
     st.subheader("By model (windows every model has)")
-    st.dataframe(summary, hide_index=True)
-    st.download_button("Download CSV", safe_csv(summary), file_name=f"backtest_{run_id}.csv", mime="text/csv")
+    table(summary, f"backtest_{run_id}")
 
     steps = data.backtest_by_step(run_id)
     metric = st.selectbox("Metric by horizon step",
@@ -30,22 +29,22 @@ else:
     left, right = st.columns(2)
     with left:
         st.subheader("By category")
-        st.dataframe(data.backtest_by_group(run_id, "category"), hide_index=True)
+        table(data.backtest_by_group(run_id, "category"), f"backtest_{run_id}_by_category")
     with right:
         st.subheader("By region")
-        st.dataframe(data.backtest_by_group(run_id, "region"), hide_index=True)
+        table(data.backtest_by_group(run_id, "region"), f"backtest_{run_id}_by_region")
 
     if len(ids) > 1:
         st.subheader("Compare two backtests")
         other = st.selectbox("Against", [i for i in ids if i != run_id])
         both = summary.join(data.backtest_summary(other), on="model", how="full", suffix=f" #{other}", coalesce=True)
-        st.dataframe(both, hide_index=True)
+        table(both, f"backtest_{run_id}_vs_{other}")
 
 st.subheader("Tracked accuracy of the published forecasts")
 tracked = data.tracked_by("lag")
 if tracked.is_empty():
     st.info("Nothing tracked yet: the accuracy job compares published forecasts with the actuals as they arrive.")
 else:
-    st.dataframe(tracked, hide_index=True)
+    table(tracked, "tracked_by_lag")
     by = st.radio("Tracked accuracy by", ["model", "category", "region"], horizontal=True, key="tracked_by")
-    st.dataframe(data.tracked_by(by), hide_index=True)
+    table(data.tracked_by(by), f"tracked_by_{by}")

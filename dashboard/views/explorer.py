@@ -1,4 +1,5 @@
-"""Explorer: one SKU x region's history, published forecast and bands, and the model that made it."""
+"""Explorer: one SKU x region's history, published forecast and bands, the model that made it and why;
+or the totals of a category and/or region."""
 
 from __future__ import annotations
 
@@ -7,51 +8,77 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.charts import forecast_figure
-from dashboard.export import safe_csv
 from dashboard.queries import top_contributions
-from dashboard.widgets import series_picker
+from dashboard.widgets import group_picker, series_picker, table
+
+BANDS = {"day": st.column_config.DateColumn(format="YYYY-MM-DD"),
+         **{c: st.column_config.NumberColumn(format="%.1f") for c in ("yhat", "lo80", "hi80", "lo95", "hi95")}}
+
+
+def _series() -> None:
+    row = series_picker(key="explorer_series")
+    sku, region = row["sku"], row["region"]
+    forecast = data.series_forecast(sku, region)
+    history = data.series_history(sku, region)
+    since = history["day"].min() if history.height else forecast["day"].min()
+    signals = data.series_signals(sku, region, since)
+    st.plotly_chart(forecast_figure(history, forecast, f"{sku} in {region}", signals), key="forecast_chart")
+    run_id = int(forecast["run_id"][0])
+    st.caption(f"Model: {', '.join(forecast['model'].unique().to_list())} · run #{run_id} · "
+               f"category {row['category']} · promotions shaded orange")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Why: signal contributions")
+        contributions = data.series_contributions(run_id, sku, region)
+        if contributions.is_empty():
+            st.caption("The model of this series reads no signals (only XGBoost stores contributions).")
+        else:
+            days = contributions["day"].unique().sort().to_list()
+            first, last = st.select_slider("Days", days, value=(days[0], days[-1]), key="contribution_days")
+            chosen = contributions.filter(pl.col("day").is_between(first, last))
+            table(top_contributions(chosen).head(8), f"contributions_{sku}_{region}",
+                  column_config={"factor": st.column_config.NumberColumn(
+                      help="exp(mean contribution): how much the feature scales the forecast on average")})
+    with right:
+        st.subheader("Backtest accuracy of this series")
+        accuracy = data.series_backtest(sku, region)
+        if accuracy.is_empty():
+            st.caption("No backtest has scored this series yet.")
+        else:
+            table(accuracy.sort("wape"), f"backtest_{sku}_{region}")
+
+    upcoming = signals["livestreams"].filter(pl.col("day") >= forecast["day"].min())
+    if not upcoming.is_empty():
+        st.caption("Livestreams in the horizon: " + "; ".join(
+            f"{r['day']} {r['host']} ({r['viewers']:,} viewers)" for r in upcoming.iter_rows(named=True)))
+    table(forecast.select("sku", "region", "day", "yhat", "lo80", "hi80", "lo95", "hi95", "model"), f"forecast_{sku}_{region}",
+          label="Download forecast CSV", column_config=BANDS)
+
+
+def _totals() -> None:
+    category, region = group_picker(key="explorer_group")
+    forecast = data.group_forecast(category, region)
+    if forecast.is_empty():
+        st.warning("Nothing is published for this category and region.")
+        return
+    history = data.group_history(category, region)
+    signals = None
+    if region is not None:  # case counts are regional: one region's make sense on the chart
+        since = history["day"].min() if history.height else forecast["day"].min()
+        signals = {"cases": data.region_cases(region, since)}
+    title = f"{category or 'All categories'} in {region or 'all regions'}"
+    st.plotly_chart(forecast_figure(history, forecast, title, signals), key="totals_chart")
+    st.caption(f"{forecast['series'].max():,} series summed. The bands are the sums of the series' bands: "
+               "the total's band if all of them erred together, so wider than the total's own.")
+    table(forecast, f"forecast_{category or 'all'}_{region or 'all'}", label="Download totals CSV",
+          column_config=BANDS)
+
 
 st.title("Explorer")
-
-row = series_picker(key="explorer_series")
-sku, region = row["sku"], row["region"]
-
-forecast = data.series_forecast(sku, region)
-history = data.series_history(sku, region)
-since = history["day"].min() if history.height else forecast["day"].min()
-signals = data.series_signals(sku, region, since)
-st.plotly_chart(forecast_figure(history, forecast, f"{sku} in {region}", signals), key="forecast_chart")
-models = forecast["model"].unique().to_list()
-run_id = int(forecast["run_id"][0])
-st.caption(f"Model: {', '.join(models)} · run #{run_id} · category {row['category']} · promotions shaded orange")
-
-left, right = st.columns(2)
-with left:
-    st.subheader("Why: signal contributions")
-    contributions = data.series_contributions(run_id, sku, region)
-    if contributions.is_empty():
-        st.caption("The model of this series reads no signals (only XGBoost stores contributions).")
-    else:
-        days = contributions["day"].unique().sort().to_list()
-        first, last = st.select_slider("Days", days, value=(days[0], days[-1]), key="contribution_days")
-        chosen = contributions.filter(pl.col("day").is_between(first, last))
-        st.dataframe(top_contributions(chosen).head(8), hide_index=True,
-                     column_config={"factor": st.column_config.NumberColumn(
-                         help="exp(mean contribution): how much the feature scales the forecast on average")})
-with right:
-    st.subheader("Backtest accuracy of this series")
-    accuracy = data.series_backtest(sku, region)
-    if accuracy.is_empty():
-        st.caption("No backtest has scored this series yet.")
-    else:
-        st.dataframe(accuracy.sort("wape"), hide_index=True)
-
-upcoming = signals["livestreams"].filter(pl.col("day") >= forecast["day"].min())
-if not upcoming.is_empty():
-    st.caption("Livestreams in the horizon: " + "; ".join(
-        f"{r['day']} {r['host']} ({r['viewers']:,} viewers)" for r in upcoming.iter_rows(named=True)))
-st.dataframe(forecast.select("day", "yhat", "lo80", "hi80", "lo95", "hi95", "model"), hide_index=True,
-             column_config={"day": st.column_config.DateColumn(format="YYYY-MM-DD"),
-                            **{c: st.column_config.NumberColumn(format="%.1f")
-                               for c in ("yhat", "lo80", "hi80", "lo95", "hi95")}})
-st.download_button("Download CSV", safe_csv(forecast), file_name=f"forecast_{sku}_{region}.csv", mime="text/csv")
+totals = st.segmented_control("Show", ["One SKU × region", "Totals"], default="One SKU × region",
+                              key="explorer_level") == "Totals"
+if totals:
+    _totals()
+else:
+    _series()

@@ -8,8 +8,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.auth import is_planner
-from dashboard.export import safe_csv
-from dashboard.widgets import series_picker
+from dashboard.widgets import series_picker, table
 from forecast.errors import InvalidInputError
 from forecast.storage import override_repo
 from forecast.storage.engine import session_scope
@@ -24,7 +23,7 @@ fig = go.Figure([go.Scatter(x=adjusted["day"].to_list(), y=adjusted["yhat"].to_l
 fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 20, "b": 10}, legend={"orientation": "h"},
                   yaxis_title="units a day")
 st.plotly_chart(fig, key="override_chart")
-st.dataframe(adjusted, hide_index=True)
+table(adjusted, f"adjusted_{sku}_{region}")
 
 if is_planner():
     days = adjusted["day"]
@@ -52,7 +51,7 @@ else:
 
 st.subheader("Overrides of this series")
 overrides = data.series_overrides(sku, region)
-st.dataframe(overrides, hide_index=True)
+table(overrides, f"overrides_{sku}_{region}")
 if is_planner() and not overrides.is_empty():
     active = overrides.filter(overrides["active"])["id"].to_list()
     if active:
@@ -67,5 +66,4 @@ added = data.override_value_added()
 if added.is_empty():
     st.info("No tracked day has an override yet: value added shows once actuals arrive for overridden days.")
 else:
-    st.dataframe(added, hide_index=True)
-    st.download_button("Download CSV", safe_csv(added), file_name="override_value_added.csv", mime="text/csv")
+    table(added, "override_value_added")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.charts import totals_figure
-from dashboard.export import safe_csv
+from dashboard.widgets import table
 
 st.title("Overview")
 run = data.latest_run()
@@ -36,7 +36,7 @@ else:
             f"{r['job']} {r['status']}" for r in failed.iter_rows(named=True)))
     else:
         st.success("Every job's last run succeeded.")
-    st.dataframe(last.select("job", "status", "scheduled_for", "finished_at", "rows", "message"), hide_index=True)
+    table(last.select("job", "status", "scheduled_for", "finished_at", "rows", "message"), "job_health")
 
 st.subheader("Exceptions")
 found = data.exceptions()
@@ -52,22 +52,21 @@ with tabs[0]:
     if found["changes"].is_empty():
         st.caption("Only one run is published so far.")
     else:
-        st.dataframe(_linked(found["changes"]), hide_index=True, column_config={"open": explorer})
+        table(_linked(found["changes"]), "largest_changes", column_config={"open": explorer})
 with tabs[1]:
     if found["poor_accuracy"].is_empty():
         st.caption("No tracked accuracy yet (the accuracy job compares published forecasts with new actuals).")
     else:
-        st.dataframe(_linked(found["poor_accuracy"]), hide_index=True, column_config={"open": explorer})
+        table(_linked(found["poor_accuracy"]), "poor_accuracy", column_config={"open": explorer})
 with tabs[2]:
     if found["surging_regions"].is_empty():
         st.caption("No region's new cases rose by half or more in the last 7 days (at 5 or more per 100k).")
     else:
-        st.dataframe(found["surging_regions"], hide_index=True)
+        table(found["surging_regions"], "surging_regions")
 
 st.subheader("All series, day by day")
 st.plotly_chart(totals_figure(data.daily_totals()), key="daily_totals")
 
 st.subheader("Forecast by region and category, against the same days last year")
 totals = data.region_totals()
-st.dataframe(totals, hide_index=True)
-st.download_button("Download CSV", safe_csv(totals), file_name="region_totals.csv", mime="text/csv")
+table(totals, "region_totals")

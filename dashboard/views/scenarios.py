@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.auth import is_planner
 from dashboard.export import safe_csv
+from dashboard.widgets import table
 from forecast.errors import InvalidInputError
 from forecast.scenarios.plans import CasePlan, LivestreamPlan
 from forecast.scenarios.run import run_scenario
@@ -73,9 +74,9 @@ def _show(scenario_id: int) -> None:
     regions = values.group_by("region_id").agg(pl.col("uplift").sum().alias("extra_units"),
                                                pl.col("baseline_yhat").sum().alias("without"),
                                                pl.col("yhat").sum().alias("with")).sort("region_id")
-    st.dataframe(regions, hide_index=True)
-    st.download_button("Download CSV", safe_csv(values), file_name=f"scenario_{scenario_id}.csv", mime="text/csv",
-                       key=f"csv_{scenario_id}")
+    table(regions, f"scenario_{scenario_id}_regions")
+    st.download_button("Download every row CSV", safe_csv(values), file_name=f"scenario_{scenario_id}.csv",
+                       mime="text/csv", key=f"csv_{scenario_id}", on_click="ignore", icon=":material/download:")
 
 
 asked = _plan_form()
@@ -106,4 +107,4 @@ if ids:
     current = st.session_state.get("scenario_id")
     picked = st.selectbox("Open", ids, index=ids.index(current) if current in ids else 0, format_func=labels.get)
     _show(picked)
-st.dataframe(saved, hide_index=True)
+table(saved, "saved_scenarios")

@@ -15,7 +15,7 @@ from forecast.pipeline.run import run_forecast
 from forecast.settings import get_settings
 from forecast.storage import forecast_repo, override_repo, user_repo
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import Sales
+from forecast.storage.schema import BacktestRun, Sales
 
 PASSWORD = "correct horse battery"
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -97,12 +97,47 @@ def test_runs_page_lists_runs_and_jobs(published: int, loaded: Engine) -> None:
     from scheduler.jobs import accuracy
 
     assert accuracy() == "succeeded"
+    with session_scope(loaded) as session:  # a backtest that failed is listed with its error
+        session.add(BacktestRun(config={"windows": 3, "horizon": 28, "models": ["AutoETS"]}, data_cutoff=dt.date.today(),
+                                data_batch_id=1, code_version="test", status="failed", error="out of memory"))
     app = _app()
     app.switch_page("views/runs.py").run()
     assert not app.exception, app.exception
-    runs, jobs = app.dataframe[0].value, app.dataframe[1].value
+    runs, backtests, jobs = (app.dataframe[i].value for i in range(3))
     assert runs["run"].tolist() == [published] and runs["status"].tolist() == ["published"]
+    assert backtests.iloc[0][["status", "models", "error"]].tolist() == ["failed", "AutoETS", "out of memory"]
     assert jobs["job"].tolist() == ["accuracy"] and jobs["status"].tolist() == ["succeeded"]
+
+
+def test_explorer_shows_the_totals_of_a_category_and_region(published: int, loaded: Engine) -> None:
+    app = _app()
+    app.switch_page("views/explorer.py").run()
+    app.segmented_control(key="explorer_level").set_value("Totals").run()
+    assert not app.exception, app.exception
+    assert [s.label for s in app.selectbox] == ["Category", "Region"]
+    with session_scope(loaded) as session:
+        forecast = forecast_repo.read_published(session=session)
+    every = app.dataframe[0].value
+    assert every["yhat"].sum() == pytest.approx(forecast["yhat"].sum()) and (every["series"] == 18).all()
+    app.selectbox(key="explorer_group_region").select("R01").run()
+    one = app.dataframe[0].value
+    assert one["yhat"].sum() == pytest.approx(forecast.filter(pl.col("region") == "R01")["yhat"].sum())
+    assert "All categories in R01" in app.get("plotly_chart")[0].proto.spec
+
+
+@pytest.mark.parametrize("page", ["overview", "explorer", "accuracy", "scenarios", "overrides", "runs"])
+def test_every_table_has_an_escaped_download_and_streamlits_own_export_is_off(
+        page: str, published: int, loaded: Engine) -> None:
+    from forecast.backtest import BacktestConfig, run_backtest
+    from streamlit import config
+
+    run_backtest(loaded, BacktestConfig(windows=2, horizon=7, models=("SeasonalNaive",)))
+    app = _app()
+    app.switch_page(f"views/{page}.py").run()
+    assert not app.exception, app.exception
+    assert config.get_option("client.disableDataExport") is True
+    downloads = [b for b in app.get("download_button") if b.proto.label.startswith("Download")]
+    assert len(downloads) >= len(app.dataframe) and (app.dataframe or page == "scenarios")  # none saved yet
 
 
 def test_csv_downloads_escape_formula_cells() -> None:

@@ -64,9 +64,12 @@ def test_sign_in_explore_a_series_download_its_csv_and_run_a_scenario(served: st
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Published run")).to_be_visible()
-        expect(page.get_by_role("button", name="Download CSV")).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("button", name="Download CSV").first).to_be_visible(timeout=30_000)
         expect(page.locator('[data-testid="stDataFrame"]').last).to_be_visible()
         page.wait_for_timeout(500)  # the table's canvas paints after its frame appears
+        page.locator('[data-testid="stDataFrame"]').last.hover()  # its toolbar shows, without Streamlit's export
+        expect(page.locator('[data-testid="stElementToolbar"]').last.get_by_role("button").first).to_be_visible()
+        assert page.get_by_role("button", name="Download as CSV").count() == 0
         page.screenshot(path=ARTIFACTS / "overview.png", full_page=True)
 
         page.get_by_role("link", name="Explorer").click()
@@ -76,9 +79,12 @@ def test_sign_in_explore_a_series_download_its_csv_and_run_a_scenario(served: st
         expect(chart.get_by_text("80% band")).to_be_visible()
         page.screenshot(path=ARTIFACTS / "explorer.png", full_page=True)
         with page.expect_download() as download:
-            page.get_by_role("button", name="Download CSV").click()
+            page.get_by_role("button", name="Download forecast CSV").click()
         lines = Path(download.value.path()).read_text().splitlines()
         assert lines[0].startswith("sku,region,day,yhat") and len(lines) == 15
+        page.get_by_role("radio", name="Totals").or_(page.get_by_role("button", name="Totals")).first.click()
+        expect(chart.get_by_text("All categories in all regions")).to_be_visible(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "explorer_totals.png", full_page=True)
 
         page.get_by_role("link", name="Accuracy").click()
         expect(page.get_by_role("heading", name="Accuracy", exact=True)).to_be_visible(timeout=30_000)

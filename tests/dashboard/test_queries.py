@@ -63,3 +63,43 @@ def test_exceptions_list_the_largest_changes_and_the_worst_tracked_series(loaded
     assert top["previous"] == pytest.approx(overlap.filter(pl.col("run_id") == early)["yhat"].sum())
     poor = found["poor_accuracy"]
     assert len(poor) == 5 and poor["wape"].is_sorted(descending=True) and (poor["days"] == 14).all()
+
+
+def test_group_totals_add_up_the_published_series(loaded: Engine) -> None:
+    from dashboard.queries import group_forecast, group_history, region_totals
+    from forecast.storage import forecast_repo
+    from forecast.storage.schema import Sku
+
+    run_forecast(loaded, horizon=14, models=["SeasonalNaive"])
+    with session_scope(loaded) as session:
+        published = forecast_repo.read_published(session=session)
+        categories = dict(session.execute(select(Sku.id, Sku.category)).all())
+        sales = pl.DataFrame(session.execute(select(Sales.sku_id, Sales.region_id, Sales.day, Sales.units)).all(),
+                             schema=["sku", "region", "day", "units"], orient="row")
+    published = published.with_columns(pl.col("sku").replace_strict(categories).alias("category"))
+    sales = sales.with_columns(pl.col("sku").replace_strict(categories).alias("category"))
+    category = published["category"][0]
+
+    one = published.filter((pl.col("category") == category) & (pl.col("region") == "R02"))
+    summed = group_forecast(loaded, category, "R02")
+    assert summed["day"].to_list() == one["day"].unique().sort().to_list()
+    by_day = one.group_by("day").agg(pl.col("yhat", "hi95").sum(), pl.len().alias("series")).sort("day")
+    assert summed["yhat"].to_list() == pytest.approx(by_day["yhat"].to_list())
+    assert summed["hi95"].to_list() == pytest.approx(by_day["hi95"].to_list())
+    assert summed["series"].to_list() == by_day["series"].to_list()
+    assert group_forecast(loaded, None, None)["yhat"].sum() == pytest.approx(published["yhat"].sum())
+
+    history = group_history(loaded, category, None)
+    last = sales["day"].max()
+    expected = sales.filter((pl.col("category") == category) & (pl.col("day") > last - dt.timedelta(days=365)))
+    assert history.height == 365 and history["units"].sum() == pytest.approx(expected["units"].sum())
+
+    totals = region_totals(loaded)
+    first_day, last_day = published["day"].min(), published["day"].max()
+    year_ago = sales.filter(pl.col("day").is_between(first_day - dt.timedelta(days=364),
+                                                     last_day - dt.timedelta(days=364)))
+    row = totals.filter((pl.col("region") == "R02") & (pl.col("category") == category)).row(0, named=True)
+    assert row["forecast"] == pytest.approx(one["yhat"].sum())
+    assert row["last_year"] == pytest.approx(year_ago.filter((pl.col("region") == "R02")
+                                                             & (pl.col("category") == category))["units"].sum())
+    assert row["change_pct"] == pytest.approx(round((row["forecast"] / row["last_year"] - 1) * 100, 1))
