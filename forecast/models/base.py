@@ -67,8 +67,11 @@ class ModelAdapter(Protocol):
     """Model names this family knows."""
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
-                 specs: list[ModelSpec]) -> ModelOutput:
-        """Fit `specs` on `history` and forecast `h` steps (one row per unique_id x ds x model)."""
+                 specs: list[ModelSpec], point_only: bool = False) -> ModelOutput:
+        """Fit `specs` on `history` and forecast `h` steps (one row per unique_id x ds x model).
+
+        `point_only` skips what only the intervals and contributions need (bounds = yhat, no
+        contributions): a holdout that scores point forecasts does not pay for them."""
         ...
 
 

@@ -275,7 +275,7 @@ class GradientBoostingAdapter:
         self.num_threads = max(1, min(num_threads, _MAX_THREADS))
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
-                 specs: list[ModelSpec]) -> ModelOutput:
+                 specs: list[ModelSpec], point_only: bool = False) -> ModelOutput:
         """Fit one XGBoost on all series of `history` and forecast `h` periods recursively.
 
         Args:
@@ -286,6 +286,7 @@ class GradientBoostingAdapter:
             h: Periods to forecast.
             freq: "D", "W" or "MS".
             specs: Exactly one `ModelSpec("XGBoost", params)`; params override `XGB_DEFAULTS`.
+            point_only: one fit, no conformal refits and no contributions (bounds = yhat).
 
         Returns:
             FORECAST_SCHEMA rows (model "XGBoost") and CONTRIBUTION_SCHEMA rows, one per forecast row x
@@ -294,10 +295,10 @@ class GradientBoostingAdapter:
         Raises:
             InvalidInputError: bad arguments, a missing exogenous column or horizon row in `future`.
         """
-        return self.forecast_variants(history, {"": future}, h=h, freq=freq, specs=specs)[""]
+        return self.forecast_variants(history, {"": future}, h=h, freq=freq, specs=specs, point_only=point_only)[""]
 
     def forecast_variants(self, history: pl.DataFrame, futures: Mapping[str, pl.DataFrame | None], *, h: int,
-                          freq: str, specs: list[ModelSpec]) -> dict[str, ModelOutput]:
+                          freq: str, specs: list[ModelSpec], point_only: bool = False) -> dict[str, ModelOutput]:
         """Fit once on `history`, then forecast once per future (e.g. with and without a planned event).
 
         Every future must have the same columns; see `forecast` for the arguments and the output.
@@ -317,8 +318,9 @@ class GradientBoostingAdapter:
             if prepared[name] is not None:
                 _check_future(hist, prepared[name], h=h, freq=freq)
         started = time.perf_counter()
-        mlf, with_intervals = self._fit(hist, freq=freq, h=h, params=params)
-        outputs = {name: self._predict(mlf, fut, h=h, exog=exog, with_intervals=with_intervals)
+        mlf, with_intervals = self._fit(hist, freq=freq, h=h, params=params, intervals=not point_only)
+        outputs = {name: self._predict(mlf, fut, h=h, exog=exog, with_intervals=with_intervals,
+                                       contributions=not point_only)
                    for name, fut in prepared.items()}
         logger.info("XGBoost on %d series x %d periods x %d variant(s): %.1f s (intervals: %s, signals: %s)",
                     hist.get_column("unique_id").n_unique(), h, len(prepared), time.perf_counter() - started,
@@ -326,19 +328,19 @@ class GradientBoostingAdapter:
         return outputs
 
     def _predict(self, mlf: MLForecast, fut: pl.DataFrame | None, *, h: int, exog: list[str],
-                 with_intervals: bool) -> ModelOutput:
+                 with_intervals: bool, contributions: bool) -> ModelOutput:
         """Recursive forecast of a fitted model, with the contributions of `exog` when asked."""
-        recorder = _StepRecorder() if self.contributions != "off" else None
+        recorder = _StepRecorder() if contributions and self.contributions != "off" else None
         preds = mlf.predict(h, X_df=fut, level=list(LEVELS) if with_intervals else None,
                             before_predict_callback=recorder)
-        contributions = None
+        found = None
         if recorder is not None:
-            contributions = _contributions(mlf.models_[MODEL], recorder.steps, preds, exog,
-                                           approx=self.contributions == "approx")
-        return ModelOutput(_to_forecasts(preds), contributions)
+            found = _contributions(mlf.models_[MODEL], recorder.steps, preds, exog, approx=self.contributions == "approx")
+        return ModelOutput(_to_forecasts(preds), found)
 
-    def _fit(self, hist: pl.DataFrame, *, freq: str, h: int, params: dict[str, Any]) -> tuple[MLForecast, bool]:
-        """Fit mlforecast on `hist`, with conformal intervals when every series is long enough."""
+    def _fit(self, hist: pl.DataFrame, *, freq: str, h: int, params: dict[str, Any],
+             intervals: bool) -> tuple[MLForecast, bool]:
+        """Fit mlforecast on `hist`, with conformal intervals when asked and every series is long enough."""
         shortest = int(hist.group_by("unique_id").len().get_column("len").min())  # type: ignore[arg-type]
         features = _features_for(freq, shortest)
         mlf = MLForecast(
@@ -350,17 +352,17 @@ class GradientBoostingAdapter:
             num_threads=self.num_threads,
         )
         n_windows = min(self.n_windows, (shortest - features.lookback - 1) // h)
-        intervals = PredictionIntervals(n_windows=n_windows, h=h) if n_windows >= 2 else None
-        if intervals is None:
+        calibration = PredictionIntervals(n_windows=n_windows, h=h) if n_windows >= 2 and intervals else None
+        if calibration is None and intervals:
             logger.warning("shortest series has %d rows, conformal intervals need more than %d (2 windows x h=%d + "
                            "lookback %d): fitting without intervals, bounds = forecast", shortest,
                            2 * h + features.lookback, h, features.lookback)
         elif n_windows < self.n_windows:
             logger.info("shortest series has %d rows: %d conformal windows instead of %d", shortest, n_windows,
                         self.n_windows)
-        mlf.fit(hist, static_features=[], prediction_intervals=intervals,
+        mlf.fit(hist, static_features=[], prediction_intervals=calibration,
                 keep_last_n=features.lookback or None)
-        return mlf, intervals is not None
+        return mlf, calibration is not None
 
 
 def _to_forecasts(preds: pl.DataFrame) -> pl.DataFrame:

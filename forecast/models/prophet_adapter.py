@@ -111,11 +111,13 @@ def _fit_predict(task: _SeriesTask) -> _SeriesResult:
     fitted = time.perf_counter()
     samples_wanted, model.uncertainty_samples = model.uncertainty_samples, 0  # yhat only; sampled below
     yhat = model.predict(task.future)["yhat"].to_numpy()
-    model.uncertainty_samples = samples_wanted
-    with _seeded(seed):
-        samples = model.predictive_samples(task.future)["yhat"]
-    lo95, lo80, hi80, hi95 = np.percentile(samples, PERCENTILES, axis=1)
-    values = {"yhat": yhat, "lo80": lo80, "hi80": hi80, "lo95": lo95, "hi95": hi95}
+    values = dict.fromkeys(("yhat", "lo80", "hi80", "lo95", "hi95"), yhat)  # no samples asked: bounds = yhat
+    if samples_wanted:
+        model.uncertainty_samples = samples_wanted
+        with _seeded(seed):
+            samples = model.predictive_samples(task.future)["yhat"]
+        lo95, lo80, hi80, hi95 = np.percentile(samples, PERCENTILES, axis=1)
+        values = {"yhat": yhat, "lo80": lo80, "hi80": hi80, "lo95": lo95, "hi95": hi95}
     return _SeriesResult(task.unique_id, MODEL, values, fit_seconds=fitted - start,
                          predict_seconds=time.perf_counter() - fitted)
 
@@ -161,8 +163,9 @@ class ProphetAdapter:
         self.predict_seconds = 0.0
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
-                 specs: list[ModelSpec]) -> ModelOutput:
-        """Fit one Prophet per series and forecast `h` steps at `freq` (FORECAST_SCHEMA, model "Prophet").
+                 specs: list[ModelSpec], point_only: bool = False) -> ModelOutput:
+        """Fit one Prophet per series and forecast `h` steps at `freq` (FORECAST_SCHEMA, model "Prophet";
+        `point_only`: no predictive samples, bounds = yhat).
 
         Raises:
             InvalidInputError: On an unknown model or parameter, an unsupported `freq`, missing key
@@ -176,7 +179,8 @@ class ProphetAdapter:
         self.fit_seconds = self.predict_seconds = 0.0
         frames = [_empty()]
         for spec in specs:
-            tasks = self._tasks(history, grid, regressors, freq=freq, params=spec.params)
+            params = {**spec.params, "uncertainty_samples": 0} if point_only else spec.params
+            tasks = self._tasks(history, grid, regressors, freq=freq, params=params)
             frames.append(self._collect(grid, self._execute(tasks)))
         return ModelOutput(forecasts=finalise(pl.concat(frames, how="diagonal_relaxed")))
 

@@ -101,6 +101,7 @@ class _Guarded:
                  level: list[int] | None = None, fitted: bool = False) -> dict[str, np.ndarray]:
         """Forecast one series like the wrapped model; NaN everywhere if it fails."""
         nan = np.full(h, np.nan)
+        keys = _OUT_KEYS if level else ("mean",)  # statsforecast expects only the mean without levels
         if self.conformal and level and y.size < 2 * h + 1:
             logger.debug("%s: series of %d points is too short for conformal intervals; point forecast only",
                          self.alias, y.size)
@@ -111,13 +112,13 @@ class _Guarded:
                 res = self.model.forecast(y=y, h=h, X=X, X_future=X_future, level=level)
         except Exception as exc:  # noqa: BLE001 - any model failure means "use the fallback for this series"
             logger.debug("%s failed on a series of %d points: %s: %s", self.alias, y.size, type(exc).__name__, exc)
-            return {key: nan for key in _OUT_KEYS}
+            return {key: nan for key in keys}
         mean = np.asarray(res["mean"], dtype=float)
         if not np.all(np.isfinite(mean)):
             logger.debug("%s returned a non-finite forecast for a series of %d points", self.alias, y.size)
-            return {key: nan for key in _OUT_KEYS}
+            return {key: nan for key in keys}
         out = {"mean": mean}
-        for key in _OUT_KEYS[1:]:
+        for key in keys[1:]:
             bound = np.asarray(res.get(key, nan), dtype=float)
             out[key] = np.where(np.isfinite(bound), bound, np.nan)
         return out
@@ -146,8 +147,9 @@ class StatisticalAdapter:
         self.conformal_windows = conformal_windows
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
-                 specs: list[ModelSpec]) -> ModelOutput:
-        """Fit `specs` on the last `max_train` points of every series and forecast `h` steps.
+                 specs: list[ModelSpec], point_only: bool = False) -> ModelOutput:
+        """Fit `specs` on the last `max_train` points of every series and forecast `h` steps
+        (`point_only`: no intervals, so no conformal refits either).
 
         Raises:
             InvalidInputError: unknown `freq` or model, bad `h`, or `future` lacking exogenous values.
@@ -163,14 +165,16 @@ class StatisticalAdapter:
         plain = [s for s in specs if s.name not in EXOG_MODELS and s.name != ZERO]
         with_exog = [s for s in specs if s.name in EXOG_MODELS]
         x_future = _future_exog(hist, future, exog, h=h, offset=offset, needed=bool(with_exog))
+        levels = None if point_only else list(LEVELS)
         parts = [_zero_rows(hist, s.name, h=h, offset=offset) for s in specs if s.name == ZERO]
         if plain:
-            models = [self._model(s, season_length, h) for s in plain]
-            parts.append(self._run(hist.select(KEYS), models, h=h, offset=offset))
+            models = [self._model(s, season_length, h, levels) for s in plain]
+            parts.append(self._run(hist.select(KEYS), models, h=h, offset=offset, levels=levels))
         if with_exog:
-            parts.extend(self._run_exog(hist, x_future, with_exog, exog, season_length, h=h, offset=offset))
+            parts.extend(self._run_exog(hist, x_future, with_exog, exog, season_length, h=h, offset=offset,
+                                        levels=levels))
         long = pl.concat(parts, how="vertical_relaxed")
-        long = self._with_fallbacks(long, hist, season_length, h=h, offset=offset)
+        long = self._with_fallbacks(long, hist, season_length, h=h, offset=offset, levels=levels)
         out = finalise(long.with_columns(pl.col("ds").cast(pl.Date))).sort("unique_id", "model", "ds")
         logger.debug("statsforecast: %d series x %d models x %d steps", hist["unique_id"].n_unique(), len(specs), h)
         return ModelOutput(forecasts=out)
@@ -192,34 +196,35 @@ class StatisticalAdapter:
             return hist
         return hist.group_by("unique_id", maintain_order=True).tail(self.max_train)
 
-    def _model(self, spec: ModelSpec, season_length: int, h: int) -> _Guarded:
+    def _model(self, spec: ModelSpec, season_length: int, h: int, levels: list[int] | None) -> _Guarded:
         model = _FACTORIES[spec.name](season_length, {**spec.params, "alias": spec.name})
         conformal = spec.name in CONFORMAL_MODELS
-        if conformal and getattr(model, "prediction_intervals", None) is None:
+        if conformal and levels and getattr(model, "prediction_intervals", None) is None:
             model.prediction_intervals = ConformalIntervals(h=h, n_windows=self.conformal_windows)
         return _Guarded(model, conformal=conformal)
 
-    def _run(self, df: pl.DataFrame, models: list[_Guarded], *, h: int, offset: str,
+    def _run(self, df: pl.DataFrame, models: list[_Guarded], *, h: int, offset: str, levels: list[int] | None,
              x_df: pl.DataFrame | None = None) -> pl.DataFrame:
         """One `StatsForecast.forecast` call, returned in the long layout (NaN rows mark failures)."""
         sf = StatsForecast(models=models, freq=offset, n_jobs=self.n_jobs)
-        wide = sf.forecast(df=df, h=h, X_df=x_df, level=list(LEVELS))
+        wide = sf.forecast(df=df, h=h, X_df=x_df, level=levels)
         return _to_long(wide, [m.alias for m in models])
 
     def _run_exog(self, hist: pl.DataFrame, x_future: pl.DataFrame | None, specs: list[ModelSpec],
-                  exog: list[str], season_length: int, *, h: int, offset: str) -> list[pl.DataFrame]:
+                  exog: list[str], season_length: int, *, h: int, offset: str,
+                  levels: list[int] | None) -> list[pl.DataFrame]:
         """Run the exogenous models once per set of regressors that vary within the series."""
         parts = []
         for kept, uids in _exog_groups(hist, exog):
             df = hist.filter(pl.col("unique_id").is_in(uids)).select(*KEYS, *kept)
             x_df = None if not kept or x_future is None else x_future.filter(pl.col("unique_id").is_in(uids)).select(
                 "unique_id", "ds", *kept)
-            models = [self._model(s, season_length, h) for s in specs]
-            parts.append(self._run(df, models, h=h, offset=offset, x_df=x_df))
+            models = [self._model(s, season_length, h, levels) for s in specs]
+            parts.append(self._run(df, models, h=h, offset=offset, levels=levels, x_df=x_df))
         return parts
 
     def _with_fallbacks(self, long: pl.DataFrame, hist: pl.DataFrame, season_length: int, *,
-                        h: int, offset: str) -> pl.DataFrame:
+                        h: int, offset: str, levels: list[int] | None) -> pl.DataFrame:
         """Replace the rows of failed (series, model) pairs by SeasonalNaive, else HistoricAverage."""
         failed = (long.group_by("unique_id", "model").agg(pl.col("yhat").is_nan().any().alias("bad"))
                   .filter("bad").drop("bad"))
@@ -228,8 +233,9 @@ class StatisticalAdapter:
         logger.info("%d series/model pairs failed and fall back: %s", failed.height,
                     failed.head(5).rows())
         uids = failed["unique_id"].unique().to_list()
-        models = [self._model(ModelSpec(name), season_length, h) for name in FALLBACKS]
-        backup = self._run(hist.filter(pl.col("unique_id").is_in(uids)).select(KEYS), models, h=h, offset=offset)
+        models = [self._model(ModelSpec(name), season_length, h, levels) for name in FALLBACKS]
+        backup = self._run(hist.filter(pl.col("unique_id").is_in(uids)).select(KEYS), models, h=h, offset=offset,
+                           levels=levels)
         choice = _choose_fallback(failed, backup)
         replaced = (choice.join(backup.rename({"model": "fallback"}), on=["unique_id", "fallback"], how="left")
                     .with_columns(pl.format("{} (fallback from {})", "fallback", "model").alias("model"))
@@ -314,10 +320,13 @@ def _exog_groups(hist: pl.DataFrame, exog: list[str]) -> list[tuple[list[str], l
 
 
 def _to_long(wide: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """statsforecast's wide output (`AutoETS`, `AutoETS-lo-80`, ...) as FORECAST_SCHEMA rows."""
+    """statsforecast's wide output (`AutoETS`, `AutoETS-lo-80`, ...) as FORECAST_SCHEMA rows (NaN bounds
+    when it ran without levels)."""
+    bound = lambda name, suffix: (pl.col(f"{name}-{suffix}") if f"{name}-{suffix}" in wide.columns  # noqa: E731
+                                  else pl.lit(float("nan")))
     return pl.concat([
         wide.select("unique_id", pl.col("ds").cast(pl.Date), pl.lit(name).alias("model"), pl.col(name).alias("yhat"),
-                    *[pl.col(f"{name}-{suffix}").alias(col) for col, suffix in _BOUNDS.items()])
+                    *[bound(name, suffix).alias(col) for col, suffix in _BOUNDS.items()])
         for name in names
     ]).select(list(FORECAST_SCHEMA))
 

@@ -2,8 +2,9 @@
 
 Given a panel in the Nixtla layout and a list of models (or `auto`), it picks candidate models per
 series (by demand class when `auto`), chooses among several candidates with a one-window holdout
-(the last `h` periods of history, scored by MAE), and returns one forecast per series, each row
-naming the model that produced it. Rolling-origin backtests and ensembles build on this later.
+(the last `h` periods of history, point forecasts scored by MAE), fits the chosen one on the whole
+history, and returns one forecast per series, each row naming the model that produced it.
+Rolling-origin backtests and ensembles build on it.
 """
 
 from __future__ import annotations
@@ -55,31 +56,41 @@ class Forecaster:
         freq: `D`, `W` or `MS`.
         n_jobs: worker processes for the libraries that use them.
         exog: model family -> exogenous columns it may use (default: every numeric non-target column).
+        by_class: demand class -> candidate models of `auto` (default: `classify.CANDIDATES`).
     """
 
     def __init__(self, models: Sequence[str | ModelSpec] = (AUTO,), *, freq: str = "D", n_jobs: int = 1,
-                 exog: dict[str, list[str]] | None = None) -> None:
+                 exog: dict[str, list[str]] | None = None,
+                 by_class: Mapping[str, tuple[str, ...]] | None = None) -> None:
         if freq not in FREQUENCIES:
             raise InvalidInputError(f"frequency {freq!r} is not supported; use one of {', '.join(FREQUENCIES)}")
-        self.freq, self.exog = freq, exog or {}
+        from forecast.models.classify import CANDIDATES
+
+        self.freq, self.exog, self.by_class = freq, exog or {}, dict(by_class or CANDIDATES)
         self.adapters = _adapters(n_jobs)
         self.specs = [m if isinstance(m, ModelSpec) else ModelSpec(m) for m in models]
         known = {m for a in self.adapters for m in a.models}
-        unknown = [s.name for s in self.specs if s.name != AUTO and s.name not in known]
+        asked = [s.name for s in self.specs] + [m for names in self.by_class.values() for m in names]
+        unknown = sorted({m for m in asked if m != AUTO and m not in known})
         if unknown:
             raise InvalidInputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))} or auto")
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int) -> ForecastResult:
         """Forecast `h` periods for every series of `history` (future exogenous values in `future`)."""
-        from forecast.models.classify import CANDIDATES, classify_demand
+        from forecast.models.classify import classify_demand
 
         if h <= 0:
             raise InvalidInputError(f"horizon must be positive, got {h}")
         classes = classify_demand(history).select("unique_id", "demand_class")
-        candidates = self._candidates(classes, CANDIDATES)
-        all_fc, contributions = self._run_all(history, future, h=h, candidates=candidates)
+        candidates = self._candidates(classes, self.by_class)
         scores = self._holdout_scores(history, h=h, candidates=candidates)
         chosen = _choose(candidates, scores)
+        # Only the chosen model of a series is fitted on all of it; a global model still learns from
+        # every series it was a candidate for, as in the holdout.
+        global_models = [m for a in self.adapters if getattr(a, "is_global", False) for m in a.models]
+        final = pl.concat([chosen.select("unique_id", "model").filter(~pl.col("model").is_in(global_models)),
+                           candidates.filter(pl.col("model").is_in(global_models))])
+        all_fc, contributions = self._run_all(history, future, h=h, candidates=final)
         forecasts = all_fc.join(chosen.select("unique_id", pl.col("model").alias("chosen")), on="unique_id")
         forecasts = forecasts.filter(_asked() == pl.col("chosen")).select(list(FORECAST_SCHEMA))
         selection = classes.join(chosen, on="unique_id", how="left")
@@ -157,11 +168,12 @@ class Forecaster:
         return pl.DataFrame(rows, schema={"unique_id": pl.String, "model": pl.String}, orient="row")
 
     def _run_all(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
-                 candidates: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+                 candidates: pl.DataFrame, point_only: bool = False) -> tuple[pl.DataFrame, pl.DataFrame | None]:
         """Forecast every candidate model for the series that have it (one call per family)."""
         parts, contributions = [], []
         for adapter in self.adapters:
-            for output in self._family_outputs(adapter, history, future, h=h, candidates=candidates):
+            for output in self._family_outputs(adapter, history, future, h=h, candidates=candidates,
+                                               point_only=point_only):
                 parts.append(output.forecasts)
                 if output.contributions is not None:
                     contributions.append(output.contributions)
@@ -170,15 +182,20 @@ class Forecaster:
         return pl.concat(parts), (pl.concat(contributions) if contributions else None)
 
     def _family_outputs(self, adapter: ModelAdapter, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
-                        candidates: pl.DataFrame) -> list[ModelOutput]:
+                        candidates: pl.DataFrame, point_only: bool) -> list[ModelOutput]:
+        """One adapter call per set of this family's models that series share (e.g. AutoETS and AutoTheta
+        for the smooth ones): a call per model instead cost a third more (statsforecast's pool and its
+        split of the series, measured)."""
         mine = candidates.filter(pl.col("model").is_in(list(adapter.models)))
+        sets = (mine.group_by("unique_id", maintain_order=True).agg(pl.col("model").unique().sort())
+                .group_by("model", maintain_order=True).agg("unique_id"))
         outputs = []
-        for model, ids in mine.group_by("model", maintain_order=True).agg("unique_id").iter_rows():
-            spec = next((s for s in self.specs if s.name == model), ModelSpec(model))
+        for models, ids in sets.iter_rows():
+            specs = [next((s for s in self.specs if s.name == m), ModelSpec(m)) for m in models]
             hist = self.columns_for(adapter.family, history.filter(pl.col("unique_id").is_in(ids)))
             fut = None if future is None else self.columns_for(adapter.family, future.filter(pl.col("unique_id").is_in(ids)))
-            logger.info("%s: %s on %d series", adapter.family, model, len(ids))
-            outputs.append(adapter.forecast(hist, fut, h=h, freq=self.freq, specs=[spec]))
+            logger.info("%s: %s on %d series", adapter.family, ", ".join(models), len(ids))
+            outputs.append(adapter.forecast(hist, fut, h=h, freq=self.freq, specs=specs, point_only=point_only))
         return outputs
 
     def columns_for(self, family: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -189,7 +206,8 @@ class Forecaster:
         return frame.select(keep)
 
     def _holdout_scores(self, history: pl.DataFrame, *, h: int, candidates: pl.DataFrame) -> pl.DataFrame | None:
-        """MAE of each candidate on the last `h` periods, for series with more than one candidate."""
+        """MAE of each candidate on the last `h` periods, for series with more than one candidate (point
+        forecasts only: the holdout does not pay for intervals or contributions)."""
         multi = candidates.group_by("unique_id").len().filter(pl.col("len") > 1)["unique_id"]
         if multi.is_empty():
             return None
@@ -203,7 +221,7 @@ class Forecaster:
             return None
         exog_future = test.drop("y")
         predicted, _ = self._run_all(train, exog_future, h=h, candidates=candidates.filter(
-            pl.col("unique_id").is_in(long_enough.implode())))
+            pl.col("unique_id").is_in(long_enough.implode())), point_only=True)
         joined = predicted.join(test.select("unique_id", "ds", "y"), on=["unique_id", "ds"])
         return joined.group_by("unique_id", _asked().alias("model")).agg(
             (pl.col("yhat") - pl.col("y")).abs().mean().alias("holdout_mae"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -58,19 +58,20 @@ class RunReport:
 def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | ModelSpec] = ("auto",),
                  cutoff: dt.date | None = None, n_jobs: int = 1, progress: Progress | None = None,
                  publish: bool = True, from_backtest: int | str | None = None, ensemble: str | None = None,
-                 ensemble_size: int = 3) -> RunReport:
+                 ensemble_size: int = 3, by_class: Mapping[str, tuple[str, ...]] | None = None) -> RunReport:
     """Forecast every SKU x region from the sales and signals known at `cutoff` and publish the run.
 
     Args:
         from_backtest: a backtest run id, or "latest": each series it scored gets the model it found
             best there (or, with `ensemble`, its best `ensemble_size` combined); the others use `models`.
         ensemble: None, "median" or "inverse_error".
+        by_class: demand class -> the candidates of `auto` (default: `classify.CANDIDATES`).
 
     Raises:
         InvalidInputError: no sales, bad horizon or unknown models (nothing is written).
     """
     started = time.perf_counter()
-    forecaster = Forecaster(models, freq="D", n_jobs=n_jobs, exog=DEFAULT_EXOG)
+    forecaster = Forecaster(models, freq="D", n_jobs=n_jobs, exog=DEFAULT_EXOG, by_class=by_class)
     if horizon <= 0 or horizon > 366:
         raise InvalidInputError(f"--horizon must be between 1 and 366 days, got {horizon}")
     if ensemble and from_backtest is None:
@@ -85,6 +86,8 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
             size=ensemble_size)
         config = {"models": [m if isinstance(m, str) else m.name for m in models], "n_jobs": n_jobs,
                   "exog": DEFAULT_EXOG}
+        if by_class is not None:
+            config["by_class"] = {k: list(v) for k, v in by_class.items()}
         if choice is not None:
             config |= {"from_backtest": choice.run_id, "selection_metric": choice.metric, "ensemble": ensemble,
                        "ensemble_size": ensemble_size if ensemble else 1, "band_factors": choice.band_factors}

@@ -224,3 +224,14 @@ def test_bad_arguments_raise(kwargs: dict[str, object], match: str) -> None:
 def test_bad_adapter_options_raise(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         GradientBoostingAdapter(**kwargs)  # type: ignore[arg-type]
+
+
+def test_point_only_is_the_same_fit_without_intervals_or_contributions() -> None:
+    history, actuals = _split(_panel(6, 200, seed=3, promo_rate=0.1))
+    future = actuals.drop("y")
+    adapter = GradientBoostingAdapter(contributions="approx")
+    full = adapter.forecast(history, future, h=H, freq="D", specs=SPEC)
+    point = adapter.forecast(history, future, h=H, freq="D", specs=SPEC, point_only=True)
+    assert point.forecasts["yhat"].to_list() == full.forecasts["yhat"].to_list()
+    assert (point.forecasts["hi95"] == point.forecasts["yhat"]).all() and point.contributions is None
+    assert (full.forecasts["hi95"] > full.forecasts["yhat"]).any() and not full.contributions.is_empty()

@@ -233,3 +233,13 @@ def test_zero_when_every_fallback_fails(monkeypatch: pytest.MonkeyPatch) -> None
     out = StatisticalAdapter().forecast(history, None, h=7, freq="D", specs=_specs("SeasonalNaive")).forecasts
     assert out["model"].unique().to_list() == ["ZeroForecast (fallback from SeasonalNaive)"]
     assert out.height == 7 and out["hi95"].max() == 0.0
+
+
+def test_point_only_gives_the_same_point_forecasts_without_bands(panel: pl.DataFrame, all_models: pl.DataFrame) -> None:
+    names = ["AutoETS", "AutoTheta", "SeasonalNaive", "CrostonOptimized", "TSB"]
+    point = StatisticalAdapter().forecast(panel, None, h=H, freq="D", specs=_specs(*names), point_only=True).forecasts
+    full = all_models.filter(pl.col("model").is_in(names)).sort("unique_id", "model", "ds")
+    assert point.select("unique_id", "model", "ds").equals(full.select("unique_id", "model", "ds"))
+    assert np.allclose(point["yhat"], full["yhat"])
+    assert (point["hi95"] == point["yhat"]).all() and (point["lo95"] == point["yhat"]).all()
+    assert (full["hi95"] > full["yhat"]).any()  # the full run does have bands

@@ -1,0 +1,244 @@
+"""The nightly cycle end to end against the bare library calls for the same models, stage by stage.
+
+Run: `make bench` or `.venv/bin/python benchmarks/throughput.py [--series 1000]`.
+
+Data: the demo generator's scenario, `--series` SKU x region daily series (SKUs x 8 regions), three
+years of history (1,096 days), loaded into a fresh SQLite file; horizon 28.
+
+Ours: one `run_forecast` with `auto` over the candidates of `CANDIDATES` (AutoETS and AutoTheta for
+smooth and erratic series, CrostonOptimized and TSB for intermittent and lumpy ones, the global
+XGBoost for all), chosen per series on a 28-day holdout, then written and published. Its stages:
+read sales and signals and build the features; fit and forecast each family (timed inside the
+adapters, the holdout apart); selection (everything else of the model stage); write and publish.
+
+Bare: the same work on the same frames with the libraries' own calls and nothing of ours around
+them. The holdout: one `StatsForecast.forecast` per candidate group on the training part (last 730
+days, no levels) and one `MLForecast.fit` + `predict` without intervals. The final fit: one
+`StatsForecast.forecast` per statistical model on the series that chose it (levels 80/95, conformal
+intervals for the intermittent models), and `MLForecast.fit` (5 conformal windows) + `predict` on
+every non-zero series (a global model learns from all of them), as ours does. Our ratio is our end-to-end
+time over the sum of the bare calls. Peak memory is the process's (and its workers') peak RSS after
+each stage. Prints a table and writes benchmarks/results/throughput_<series>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a file: the repo root first, so `forecast` is the package
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads starve the other process
+
+import polars as pl  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from benchmarks.common import load_demo, machine  # noqa: E402
+from forecast.features import signal_features  # noqa: E402
+from forecast.models.classify import classify_demand  # noqa: E402
+from forecast.models.gradient import XGB_DEFAULTS, GradientBoostingAdapter, _features_for  # noqa: E402
+from forecast.models.statistical import StatisticalAdapter  # noqa: E402
+from forecast.pipeline.frames import DEFAULT_EXOG, TEXT_FEATURES, model_frames  # noqa: E402
+from forecast.pipeline.run import run_forecast  # noqa: E402
+from forecast.storage import forecast_repo  # noqa: E402
+from forecast.storage.engine import make_engine, session_scope  # noqa: E402
+from forecast.storage.schema import Sales  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+HORIZON = 28
+MAX_TRAIN = 730
+CANDIDATES = {"smooth": ("AutoETS", "AutoTheta"), "erratic": ("AutoETS", "AutoTheta"),
+              "intermittent": ("CrostonOptimized", "TSB"), "lumpy": ("CrostonOptimized", "TSB"),
+              "zero": ("ZeroForecast",)}
+"""The candidates by demand class the issue names; `auto` adds the global XGBoost to every non-zero class."""
+
+
+def peak_gib() -> float:
+    """Peak resident memory so far of this process and of its largest finished worker, in GiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round((own + workers) / 2**20, 2)
+
+
+class AdapterClock:
+    """Seconds spent inside each adapter's `forecast`, split by full run and point-only holdout."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._undo: list[Callable[[], None]] = []
+
+    def __enter__(self) -> AdapterClock:
+        for adapter in (StatisticalAdapter, GradientBoostingAdapter):
+            original = adapter.forecast
+
+            @functools.wraps(original)
+            def timed(*args: Any, _original: Callable = original, _family: str = adapter.family, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    key = f"{_family} {'holdout' if kwargs.get('point_only') else 'fit and forecast'}"
+                    self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - started
+
+            adapter.forecast = timed  # type: ignore[method-assign]
+            self._undo.append(lambda a=adapter, o=original: setattr(a, "forecast", o))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for undo in self._undo:
+            undo()
+
+
+def ours(url: str, *, n_jobs: int) -> dict[str, Any]:
+    """One `run_forecast` with `auto` over `CANDIDATES`; seconds and peak memory per stage."""
+    engine = make_engine(url)
+    with AdapterClock() as clock:
+        report = run_forecast(engine, horizon=HORIZON, models=["auto"], n_jobs=n_jobs, by_class=CANDIDATES)
+    engine.dispose()
+    stages = {"read and features": report.stage_seconds["features"]}
+    stages |= {k: round(v, 2) for k, v in sorted(clock.seconds.items())}
+    stages["selection"] = round(report.stage_seconds["models"] - sum(clock.seconds.values()), 2)
+    stages["write and publish"] = report.stage_seconds["write and publish"]
+    return {"seconds": report.seconds, "stages": stages, "series": report.series, "rows": report.rows,
+            "models": report.models, "peak_gib": peak_gib()}
+
+
+def _frames(url: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """History and future as the run builds them (read once more, outside any timer), and the model
+    the run chose per unique_id."""
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        cutoff = session.scalar(select(func.max(Sales.day)))
+        panel = signal_features(session=session, cutoff=cutoff, horizon=HORIZON)
+        published = forecast_repo.read_published(session=session)
+    engine.dispose()
+    frames = model_frames(panel, cutoff=cutoff)
+    chosen = published.select(pl.col("sku"), pl.col("region"), "model").unique().join(
+        frames.series, on=["sku", "region"]).select("unique_id", "model")
+    return frames.history, frames.future, chosen
+
+
+def _holdout_split(history: pl.DataFrame) -> pl.DataFrame:
+    """Every series but its last `HORIZON` days, as the selection's holdout trains on."""
+    back = pl.col("ds").rank("ordinal", descending=True).over("unique_id")
+    return history.filter(back > HORIZON)
+
+
+def _statsforecast_model(name: str, *, holdout: bool) -> Any:
+    from statsforecast.models import TSB, AutoETS, AutoTheta, CrostonOptimized
+    from statsforecast.utils import ConformalIntervals
+
+    conformal = None if holdout else ConformalIntervals(h=HORIZON, n_windows=2)
+    return {"AutoETS": lambda: AutoETS(season_length=7), "AutoTheta": lambda: AutoTheta(season_length=7),
+            "CrostonOptimized": lambda: CrostonOptimized(prediction_intervals=conformal),
+            "TSB": lambda: TSB(alpha_d=0.1, alpha_p=0.1, prediction_intervals=conformal)}[name]()
+
+
+def bare_statsforecast(history: pl.DataFrame, groups: dict[tuple[str, ...], list[str]], *, n_jobs: int,
+                       holdout: bool) -> float:
+    """One `StatsForecast.forecast` per group of models x its series, as the library is called without us."""
+    from statsforecast import StatsForecast
+
+    seconds = 0.0
+    for names, ids in groups.items():
+        if not ids:
+            continue
+        models = [_statsforecast_model(name, holdout=holdout) for name in names]
+        df = history.filter(pl.col("unique_id").is_in(ids)).select("unique_id", "ds", "y")
+        df = df.sort("unique_id", "ds").group_by("unique_id", maintain_order=True).tail(MAX_TRAIN)
+        started = time.perf_counter()
+        StatsForecast(models=models, freq="1d", n_jobs=n_jobs).forecast(
+            df=df, h=HORIZON, level=None if holdout else [80, 95])
+        seconds += time.perf_counter() - started
+    return seconds
+
+
+def bare_mlforecast(history: pl.DataFrame, future: pl.DataFrame, *, holdout: bool) -> float:
+    """`MLForecast.fit` + `predict` of the same XGBoost and features on every non-zero series."""
+    import xgboost as xgb
+    from mlforecast import MLForecast
+    from mlforecast.utils import PredictionIntervals
+
+    columns = [c for c in DEFAULT_EXOG["mlforecast"] if c not in TEXT_FEATURES]
+    hist = history.select("unique_id", "ds", "y", *columns).with_columns(pl.col(columns).cast(pl.Float64))
+    if holdout:  # the holdout's "future" is its last HORIZON days of features
+        back = pl.col("ds").rank("ordinal", descending=True).over("unique_id")
+        fut, hist = hist.filter(back <= HORIZON).drop("y"), hist.filter(back > HORIZON)
+    else:
+        fut = future.select("unique_id", "ds", *columns).with_columns(pl.col(columns).cast(pl.Float64))
+    shortest = int(hist.group_by("unique_id").len()["len"].min())
+    features = _features_for("D", shortest)
+    started = time.perf_counter()
+    mlf = MLForecast(models={"XGBoost": xgb.XGBRegressor(**XGB_DEFAULTS)}, freq="1d", lags=features.lags,
+                     lag_transforms=features.lag_transforms, date_features=features.date_features, num_threads=2)
+    mlf.fit(hist.sort("unique_id", "ds"), static_features=[], keep_last_n=features.lookback,
+            prediction_intervals=None if holdout else PredictionIntervals(n_windows=5, h=HORIZON))
+    mlf.predict(HORIZON, X_df=fut.sort("unique_id", "ds"), level=None if holdout else [80, 95])
+    return time.perf_counter() - started
+
+
+def bare(url: str, *, n_jobs: int) -> dict[str, float]:
+    """The bare library calls for the models of `ours`, on the same frames."""
+    history, future, chosen = _frames(url)
+    classes = classify_demand(history)
+    by = lambda *names: classes.filter(pl.col("demand_class").is_in(names))["unique_id"].to_list()  # noqa: E731
+    candidates = {CANDIDATES["smooth"]: by("smooth", "erratic"), CANDIDATES["intermittent"]: by("intermittent", "lumpy")}
+    final = {(m,): chosen.filter(pl.col("model") == m)["unique_id"].to_list()
+             for m in ("AutoETS", "AutoTheta", "CrostonOptimized", "TSB")}
+    nonzero = pl.col("unique_id").is_in([i for ids in candidates.values() for i in ids])
+    history, future = history.filter(nonzero), future.filter(nonzero)
+    seconds = {
+        "statsforecast holdout": bare_statsforecast(_holdout_split(history), candidates, n_jobs=n_jobs, holdout=True),
+        "statsforecast fit and forecast": bare_statsforecast(history, final, n_jobs=n_jobs, holdout=False),
+        "mlforecast fit and forecast": bare_mlforecast(history, future, holdout=False),
+        "mlforecast holdout": bare_mlforecast(history, future, holdout=True),
+    }
+    return {k: round(v, 2) for k, v in seconds.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=1000, help="series to generate (SKUs x 8 regions)")
+    parser.add_argument("--n-jobs", type=int, default=2, help="worker processes for statsforecast")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        url, _ = load_demo(Path(tmp), seed=11, n_skus=max(9, args.series // 8))
+        load_seconds = round(time.perf_counter() - started, 1)
+        print(f"loaded {args.series} series in {load_seconds} s", file=sys.stderr)
+        mine = ours(url, n_jobs=args.n_jobs)
+        print(f"ours: {mine}", file=sys.stderr)
+        library = bare(url, n_jobs=args.n_jobs)
+        print(f"bare: {library}", file=sys.stderr)
+    series = mine["series"]
+    payload = {"machine": machine(), "database": "sqlite",
+               "data": f"demo scenario seed 11, {series} series x 1096 days, horizon {HORIZON}",
+               "n_jobs": args.n_jobs, "load_seconds": load_seconds, "ours": mine, "bare": library,
+               "bare_seconds": round(sum(library.values()), 2),
+               "ratio": round(mine["seconds"] / sum(library.values()), 3)}
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"throughput_{series}.json"
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"{series} series, {mine['rows']:,} forecast rows, chosen: {mine['models']}")
+    print("| stage | ours (s) | series/s | bare library (s) |")
+    print("|---|---:|---:|---:|")
+    for stage, seconds in mine["stages"].items():
+        rate = f"{series / seconds:.1f}" if seconds > 0 else ""
+        print(f"| {stage} | {seconds:.1f} | {rate} | {library.get(stage, '')} |")
+    print(f"| **end to end** | **{mine['seconds']:.1f}** | {series / mine['seconds']:.1f} | "
+          f"**{payload['bare_seconds']:.1f}** |")
+    print(f"\nours / bare = {payload['ratio']:.3f}; peak memory {mine['peak_gib']} GiB\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""`Forecaster`'s `auto` selection: candidates by demand class, a point-only holdout, one final fit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from forecast.errors import InvalidInputError
+from forecast.models.statistical import StatisticalAdapter
+from forecast.pipeline.forecaster import Forecaster
+
+BY_CLASS = {"smooth": ("AutoETS", "SeasonalNaive"), "erratic": ("AutoETS", "SeasonalNaive"),
+            "intermittent": ("TSB",), "lumpy": ("TSB",), "zero": ("ZeroForecast",)}
+
+
+def _panel() -> pl.DataFrame:
+    rng = np.random.default_rng(5)
+    days = pl.date_range(dt.date(2024, 1, 1), dt.date(2024, 6, 29), eager=True)
+    t = np.arange(days.len())
+    series = {"smooth": 40 + 8 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 2, t.size),
+              "sparse": rng.poisson(0.15, t.size).astype(float)}
+    return pl.concat(pl.DataFrame({"unique_id": uid, "ds": days, "y": y}) for uid, y in series.items())
+
+
+def test_auto_picks_among_the_classes_candidates_and_scores_them_on_point_forecasts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, bool]] = []
+    original = StatisticalAdapter.forecast
+
+    def recorded(self, history, future, *, h, freq, specs, point_only=False):  # noqa: ANN001, ANN202
+        calls.extend((spec.name, point_only) for spec in specs)
+        return original(self, history, future, h=h, freq=freq, specs=specs, point_only=point_only)
+
+    monkeypatch.setattr(StatisticalAdapter, "forecast", recorded)
+    result = Forecaster(["auto"], by_class=BY_CLASS, exog={"mlforecast": []}).forecast(_panel(), None, h=14)
+    chosen = dict(result.selection.select("unique_id", "model").iter_rows())
+    assert chosen["smooth"] in ("AutoETS", "SeasonalNaive", "XGBoost") and chosen["sparse"] in ("TSB", "XGBoost")
+    assert result.forecasts.group_by("unique_id").len()["len"].to_list() == [14, 14]
+    # every statistical candidate is scored on a point-only holdout; only the chosen ones are then
+    # fitted on the whole history, with their bands
+    assert sorted(name for name, point_only in calls if point_only) == ["AutoETS", "SeasonalNaive", "TSB"]
+    assert sorted(name for name, point_only in calls if not point_only) == sorted(
+        m for m in set(chosen.values()) if m != "XGBoost")
+
+
+def test_unknown_candidates_are_refused_up_front() -> None:
+    with pytest.raises(InvalidInputError, match="unknown model.*NotAModel"):
+        Forecaster(["auto"], by_class={**BY_CLASS, "smooth": ("NotAModel",)})
