@@ -7,6 +7,9 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
 from forecast.demo import DemoScenario, generate_demo
 from forecast.demo.sources import write_demo_signals_config
 from forecast.ingest import ColumnMapping, ingest_regions, ingest_sales, ingest_skus
@@ -15,7 +18,10 @@ from forecast.ingest.signals import pull_source
 from forecast.storage import migrate
 from forecast.storage.engine import make_engine, session_scope
 
-__all__ = ["load_demo", "machine"]
+__all__ = ["PG_URL", "drop_postgres", "fresh_postgres", "load_demo", "machine"]
+
+PG_URL = os.environ.get("DEMAND_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+"""A PostgreSQL database the benchmarks may CREATE DATABASE from."""
 
 
 def machine() -> dict[str, Any]:
@@ -41,3 +47,24 @@ def load_demo(workdir: Path, *, seed: int = 7, n_skus: int = 50, n_regions: int 
             pull_source(source, session=session)
     engine.dispose()
     return url, scenario
+
+
+def _admin(sql: str) -> None:
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(sql))
+    admin.dispose()
+
+
+def fresh_postgres(name: str) -> str:
+    """A new, migrated PostgreSQL database `name` (dropped first if it exists); returns its URL."""
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{name}"')
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    return url
+
+
+def drop_postgres(name: str) -> None:
+    """Drop the benchmark database `name`."""
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

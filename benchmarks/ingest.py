@@ -12,21 +12,23 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import polars as pl
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+if __package__ in (None, ""):  # run as a file: the repo root first, so `benchmarks` is importable
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from forecast.ingest import ColumnMapping, ingest_sales
-from forecast.storage import migrate
-from forecast.storage.engine import make_engine, session_scope
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+
+from benchmarks.common import fresh_postgres  # noqa: E402
+from forecast.ingest import ColumnMapping, ingest_sales  # noqa: E402
+from forecast.storage import migrate  # noqa: E402
+from forecast.storage.engine import make_engine, session_scope  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "ingest.json"
-PG_URL = os.environ.get("DEMAND_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def generate(path: Path, rows: int, seed: int = 1, change_share: float = 0.0) -> None:
@@ -51,16 +53,9 @@ def generate(path: Path, rows: int, seed: int = 1, change_share: float = 0.0) ->
 def fresh_database(engine_name: str, workdir: Path) -> str:
     if engine_name == "sqlite":
         url = f"sqlite:///{workdir / 'bench.db'}"
-    else:
-        name = f"demand_bench_{os.getpid()}"
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url)
-    return url
+        migrate.upgrade(url)
+        return url
+    return fresh_postgres(f"demand_bench_{os.getpid()}")
 
 
 def run(engine_name: str, files: dict[str, Path], workdir: Path) -> list[dict]:
