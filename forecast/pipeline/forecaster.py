@@ -4,6 +4,9 @@ Given a panel in the Nixtla layout and a list of models (or `auto`), it picks ca
 series (by demand class when `auto`), chooses among several candidates with a one-window holdout
 (the last `h` periods of history, scored by MAE), and returns one forecast per series, each row
 naming the model that produced it. Rolling-origin backtests and ensembles build on this later.
+
+`execution="dask"` with a scheduler address hands a connected `DaskEngine` to the families that
+have a distributed backend (statsforecast, XGBoost through mlforecast); Prophet runs locally.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import polars as pl
 
 from forecast.errors import InvalidInputError
 from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, ModelAdapter, ModelOutput, ModelSpec
+from forecast.models.distributed import DaskEngine, Execution, dask_engine
 
 __all__ = ["Forecaster", "ForecastResult", "available_models"]
 
@@ -24,12 +28,13 @@ logger = logging.getLogger(__name__)
 AUTO = "auto"
 
 
-def _adapters(n_jobs: int) -> list[ModelAdapter]:
+def _adapters(n_jobs: int, dask: DaskEngine | None = None) -> list[ModelAdapter]:
     from forecast.models.gradient import GradientBoostingAdapter
     from forecast.models.prophet_adapter import ProphetAdapter
     from forecast.models.statistical import StatisticalAdapter
 
-    return [StatisticalAdapter(n_jobs=n_jobs), ProphetAdapter(n_jobs=n_jobs), GradientBoostingAdapter(contributions="approx")]
+    return [StatisticalAdapter(n_jobs=n_jobs, dask=dask), ProphetAdapter(n_jobs=n_jobs),
+            GradientBoostingAdapter(contributions="approx", dask=dask)]
 
 
 def available_models() -> tuple[str, ...]:
@@ -55,14 +60,22 @@ class Forecaster:
         freq: `D`, `W` or `MS`.
         n_jobs: worker processes for the libraries that use them.
         exog: model family -> exogenous columns it may use (default: every numeric non-target column).
+        execution: `local` (this process) or `dask` (a Dask cluster; connects here).
+        dask_address: the Dask scheduler for `dask`: `tcp://HOST:PORT`, or `local` for a LocalCluster.
+
+    Raises:
+        InvalidInputError: bad frequency or model names, `dask` without an address, or an unreachable cluster.
     """
 
     def __init__(self, models: Sequence[str | ModelSpec] = (AUTO,), *, freq: str = "D", n_jobs: int = 1,
-                 exog: dict[str, list[str]] | None = None) -> None:
+                 exog: dict[str, list[str]] | None = None, execution: Execution = "local",
+                 dask_address: str | None = None) -> None:
         if freq not in FREQUENCIES:
             raise InvalidInputError(f"frequency {freq!r} is not supported; use one of {', '.join(FREQUENCIES)}")
         self.freq, self.exog = freq, exog or {}
-        self.adapters = _adapters(n_jobs)
+        self.execution, self.dask_address = execution, dask_address
+        self.dask = dask_engine(execution, dask_address)
+        self.adapters = _adapters(n_jobs, self.dask)
         self.specs = [m if isinstance(m, ModelSpec) else ModelSpec(m) for m in models]
         known = {m for a in self.adapters for m in a.models}
         unknown = [s.name for s in self.specs if s.name != AUTO and s.name not in known]
@@ -178,6 +191,8 @@ class Forecaster:
             hist = self.columns_for(adapter.family, history.filter(pl.col("unique_id").is_in(ids)))
             fut = None if future is None else self.columns_for(adapter.family, future.filter(pl.col("unique_id").is_in(ids)))
             logger.info("%s: %s on %d series", adapter.family, model, len(ids))
+            if self.dask is not None and getattr(adapter, "dask", None) is None:
+                logger.info("%s has no Dask backend here; %s runs in this process", adapter.family, model)
             outputs.append(adapter.forecast(hist, fut, h=h, freq=self.freq, specs=[spec]))
         return outputs
 
