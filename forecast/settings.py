@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     """The nightly run takes each series' best model from the newest backtest, once there is one."""
     n_jobs: int = 1
     """Worker processes for the model libraries in scheduled jobs."""
+    dask_address: str | None = None
+    """Dask scheduler for `--engine dask` when `--dask-address` is not given (`tcp://HOST:8786`, or `local`)."""
+    dask_connect_timeout: float = 10.0
+    """Seconds to wait for the Dask scheduler and its first worker before giving up."""
     backtest_windows: int = 3
     backtest_horizon: int = 28
     on_input_failure: Literal["run", "wait"] = "run"

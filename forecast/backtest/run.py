@@ -24,6 +24,7 @@ from forecast.backtest.windows import VALUES, WindowResult, hierarchy, run_windo
 from forecast.backtest.wrmsse import wrmsse
 from forecast.errors import InvalidInputError
 from forecast.models.base import FREQUENCIES
+from forecast.models.distributed import Execution, dask_engine
 from forecast.pipeline.frames import series_ids
 from forecast.version import code_version
 from forecast.storage import backtest_repo
@@ -58,24 +59,32 @@ class BacktestReport:
         return asdict(self)
 
 
-def rerun_backtest(engine: Engine, run_id: int, *, n_jobs: int = 1, progress: Progress | None = None) -> BacktestReport:
+def rerun_backtest(engine: Engine, run_id: int, *, n_jobs: int = 1, progress: Progress | None = None,
+                   execution: Execution = "local", dask_address: str | None = None) -> BacktestReport:
     """Run a stored backtest again: its config, its data cutoff, the data as it was known then."""
     with session_scope(engine) as session:
         run = backtest_repo.get_run(session=session, run_id=run_id)
         config, cutoff, batch = BacktestConfig.from_dict(run.config), run.data_cutoff, run.data_batch_id
     return run_backtest(engine, config, data_cutoff=cutoff, max_batch=batch, n_jobs=n_jobs, progress=progress,
-                        rerun_of=run_id)
+                        rerun_of=run_id, execution=execution, dask_address=dask_address)
 
 
 def run_backtest(engine: Engine, config: BacktestConfig, *, data_cutoff: dt.date | None = None,
                  max_batch: int | None = None, n_jobs: int = 1, progress: Progress | None = None,
-                 rerun_of: int | None = None) -> BacktestReport:
+                 rerun_of: int | None = None, execution: Execution = "local",
+                 dask_address: str | None = None) -> BacktestReport:
     """Backtest `config` on the stored data and store every forecast and metric.
 
+    Args:
+        execution: `local`, or `dask` to fit every window on the Dask cluster at `dask_address`
+            (not part of the stored config: a rerun chooses its own engine).
+
     Raises:
-        InvalidInputError: no sales, or too little history for the windows asked (nothing is written).
+        InvalidInputError: no sales, too little history for the windows asked, or an unusable Dask
+            engine (nothing is written).
     """
     started = time.perf_counter()
+    dask_engine(execution, dask_address)  # connect (or fail) before anything is written
     data_cutoff, max_batch, cutoffs = _plan(engine, config, data_cutoff, max_batch)
     with session_scope(engine) as session:
         run_id = backtest_repo.create_run(session=session, config=config.to_dict(), data_cutoff=data_cutoff,
@@ -86,7 +95,8 @@ def run_backtest(engine: Engine, config: BacktestConfig, *, data_cutoff: dt.date
     try:
         results = []
         for window, cutoff in enumerate(cutoffs):
-            results.append(run_window(engine, config, window=window, cutoff=cutoff, max_batch=max_batch, n_jobs=n_jobs))
+            results.append(run_window(engine, config, window=window, cutoff=cutoff, max_batch=max_batch, n_jobs=n_jobs,
+                                      execution=execution, dask_address=dask_address))
             if progress:
                 progress("windows", window + 1, len(cutoffs))
         forecasts, metrics, series = evaluate(engine, config, results)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 
 from forecast.backtest.config import NO_SIGNALS, SIGNAL_MODELS, BacktestConfig
 from forecast.features import build_panel_features, load_signals, sales_panel
+from forecast.models.distributed import Execution
 from forecast.pipeline.forecaster import Forecaster
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
 from forecast.storage.engine import session_scope
@@ -41,18 +42,22 @@ class WindowResult:
 
 
 def run_window(engine: Engine, config: BacktestConfig, *, window: int, cutoff: dt.date, max_batch: int,
-               n_jobs: int) -> WindowResult:
-    """Fit every model at `cutoff` on the data as known after `max_batch`, forecast, attach actuals."""
+               n_jobs: int, execution: Execution = "local", dask_address: str | None = None) -> WindowResult:
+    """Fit every model at `cutoff` on the data as known after `max_batch`, forecast, attach actuals.
+
+    `execution="dask"` fits on the Dask cluster at `dask_address` (see `Forecaster`).
+    """
     h = config.horizon
     with session_scope(engine) as session:
         panel = sales_panel(session=session, cutoff=cutoff, horizon=h, max_batch=max_batch)
         signals = load_signals(session=session, cutoff=cutoff, max_batch=max_batch)
         known = sales_panel(session=session, cutoff=cutoff + dt.timedelta(days=h), max_batch=max_batch)
     frames = model_frames(build_panel_features(panel, signals), cutoff=cutoff)
-    parts = [_forecasts(Forecaster(list(config.models), n_jobs=n_jobs, exog=DEFAULT_EXOG), frames, h=h)]
+    where = {"n_jobs": n_jobs, "execution": execution, "dask_address": dask_address}
+    parts = [_forecasts(Forecaster(list(config.models), exog=DEFAULT_EXOG, **where), frames, h=h)]
     blind = [m for m in config.models if m in SIGNAL_MODELS]
     if config.compare_signals and blind:
-        parts.append(_forecasts(Forecaster(blind, n_jobs=n_jobs, exog=BLIND_EXOG), frames, h=h, suffix=NO_SIGNALS))
+        parts.append(_forecasts(Forecaster(blind, exog=BLIND_EXOG, **where), frames, h=h, suffix=NO_SIGNALS))
     forecasts = keyed(pl.concat(parts), frames.series, "model", *VALUES, "produced_by").rename(
         {"sku_id": "sku", "region_id": "region", "day": "ds"})
     actuals = known.filter(pl.col("day") > cutoff).select("sku", "region", pl.col("day").alias("ds"), "y")

@@ -9,7 +9,8 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from forecast.cli.common import cli_errors, emit_json, migrated_engine, progress_bar, stdout
+from forecast.cli.common import (DASK_ADDRESS_OPTION, ENGINE_OPTION, cli_errors, emit_json, execution_options,
+                                 migrated_engine, progress_bar, stdout)
 from forecast.errors import InvalidInputError
 from forecast.storage import backtest_repo
 from forecast.storage.engine import session_scope
@@ -51,12 +52,15 @@ def run(
     ensemble_method: str = typer.Option("inverse_error", help="inverse_error or median."),
     cutoff: str | None = typer.Option(None, help="Last day of actuals, YYYY-MM-DD (default: the last sales day)."),
     n_jobs: int = N_JOBS,
+    engine: str = ENGINE_OPTION,
+    dask_address: str | None = DASK_ADDRESS_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Backtest models on rolling windows and store every forecast and metric."""
     from forecast.backtest import BacktestConfig, run_backtest
     from forecast.backtest.config import DEFAULT_MODELS
 
+    execution, address = execution_options(engine, dask_address)
     try:
         data_cutoff = dt.date.fromisoformat(cutoff) if cutoff else None
     except ValueError:
@@ -67,23 +71,27 @@ def run(
     from forecast.pipeline.forecaster import Forecaster
 
     Forecaster(list(config.models))  # unknown model names fail here, before anything is written
-    engine = migrated_engine()
+    database = migrated_engine()
     with progress_bar(enabled=not json_output) as update:
-        report = run_backtest(engine, config, data_cutoff=data_cutoff, n_jobs=n_jobs, progress=update)
+        report = run_backtest(database, config, data_cutoff=data_cutoff, n_jobs=n_jobs, progress=update,
+                              execution=execution, dask_address=address)
     emit_json(report.to_dict()) if json_output else _print_summary(report)
 
 
 @app.command()
 @cli_errors
 def rerun(run_id: int = typer.Argument(..., help="The backtest to run again."), n_jobs: int = N_JOBS,
+          engine: str = ENGINE_OPTION, dask_address: str | None = DASK_ADDRESS_OPTION,
           json_output: bool = JSON_OPTION) -> None:
     """Run a stored backtest again with its config and the data as it was known then; say whether it matches."""
     from forecast.backtest import rerun_backtest
 
-    engine = migrated_engine()
+    execution, address = execution_options(engine, dask_address)
+    database = migrated_engine()
     with progress_bar(enabled=not json_output) as update:
-        report = rerun_backtest(engine, run_id, n_jobs=n_jobs, progress=update)
-    with session_scope(engine) as session:
+        report = rerun_backtest(database, run_id, n_jobs=n_jobs, progress=update, execution=execution,
+                                dask_address=address)
+    with session_scope(database) as session:
         before = backtest_repo.read_metrics(session=session, run_id=run_id)
         after = backtest_repo.read_metrics(session=session, run_id=report.run_id)
     same = _difference(before, after)

@@ -16,17 +16,43 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from forecast.errors import DemandError, InvalidInputError, StorageError
+from forecast.models.distributed import ENGINES, Execution
+from forecast.settings import get_settings
 from forecast.storage.engine import make_engine
 from forecast.storage.migrate import current_revision, head_revision
 from signals.errors import SignalError
 
-__all__ = ["cli_errors", "emit_json", "stderr", "stdout", "progress_bar", "migrated_engine", "EXIT_BAD_INPUT"]
+__all__ = ["cli_errors", "emit_json", "stderr", "stdout", "progress_bar", "migrated_engine", "EXIT_BAD_INPUT",
+           "ENGINE_OPTION", "DASK_ADDRESS_OPTION", "execution_options"]
 
 EXIT_BAD_INPUT = 2
 EXIT_STORAGE = 3
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+ENGINE_OPTION = typer.Option("local", "--engine", help="Where the models run: `local` (this process) or `dask` "
+                             "(statsforecast and XGBoost on a Dask cluster; needs --dask-address).")
+DASK_ADDRESS_OPTION = typer.Option(None, "--dask-address", help="Dask scheduler for --engine dask, tcp://HOST:8786 "
+                                   "(default DEMAND_DASK_ADDRESS); `local` starts a LocalCluster on this machine.")
+
+
+def execution_options(engine: str, dask_address: str | None) -> tuple[Execution, str | None]:
+    """The `--engine` and `--dask-address` options checked, the address defaulting to DEMAND_DASK_ADDRESS.
+
+    Raises:
+        InvalidInputError: an unknown engine, an address with the local engine, or `dask` without an address.
+    """
+    if engine not in ENGINES:
+        raise InvalidInputError(f"--engine {engine!r} is unknown; use {' or '.join(ENGINES)}")
+    if engine == "local":
+        if dask_address:
+            raise InvalidInputError("--dask-address is for --engine dask; add --engine dask or drop the address")
+        return "local", None
+    address = dask_address or get_settings().dask_address
+    if not address:
+        raise InvalidInputError("--engine dask needs --dask-address tcp://HOST:PORT (or DEMAND_DASK_ADDRESS), "
+                                "or --dask-address local to start a cluster on this machine")
+    return "dask", address
 
 
 def _fail(message: str, code: int) -> typer.Exit:

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from forecast.cli import scenario
-from forecast.cli.common import cli_errors, emit_json, migrated_engine, progress_bar, stdout
+from forecast.cli.common import (DASK_ADDRESS_OPTION, ENGINE_OPTION, cli_errors, emit_json, execution_options,
+                                 migrated_engine, progress_bar, stdout)
 from forecast.errors import InvalidInputError
 from forecast.storage import forecast_repo
 from forecast.storage.engine import session_scope
@@ -32,20 +33,24 @@ def run(
     ensemble: str | None = typer.Option(None, help="With --from-backtest: combine each series' best few, "
                                         "`inverse_error` or `median`."),
     ensemble_size: int = typer.Option(3, help="Members of each series' ensemble."),
+    engine: str = ENGINE_OPTION,
+    dask_address: str | None = DASK_ADDRESS_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Fit, forecast and publish one run from the stored sales and signals known at the cutoff."""
     from forecast.pipeline.run import run_forecast
 
+    execution, address = execution_options(engine, dask_address)
     try:
         cutoff_day = dt.date.fromisoformat(cutoff) if cutoff else None
     except ValueError:
         raise InvalidInputError(f"--cutoff {cutoff!r} is not a date; use YYYY-MM-DD") from None
-    engine = migrated_engine()
+    database = migrated_engine()
     with progress_bar(enabled=not json_output) as update:
-        report = run_forecast(engine, horizon=horizon, models=models, cutoff=cutoff_day, n_jobs=n_jobs,
+        report = run_forecast(database, horizon=horizon, models=models, cutoff=cutoff_day, n_jobs=n_jobs,
                               progress=update, publish=publish, from_backtest=_backtest_id(from_backtest),
-                              ensemble=ensemble, ensemble_size=ensemble_size)
+                              ensemble=ensemble, ensemble_size=ensemble_size, execution=execution,
+                              dask_address=address)
     if json_output:
         emit_json(report.to_dict())
         return

@@ -5,7 +5,8 @@ all series at once. Its features are lags, rolling means/stds of recent lags, ca
 the exogenous signal columns of `history` (whose future values come from `future`). mlforecast
 predicts recursively, one step at a time; the feature rows of every step are captured with its
 `before_predict_callback` and passed to xgboost's own `pred_contribs` to tell how much each signal
-moved each forecast. Intervals are mlforecast's conformal intervals.
+moved each forecast. Intervals are mlforecast's conformal intervals. With a `DaskEngine` the same
+model is fitted with mlforecast's distributed forecaster (see `GradientBoostingAdapter`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
@@ -25,6 +26,9 @@ from mlforecast.utils import PredictionIntervals
 
 from forecast.errors import InvalidInputError
 from forecast.models.base import CONTRIBUTION_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise
+
+if TYPE_CHECKING:
+    from forecast.models.distributed import DaskEngine
 
 __all__ = ["GradientBoostingAdapter", "XGB_DEFAULTS", "find_missing_future"]
 
@@ -232,9 +236,9 @@ class _StepRecorder:
     def __init__(self) -> None:
         self.steps: list[pl.DataFrame] = []
 
-    def __call__(self, features: pl.DataFrame) -> pl.DataFrame:
-        """Keep a copy of this step's features and hand them on unchanged."""
-        self.steps.append(features.clone())
+    def __call__(self, features: Any) -> Any:
+        """Keep a copy of this step's features (as polars) and hand them on unchanged."""
+        self.steps.append(features.clone() if isinstance(features, pl.DataFrame) else pl.from_pandas(features))
         return features
 
 
@@ -257,6 +261,10 @@ class GradientBoostingAdapter:
         contributions: "exact" Tree SHAP (about 3.5 ms per forecast row with the default 300 trees),
             "approx" (xgboost's `approx_contribs`, Saabas, ~100x faster, also additive), or "off".
         num_threads: Threads for mlforecast's feature engineering (at most 2 on this machine).
+        dask: Fit and forecast on this Dask cluster with mlforecast's `DistributedMLForecast` and
+            `DaskXGBForecast`: the same features, parameters (but `n_jobs`: workers use their own
+            threads) and conformal intervals. Distributed xgboost sketches and sums histograms
+            across workers, so forecasts may differ slightly from the local fit.
     """
 
     family = "mlforecast"
@@ -265,7 +273,7 @@ class GradientBoostingAdapter:
     """One model learns from every series (a scenario still fits on all of them)."""
 
     def __init__(self, *, n_windows: int = 5, contributions: Contributions = "exact",
-                 num_threads: int = _MAX_THREADS) -> None:
+                 num_threads: int = _MAX_THREADS, dask: DaskEngine | None = None) -> None:
         if n_windows < 2:
             raise InvalidInputError(f"n_windows must be at least 2 for conformal intervals, got {n_windows}")
         if contributions not in ("exact", "approx", "off"):
@@ -273,6 +281,7 @@ class GradientBoostingAdapter:
         self.n_windows = n_windows
         self.contributions = contributions
         self.num_threads = max(1, min(num_threads, _MAX_THREADS))
+        self.dask = dask
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
                  specs: list[ModelSpec], point_only: bool = False) -> ModelOutput:
@@ -318,6 +327,8 @@ class GradientBoostingAdapter:
             if prepared[name] is not None:
                 _check_future(hist, prepared[name], h=h, freq=freq)
         started = time.perf_counter()
+        if self.dask is not None:
+            return self._on_dask(hist, prepared, freq=freq, h=h, params=params, exog=exog, point_only=point_only)
         mlf, with_intervals = self._fit(hist, freq=freq, h=h, params=params, intervals=not point_only)
         outputs = {name: self._predict(mlf, fut, h=h, exog=exog, with_intervals=with_intervals,
                                        contributions=not point_only)
@@ -338,11 +349,25 @@ class GradientBoostingAdapter:
             found = _contributions(mlf.models_[MODEL], recorder.steps, preds, exog, approx=self.contributions == "approx")
         return ModelOutput(_to_forecasts(preds), found)
 
+    def _plan(self, hist: pl.DataFrame, *, freq: str, h: int) -> tuple[_Features, int | None]:
+        """The features that fit the shortest series, and the conformal windows it allows (None: no intervals)."""
+        shortest = int(hist.group_by("unique_id").len().get_column("len").min())  # type: ignore[arg-type]
+        features = _features_for(freq, shortest)
+        n_windows = min(self.n_windows, (shortest - features.lookback - 1) // h)
+        if n_windows < 2:
+            logger.warning("shortest series has %d rows, conformal intervals need more than %d (2 windows x h=%d + "
+                           "lookback %d): fitting without intervals, bounds = forecast", shortest,
+                           2 * h + features.lookback, h, features.lookback)
+            return features, None
+        if n_windows < self.n_windows:
+            logger.info("shortest series has %d rows: %d conformal windows instead of %d", shortest, n_windows,
+                        self.n_windows)
+        return features, n_windows
+
     def _fit(self, hist: pl.DataFrame, *, freq: str, h: int, params: dict[str, Any],
              intervals: bool) -> tuple[MLForecast, bool]:
         """Fit mlforecast on `hist`, with conformal intervals when asked and every series is long enough."""
-        shortest = int(hist.group_by("unique_id").len().get_column("len").min())  # type: ignore[arg-type]
-        features = _features_for(freq, shortest)
+        features, n_windows = self._plan(hist, freq=freq, h=h)
         mlf = MLForecast(
             models={MODEL: xgb.XGBRegressor(**params)},
             freq=_RECIPES[freq].offset,
@@ -351,18 +376,76 @@ class GradientBoostingAdapter:
             date_features=features.date_features,
             num_threads=self.num_threads,
         )
-        n_windows = min(self.n_windows, (shortest - features.lookback - 1) // h)
-        calibration = PredictionIntervals(n_windows=n_windows, h=h) if n_windows >= 2 and intervals else None
-        if calibration is None and intervals:
-            logger.warning("shortest series has %d rows, conformal intervals need more than %d (2 windows x h=%d + "
-                           "lookback %d): fitting without intervals, bounds = forecast", shortest,
-                           2 * h + features.lookback, h, features.lookback)
-        elif n_windows < self.n_windows:
-            logger.info("shortest series has %d rows: %d conformal windows instead of %d", shortest, n_windows,
-                        self.n_windows)
+        calibration = PredictionIntervals(n_windows=n_windows, h=h) if n_windows and intervals else None
         mlf.fit(hist, static_features=[], prediction_intervals=calibration,
                 keep_last_n=features.lookback or None)
         return mlf, calibration is not None
+
+    def _on_dask(self, hist: pl.DataFrame, futures: Mapping[str, pl.DataFrame | None], *, freq: str, h: int,
+                 params: dict[str, Any], exog: list[str], point_only: bool) -> dict[str, ModelOutput]:
+        """Fit and forecast with mlforecast's `DistributedMLForecast` and `DaskXGBForecast` on `self.dask`.
+
+        The conformal scores come from a distributed `cross_validation(refit=False)` (what local
+        mlforecast fits its intervals on) and mlforecast's own conformal method is applied to the
+        collected forecasts. Contributions replay the recursive predict locally (`to_local`) to
+        capture each step's feature rows for the booster's `pred_contribs`.
+        """
+        from mlforecast.distributed import DistributedMLForecast
+        from mlforecast.distributed.models.dask.xgb import DaskXGBForecast
+
+        from forecast.models.distributed import pandas_date_features, pandas_freq
+
+        dask = self.dask
+        assert dask is not None
+        started = time.perf_counter()
+        features, n_windows = self._plan(hist, freq=freq, h=h)
+        dask_params = {k: v for k, v in params.items() if k != "n_jobs"}  # workers train with their own threads
+
+        def distributed() -> DistributedMLForecast:
+            return DistributedMLForecast(
+                models={MODEL: DaskXGBForecast(**dask_params)}, freq=pandas_freq(_RECIPES[freq].offset),
+                lags=features.lags or None, lag_transforms=features.lag_transforms or None,
+                date_features=pandas_date_features(features.date_features), num_threads=1, engine=dask.client)
+
+        data, keep = dask.frame(hist), {"static_features": [], "keep_last_n": features.lookback or None}
+        with dask.active():
+            scores = None if n_windows is None or point_only else dask.collect(
+                distributed().cross_validation(data, n_windows=n_windows, h=h, refit=False, **keep))
+            mlf = distributed().fit(data, **keep)
+            predicted = {name: dask.collect(mlf.predict(h, X_df=None if fut is None else dask.frame(fut))).sort(KEYS)
+                         for name, fut in futures.items()}
+            local = None if self.contributions == "off" or point_only else mlf.to_local()
+        if scores is not None and n_windows is not None:
+            predicted = {name: _conformal(p, scores, n_windows=n_windows, h=h) for name, p in predicted.items()}
+        outputs = {name: ModelOutput(_to_forecasts(preds), None if local is None else _replayed_contributions(
+                       local, futures[name], h=h, exog=exog, approx=self.contributions == "approx"))
+                   for name, preds in predicted.items()}
+        logger.info("XGBoost on Dask %s: %d series x %d periods x %d variant(s): %.1f s (intervals: %s, signals: %s)",
+                    dask.address, hist.get_column("unique_id").n_unique(), h, len(futures),
+                    time.perf_counter() - started, scores is not None, exog)
+        return outputs
+
+
+def _conformal(preds: pl.DataFrame, cv: pl.DataFrame, *, n_windows: int, h: int) -> pl.DataFrame:
+    """`preds` with mlforecast's conformal bands from cross-validation rows (unique_id, ds, cutoff, y, XGBoost)."""
+    from mlforecast.conformal_prediction import compute_conformity_scores, get_conformal_method
+
+    scores = compute_conformity_scores(cv.sort("cutoff", *KEYS), [MODEL], "y")
+    method = get_conformal_method(PredictionIntervals(n_windows=n_windows, h=h).method)
+    return method(preds, scores, model_names=[MODEL], level=sorted(LEVELS), cs_n_windows=n_windows, cs_h=h,
+                  n_series=preds.get_column("unique_id").n_unique(), horizon=h)
+
+
+def _replayed_contributions(local: MLForecast, fut: pl.DataFrame | None, *, h: int, exog: list[str],
+                            approx: bool) -> pl.DataFrame:
+    """Contributions of a distributed fit: its recursive predict replayed here (`to_local`) with the step recorder."""
+    if not exog:
+        return pl.DataFrame(schema=CONTRIBUTION_SCHEMA)
+    x_df = None if fut is None else fut.to_pandas().assign(ds=lambda d: d["ds"].astype("datetime64[ns]"))
+    recorder = _StepRecorder()
+    replay = local.predict(h, X_df=x_df, before_predict_callback=recorder)
+    keys = pl.from_pandas(replay[list(KEYS)]).with_columns(pl.col("ds").cast(pl.Date))
+    return _contributions(local.models_[MODEL], recorder.steps, keys, exog, approx=approx)
 
 
 def _to_forecasts(preds: pl.DataFrame) -> pl.DataFrame:

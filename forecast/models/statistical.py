@@ -17,6 +17,9 @@ Choices:
   into NaN for that series only (statsforecast's own `fallback_model=` would hide which series fell
   back). Those series are then refitted alone with SeasonalNaive, or HistoricAverage (the mean) when
   that fails too, and the row's `model` says so: "SeasonalNaive (fallback from AutoARIMA)".
+- With a `DaskEngine` every `StatsForecast.forecast` call (fallback refits included) gets Dask
+  frames and runs through statsforecast's fugue backend, one task per group of series, with the
+  same guarded models, regressors and intervals; only the float32 output rounding differs.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -46,6 +49,9 @@ from utilsforecast.processing import make_future_dataframe
 
 from forecast.errors import InvalidInputError
 from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise
+
+if TYPE_CHECKING:
+    from forecast.models.distributed import DaskEngine
 
 __all__ = ["AUTOARIMA_DEFAULTS", "StatisticalAdapter"]
 
@@ -131,13 +137,15 @@ class StatisticalAdapter:
         n_jobs: Processes for statsforecast (1 avoids process start-up; -1 uses every core).
         max_train: Observations per series used for fitting (the most recent ones); None for all.
         conformal_windows: Cross-validation windows for the conformal intervals of intermittent models.
+        dask: Run on this Dask cluster (statsforecast's fugue backend) instead of in this process.
     """
 
     family = "statsforecast"
     models = ("AutoETS", "AutoTheta", "AutoARIMA", "ARIMA", "SeasonalNaive",
               "CrostonOptimized", "ADIDA", "IMAPA", "TSB", ZERO)
 
-    def __init__(self, *, n_jobs: int = 1, max_train: int | None = 730, conformal_windows: int = 2) -> None:
+    def __init__(self, *, n_jobs: int = 1, max_train: int | None = 730, conformal_windows: int = 2,
+                 dask: DaskEngine | None = None) -> None:
         if max_train is not None and max_train < 1:
             raise InvalidInputError(f"max_train must be a positive number of observations or None, got {max_train}")
         if conformal_windows < 2:
@@ -145,6 +153,7 @@ class StatisticalAdapter:
         self.n_jobs = n_jobs
         self.max_train = max_train
         self.conformal_windows = conformal_windows
+        self.dask = dask
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
                  specs: list[ModelSpec], point_only: bool = False) -> ModelOutput:
@@ -206,8 +215,16 @@ class StatisticalAdapter:
     def _run(self, df: pl.DataFrame, models: list[_Guarded], *, h: int, offset: str, levels: list[int] | None,
              x_df: pl.DataFrame | None = None) -> pl.DataFrame:
         """One `StatsForecast.forecast` call, returned in the long layout (NaN rows mark failures)."""
-        sf = StatsForecast(models=models, freq=offset, n_jobs=self.n_jobs)
-        wide = sf.forecast(df=df, h=h, X_df=x_df, level=levels)
+        if self.dask is None:
+            sf = StatsForecast(models=models, freq=offset, n_jobs=self.n_jobs)
+            wide = sf.forecast(df=df, h=h, X_df=x_df, level=levels)
+        else:
+            from forecast.models.distributed import pandas_freq
+
+            sf = StatsForecast(models=models, freq=pandas_freq(offset))
+            with self.dask.active():
+                wide = self.dask.collect(sf.forecast(df=self.dask.frame(df), h=h, level=levels,
+                                                     X_df=None if x_df is None else self.dask.frame(x_df)))
         return _to_long(wide, [m.alias for m in models])
 
     def _run_exog(self, hist: pl.DataFrame, x_future: pl.DataFrame | None, specs: list[ModelSpec],

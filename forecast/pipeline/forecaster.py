@@ -5,6 +5,9 @@ series (by demand class when `auto`), chooses among several candidates with a on
 (the last `h` periods of history, point forecasts scored by MAE), fits the chosen one on the whole
 history, and returns one forecast per series, each row naming the model that produced it.
 Rolling-origin backtests and ensembles build on it.
+
+`execution="dask"` with a scheduler address hands a connected `DaskEngine` to the families that
+have a distributed backend (statsforecast, XGBoost through mlforecast); Prophet runs locally.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import polars as pl
 
 from forecast.errors import InvalidInputError
 from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, ModelAdapter, ModelOutput, ModelSpec
+from forecast.models.distributed import DaskEngine, Execution, dask_engine
 
 __all__ = ["Forecaster", "ForecastResult", "available_models"]
 
@@ -25,12 +29,13 @@ logger = logging.getLogger(__name__)
 AUTO = "auto"
 
 
-def _adapters(n_jobs: int) -> list[ModelAdapter]:
+def _adapters(n_jobs: int, dask: DaskEngine | None = None) -> list[ModelAdapter]:
     from forecast.models.gradient import GradientBoostingAdapter
     from forecast.models.prophet_adapter import ProphetAdapter
     from forecast.models.statistical import StatisticalAdapter
 
-    return [StatisticalAdapter(n_jobs=n_jobs), ProphetAdapter(n_jobs=n_jobs), GradientBoostingAdapter(contributions="approx")]
+    return [StatisticalAdapter(n_jobs=n_jobs, dask=dask), ProphetAdapter(n_jobs=n_jobs),
+            GradientBoostingAdapter(contributions="approx", dask=dask)]
 
 
 def available_models() -> tuple[str, ...]:
@@ -57,17 +62,25 @@ class Forecaster:
         n_jobs: worker processes for the libraries that use them.
         exog: model family -> exogenous columns it may use (default: every numeric non-target column).
         by_class: demand class -> candidate models of `auto` (default: `classify.CANDIDATES`).
+        execution: `local` (this process) or `dask` (a Dask cluster; connects here).
+        dask_address: the Dask scheduler for `dask`: `tcp://HOST:PORT`, or `local` for a LocalCluster.
+
+    Raises:
+        InvalidInputError: bad frequency or model names, `dask` without an address, or an unreachable cluster.
     """
 
     def __init__(self, models: Sequence[str | ModelSpec] = (AUTO,), *, freq: str = "D", n_jobs: int = 1,
                  exog: dict[str, list[str]] | None = None,
-                 by_class: Mapping[str, tuple[str, ...]] | None = None) -> None:
+                 by_class: Mapping[str, tuple[str, ...]] | None = None, execution: Execution = "local",
+                 dask_address: str | None = None) -> None:
         if freq not in FREQUENCIES:
             raise InvalidInputError(f"frequency {freq!r} is not supported; use one of {', '.join(FREQUENCIES)}")
         from forecast.models.classify import CANDIDATES
 
         self.freq, self.exog, self.by_class = freq, exog or {}, dict(by_class or CANDIDATES)
-        self.adapters = _adapters(n_jobs)
+        self.execution, self.dask_address = execution, dask_address
+        self.dask = dask_engine(execution, dask_address)
+        self.adapters = _adapters(n_jobs, self.dask)
         self.specs = [m if isinstance(m, ModelSpec) else ModelSpec(m) for m in models]
         known = {m for a in self.adapters for m in a.models}
         asked = [s.name for s in self.specs] + [m for names in self.by_class.values() for m in names]
@@ -195,6 +208,8 @@ class Forecaster:
             hist = self.columns_for(adapter.family, history.filter(pl.col("unique_id").is_in(ids)))
             fut = None if future is None else self.columns_for(adapter.family, future.filter(pl.col("unique_id").is_in(ids)))
             logger.info("%s: %s on %d series", adapter.family, ", ".join(models), len(ids))
+            if self.dask is not None and getattr(adapter, "dask", None) is None:
+                logger.info("%s has no Dask backend here; %s runs in this process", adapter.family, ", ".join(models))
             outputs.append(adapter.forecast(hist, fut, h=h, freq=self.freq, specs=specs, point_only=point_only))
         return outputs
 

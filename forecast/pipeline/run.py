@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, select
 from forecast.errors import InvalidInputError
 from forecast.features import signal_features
 from forecast.models.base import ModelSpec
+from forecast.models.distributed import Execution
 from forecast.pipeline.forecaster import Forecaster, ForecastResult
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
 from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
@@ -58,7 +59,8 @@ class RunReport:
 def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | ModelSpec] = ("auto",),
                  cutoff: dt.date | None = None, n_jobs: int = 1, progress: Progress | None = None,
                  publish: bool = True, from_backtest: int | str | None = None, ensemble: str | None = None,
-                 ensemble_size: int = 3, by_class: Mapping[str, tuple[str, ...]] | None = None) -> RunReport:
+                 ensemble_size: int = 3, by_class: Mapping[str, tuple[str, ...]] | None = None,
+                 execution: Execution = "local", dask_address: str | None = None) -> RunReport:
     """Forecast every SKU x region from the sales and signals known at `cutoff` and publish the run.
 
     Args:
@@ -66,12 +68,15 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
             best there (or, with `ensemble`, its best `ensemble_size` combined); the others use `models`.
         ensemble: None, "median" or "inverse_error".
         by_class: demand class -> the candidates of `auto` (default: `classify.CANDIDATES`).
+        execution: `local`, or `dask` to fit on the Dask cluster at `dask_address` (`tcp://HOST:PORT`,
+            or `local` for a LocalCluster); the engine and address are recorded in the run's config.
 
     Raises:
-        InvalidInputError: no sales, bad horizon or unknown models (nothing is written).
+        InvalidInputError: no sales, bad horizon, unknown models, or an unusable Dask engine (nothing is written).
     """
     started = time.perf_counter()
-    forecaster = Forecaster(models, freq="D", n_jobs=n_jobs, exog=DEFAULT_EXOG, by_class=by_class)
+    forecaster = Forecaster(models, freq="D", n_jobs=n_jobs, exog=DEFAULT_EXOG, by_class=by_class,
+                            execution=execution, dask_address=dask_address)
     if horizon <= 0 or horizon > 366:
         raise InvalidInputError(f"--horizon must be between 1 and 366 days, got {horizon}")
     if ensemble and from_backtest is None:
@@ -88,6 +93,8 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
                   "exog": DEFAULT_EXOG}
         if by_class is not None:
             config["by_class"] = {k: list(v) for k, v in by_class.items()}
+        if execution != "local":
+            config |= {"engine": execution, "dask_address": dask_address}
         if choice is not None:
             config |= {"from_backtest": choice.run_id, "selection_metric": choice.metric, "ensemble": ensemble,
                        "ensemble_size": ensemble_size if ensemble else 1, "band_factors": choice.band_factors}
@@ -142,7 +149,8 @@ def _forecast(forecaster: Forecaster, frames: ModelFrames, *, horizon: int, choi
     """The run's forecasts: from the backtest's choice where it has one, from `forecaster` elsewhere."""
     if choice is None:
         return forecaster.forecast(frames.history, frames.future, h=horizon)
-    members = Forecaster(choice.members["model"].unique().sort().to_list(), n_jobs=n_jobs, exog=DEFAULT_EXOG)
+    members = Forecaster(choice.members["model"].unique().sort().to_list(), n_jobs=n_jobs, exog=DEFAULT_EXOG,
+                         execution=forecaster.execution, dask_address=forecaster.dask_address)
     chosen = forecast_chosen(members, frames, choice, h=horizon)
     rest = frames.series.join(chosen.selection.select("unique_id"), on="unique_id", how="anti")["unique_id"]
     if rest.is_empty():
