@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     forecast_horizon: int = 28
     forecast_from_backtest: bool = True
     """The nightly run takes each series' best model from the newest backtest, once there is one."""
+    forecast_reselect_days: int = 7
+    """Without a backtest, a run keeps the model choices of a run with the same models whose holdout
+    was at most this many days before (refitting only the chosen models); 0 chooses every time."""
     n_jobs: int = 1
     """Worker processes for the model libraries in scheduled jobs."""
     dask_address: str | None = None

@@ -12,6 +12,7 @@ from forecast.cli import scenario
 from forecast.cli.common import (DASK_ADDRESS_OPTION, ENGINE_OPTION, cli_errors, emit_json, execution_options,
                                  migrated_engine, progress_bar, stdout)
 from forecast.errors import InvalidInputError
+from forecast.settings import get_settings
 from forecast.storage import forecast_repo
 from forecast.storage.engine import session_scope
 
@@ -33,6 +34,9 @@ def run(
     ensemble: str | None = typer.Option(None, help="With --from-backtest: combine each series' best few, "
                                         "`inverse_error` or `median`."),
     ensemble_size: int = typer.Option(3, help="Members of each series' ensemble."),
+    reselect_days: int | None = typer.Option(None, min=0, help="Keep the model choices of a run with the same "
+                                             "models made at most this many days before, refitting only those "
+                                             "models (default DEMAND_FORECAST_RESELECT_DAYS, 7; 0: choose again)."),
     engine: str = ENGINE_OPTION,
     dask_address: str | None = DASK_ADDRESS_OPTION,
     json_output: bool = JSON_OPTION,
@@ -50,13 +54,18 @@ def run(
         report = run_forecast(database, horizon=horizon, models=models, cutoff=cutoff_day, n_jobs=n_jobs,
                               progress=update, publish=publish, from_backtest=_backtest_id(from_backtest),
                               ensemble=ensemble, ensemble_size=ensemble_size, execution=execution,
-                              dask_address=address)
+                              dask_address=address,
+                              reselect_days=get_settings().forecast_reselect_days if reselect_days is None
+                              else reselect_days)
     if json_output:
         emit_json(report.to_dict())
         return
     used = ", ".join(f"{m} {n}" for m, n in report.models.items())
+    chose = report.selection
+    how = (f"; choices of run {chose['reused_from']} (made on {chose['made_on']}) kept for {chose['series_reused']} "
+           f"series, {chose['series_selected']} chosen on a holdout" if chose.get("reused_from") else "")
     stdout.print(f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days "
-                 f"= {report.rows:,} rows from cutoff {report.cutoff} in {report.seconds:.1f}s; models: {used}",
+                 f"= {report.rows:,} rows from cutoff {report.cutoff} in {report.seconds:.1f}s; models: {used}{how}",
                  highlight=False)
 
 

@@ -50,7 +50,8 @@ class ForecastResult:
     forecasts: pl.DataFrame
     contributions: pl.DataFrame | None
     selection: pl.DataFrame
-    """unique_id, demand_class, model, holdout_mae (null when there was one candidate)."""
+    """unique_id, demand_class, model, holdout_mae (null when there was one candidate or the choice was
+    reused), reused (the choice came from an earlier run)."""
 
 
 class Forecaster:
@@ -88,16 +89,28 @@ class Forecaster:
         if unknown:
             raise InvalidInputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))} or auto")
 
-    def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int) -> ForecastResult:
-        """Forecast `h` periods for every series of `history` (future exogenous values in `future`)."""
+    def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
+                 chosen_before: pl.DataFrame | None = None) -> ForecastResult:
+        """Forecast `h` periods for every series of `history` (future exogenous values in `future`).
+
+        Args:
+            chosen_before: unique_id, model pairs chosen by an earlier run: a series whose earlier
+                choice is still one of its candidates keeps it without a holdout (`reused` in the
+                selection); the others are chosen on the holdout.
+        """
         from forecast.models.classify import classify_demand
 
         if h <= 0:
             raise InvalidInputError(f"horizon must be positive, got {h}")
         classes = classify_demand(history).select("unique_id", "demand_class")
         candidates = self._candidates(classes, self.by_class)
-        scores = self._holdout_scores(history, h=h, candidates=candidates)
-        chosen = _choose(candidates, scores)
+        reused = (pl.DataFrame(schema={"unique_id": pl.String, "model": pl.String}) if chosen_before is None
+                  else candidates.join(chosen_before.select("unique_id", "model"), on=["unique_id", "model"]))
+        fresh = candidates.join(reused, on="unique_id", how="anti")
+        scores = self._holdout_scores(history, h=h, candidates=fresh)
+        chosen = pl.concat([_choose(fresh, scores).with_columns(pl.lit(False).alias("reused")),
+                            reused.with_columns(pl.lit(None, dtype=pl.Float64).alias("holdout_mae"),
+                                                pl.lit(True).alias("reused"))])
         # Only the chosen model of a series is fitted on all of it; a global model still learns from
         # every series it was a candidate for, as in the holdout.
         global_models = [m for a in self.adapters if getattr(a, "is_global", False) for m in a.models]
@@ -105,7 +118,7 @@ class Forecaster:
                            candidates.filter(pl.col("model").is_in(global_models))])
         all_fc, contributions = self._run_all(history, future, h=h, candidates=final)
         forecasts = all_fc.join(chosen.select("unique_id", pl.col("model").alias("chosen")), on="unique_id")
-        forecasts = forecasts.filter(_asked() == pl.col("chosen")).select(list(FORECAST_SCHEMA))
+        forecasts = forecasts.filter(asked_model() == pl.col("chosen")).select(list(FORECAST_SCHEMA))
         selection = classes.join(chosen, on="unique_id", how="left")
         return ForecastResult(forecasts.sort("unique_id", "ds"), contributions, selection)
 
@@ -131,7 +144,7 @@ class Forecaster:
             ids = history.select(pl.col("unique_id").unique().sort())
             candidates = ids.join(pl.DataFrame({"model": [s.name for s in self.specs]}), how="cross")
         forecasts, contributions = self._run_all(history, future, h=h, candidates=candidates)
-        return forecasts.with_columns(_asked().alias("asked")), contributions
+        return forecasts.with_columns(asked_model().alias("asked")), contributions
 
     def forecast_variants(self, history: pl.DataFrame, futures: Mapping[str, pl.DataFrame], *, h: int,
                           ids: Collection[str] | None = None) -> dict[str, ModelOutput]:
@@ -238,11 +251,11 @@ class Forecaster:
         predicted, _ = self._run_all(train, exog_future, h=h, candidates=candidates.filter(
             pl.col("unique_id").is_in(long_enough.implode())), point_only=True)
         joined = predicted.join(test.select("unique_id", "ds", "y"), on=["unique_id", "ds"])
-        return joined.group_by("unique_id", _asked().alias("model")).agg(
+        return joined.group_by("unique_id", asked_model().alias("model")).agg(
             (pl.col("yhat") - pl.col("y")).abs().mean().alias("holdout_mae"))
 
 
-def _asked() -> pl.Expr:
+def asked_model() -> pl.Expr:
     """The model a row was asked of: `X` for `X` and for `Y (fallback from X)`."""
     return pl.coalesce(pl.col("model").str.extract(r"\(fallback from (.*)\)$"), pl.col("model"))
 

@@ -24,6 +24,7 @@ from forecast.models.distributed import Execution
 from forecast.pipeline.forecaster import Forecaster, ForecastResult
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
 from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
+from forecast.pipeline.reuse import EarlierChoice, earlier_choice
 from forecast.storage import forecast_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import Sales
@@ -50,6 +51,9 @@ class RunReport:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     models: dict[str, int] = field(default_factory=dict)
     """Chosen model -> number of series."""
+    selection: dict[str, Any] = field(default_factory=dict)
+    """How the models were chosen: made_on (the cutoff of the holdout that chose them), reused_from
+    (the run whose choices were kept), series_reused, series_selected (on this run's holdout)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for `--json`."""
@@ -60,7 +64,8 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
                  cutoff: dt.date | None = None, n_jobs: int = 1, progress: Progress | None = None,
                  publish: bool = True, from_backtest: int | str | None = None, ensemble: str | None = None,
                  ensemble_size: int = 3, by_class: Mapping[str, tuple[str, ...]] | None = None,
-                 execution: Execution = "local", dask_address: str | None = None) -> RunReport:
+                 execution: Execution = "local", dask_address: str | None = None,
+                 reselect_days: int = 0) -> RunReport:
     """Forecast every SKU x region from the sales and signals known at `cutoff` and publish the run.
 
     Args:
@@ -70,6 +75,9 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
         by_class: demand class -> the candidates of `auto` (default: `classify.CANDIDATES`).
         execution: `local`, or `dask` to fit on the Dask cluster at `dask_address` (`tcp://HOST:PORT`,
             or `local` for a LocalCluster); the engine and address are recorded in the run's config.
+        reselect_days: keep the model choices of an earlier run with the same models whose holdout was
+            at most this many days before `cutoff` (every model is still refitted on the new data;
+            only the holdout is skipped); 0 chooses again every time.
 
     Raises:
         InvalidInputError: no sales, bad horizon, unknown models, or an unusable Dask engine (nothing is written).
@@ -98,12 +106,14 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
         if choice is not None:
             config |= {"from_backtest": choice.run_id, "selection_metric": choice.metric, "ensemble": ensemble,
                        "ensemble_size": ensemble_size if ensemble else 1, "band_factors": choice.band_factors}
+        earlier = None if choice is not None else earlier_choice(session=session, config=config, cutoff=cutoff,
+                                                                 days=reselect_days)
         run = forecast_repo.create_run(session=session, cutoff=cutoff, horizon=horizon, frequency="D",
                                        config=config, code_version=code_version())
     report = RunReport(run.id, "draft", cutoff.isoformat(), horizon)
     try:
         _execute(engine, forecaster, report, cutoff=cutoff, horizon=horizon, progress=progress, publish=publish,
-                 choice=choice, n_jobs=n_jobs)
+                 choice=choice, n_jobs=n_jobs, earlier=earlier)
     except BaseException as exc:
         with session_scope(engine) as session:
             forecast_repo.fail_run(session=session, run_id=run.id, error=f"{type(exc).__name__}: {exc}",
@@ -120,15 +130,23 @@ def _tick(progress: Progress | None, stage: str, stages: dict[str, float], start
 
 
 def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutoff: dt.date, horizon: int,
-             progress: Progress | None, publish: bool, choice: BacktestChoice | None, n_jobs: int) -> None:
+             progress: Progress | None, publish: bool, choice: BacktestChoice | None, n_jobs: int,
+             earlier: EarlierChoice | None) -> None:
     started, stages = time.perf_counter(), report.stage_seconds
     with session_scope(engine) as session:
         panel = signal_features(session=session, cutoff=cutoff, horizon=horizon)
     _tick(progress, "features", stages, started)
     frames = model_frames(panel, cutoff=cutoff)
     series = frames.series
-    result = _forecast(forecaster, frames, horizon=horizon, choice=choice, n_jobs=n_jobs)
+    chosen_before = None if earlier is None else earlier.pairs.join(series, on=["sku", "region"]).select(
+        "unique_id", "model")
+    result = _forecast(forecaster, frames, horizon=horizon, choice=choice, n_jobs=n_jobs, chosen_before=chosen_before)
     _tick(progress, "models", stages, started)
+    if choice is None:
+        reused = int(result.selection["reused"].sum())
+        report.selection = {"made_on": (earlier.made_on if earlier and reused else cutoff).isoformat(),
+                            "reused_from": earlier.run_id if earlier and reused else None,
+                            "series_reused": reused, "series_selected": result.selection.height - reused}
     values = keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model")
     with session_scope(engine) as session:
         forecast_repo.write_values(session=session, run_id=report.run_id, values=values)
@@ -136,6 +154,8 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
             forecast_repo.write_contributions(session=session, run_id=report.run_id,
                                               contributions=keyed(result.contributions, series, "feature", "contribution"))
         forecast_repo.record_duration(session=session, run_id=report.run_id, seconds=time.perf_counter() - started)
+        if report.selection:
+            forecast_repo.record_config(session=session, run_id=report.run_id, selection=report.selection)
         if publish:
             forecast_repo.publish_run(session=session, run_id=report.run_id)
             report.status = "published"
@@ -145,10 +165,11 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
 
 
 def _forecast(forecaster: Forecaster, frames: ModelFrames, *, horizon: int, choice: BacktestChoice | None,
-              n_jobs: int) -> ForecastResult:
-    """The run's forecasts: from the backtest's choice where it has one, from `forecaster` elsewhere."""
+              n_jobs: int, chosen_before: pl.DataFrame | None) -> ForecastResult:
+    """The run's forecasts: from the backtest's choice where it has one, from `forecaster` elsewhere
+    (keeping the `chosen_before` models where they are still candidates)."""
     if choice is None:
-        return forecaster.forecast(frames.history, frames.future, h=horizon)
+        return forecaster.forecast(frames.history, frames.future, h=horizon, chosen_before=chosen_before)
     members = Forecaster(choice.members["model"].unique().sort().to_list(), n_jobs=n_jobs, exog=DEFAULT_EXOG,
                          execution=forecaster.execution, dask_address=forecaster.dask_address)
     chosen = forecast_chosen(members, frames, choice, h=horizon)

@@ -23,6 +23,7 @@ __all__ = [
     "publish_run",
     "fail_run",
     "record_duration",
+    "record_config",
     "list_runs",
     "read_published",
 ]
@@ -101,6 +102,12 @@ def publish_run(*, session: Session, run_id: int) -> ForecastRun:
 def record_duration(*, session: Session, run_id: int, seconds: float) -> None:
     """Store how long the run took, up to its publish."""
     session.execute(update(ForecastRun).where(ForecastRun.id == run_id).values(duration_seconds=round(seconds, 2)))
+
+
+def record_config(*, session: Session, run_id: int, **entries: Any) -> None:
+    """Add `entries` to the run's config (e.g. how its models were chosen)."""
+    run = session.get(ForecastRun, run_id)
+    run.config = {**run.config, **entries}  # a new dict, so the JSON column is written
 
 
 def fail_run(*, session: Session, run_id: int, error: str, duration_seconds: float | None = None) -> None:

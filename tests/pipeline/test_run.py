@@ -100,3 +100,42 @@ def test_xgboost_run_stores_signal_contributions(loaded: Engine) -> None:
                               .where(ForecastContribution.run_id == report.run_id))
     assert {"promo_on", "ls_on_air", "cases_7d_per_100k"} <= features
     assert rows == 18 * 7 * len(features)
+
+
+def test_a_nightly_run_keeps_recent_model_choices_and_refits_only_those(loaded: Engine,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from sqlalchemy import func
+
+    from forecast.pipeline.forecaster import Forecaster
+    from forecast.storage.schema import Sales
+
+    with session_scope(loaded) as session:
+        last = session.scalar(select(func.max(Sales.day)))
+    models = ["SeasonalNaive", "TSB"]
+    first = run_forecast(loaded, horizon=7, models=models, cutoff=last - dt.timedelta(days=1), reselect_days=7)
+    assert first.selection == {"made_on": str(last - dt.timedelta(days=1)), "reused_from": None,
+                               "series_reused": 0, "series_selected": 18}
+    chosen_first = _published(loaded).select("sku", "region", "model").unique().sort("sku", "region")
+
+    scored: list[int] = []
+    holdout = Forecaster._holdout_scores
+    monkeypatch.setattr(Forecaster, "_holdout_scores", lambda self, history, *, h, candidates: (
+        scored.append(candidates.height), holdout(self, history, h=h, candidates=candidates))[1])
+    second = run_forecast(loaded, horizon=7, models=models, cutoff=last, reselect_days=7)
+    assert second.selection == {"made_on": str(last - dt.timedelta(days=1)), "reused_from": first.run_id,
+                                "series_reused": 18, "series_selected": 0}
+    assert scored == [0]  # no candidate went through a holdout
+    published = _published(loaded)
+    assert published["day"].min() == last + dt.timedelta(days=1)  # refitted on the new day
+    assert published.select("sku", "region", "model").unique().sort("sku", "region").equals(chosen_first)
+    with session_scope(loaded) as session:
+        assert session.get(ForecastRun, second.run_id).config["selection"]["reused_from"] == first.run_id
+
+    # too old, asked not to, or other models: chosen again on a holdout
+    eight_days = run_forecast(loaded, horizon=7, models=models, cutoff=last + dt.timedelta(days=7), reselect_days=7)
+    again = run_forecast(loaded, horizon=7, models=models, cutoff=last, reselect_days=0)
+    other = run_forecast(loaded, horizon=7, models=["SeasonalNaive", "CrostonOptimized"], cutoff=last, reselect_days=7)
+    for report in (eight_days, again, other):
+        assert report.selection["reused_from"] is None and report.selection["series_selected"] == 18

@@ -1,0 +1,56 @@
+"""Model choices an incremental nightly run may keep from an earlier run instead of a new holdout.
+
+A run's holdout fits every candidate of every series a second time, most of a run's cost. When
+the models asked for are the same and the choice is recent (`days`), a nightly run that only got
+a day of new actuals keeps each series' earlier choice and refits just that model on the new
+data. The run records which run's choices it kept and when they were made (`config.selection`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forecast.pipeline.forecaster import asked_model
+from forecast.storage.schema import ForecastRun, ForecastValue
+
+__all__ = ["EarlierChoice", "SAME_MODELS_KEYS", "earlier_choice"]
+
+SAME_MODELS_KEYS = ("models", "by_class", "exog")
+"""Config entries that must be equal for an earlier run's choices to be kept."""
+
+
+@dataclass(frozen=True)
+class EarlierChoice:
+    """The models an earlier run chose: its id, the cutoff of the holdout that chose them, sku/region/model."""
+
+    run_id: int
+    made_on: dt.date
+    pairs: pl.DataFrame
+
+
+def earlier_choice(*, session: Session, config: dict[str, Any], cutoff: dt.date, days: int) -> EarlierChoice | None:
+    """The newest published (or superseded) run before `cutoff` with the same models and candidates,
+    whose choices were made on a holdout at most `days` before `cutoff`; None when there is none."""
+    if days <= 0:
+        return None
+    oldest = cutoff - dt.timedelta(days=days)
+    runs = session.scalars(select(ForecastRun).where(
+        ForecastRun.kind == "forecast", ForecastRun.status.in_(("published", "superseded")),
+        ForecastRun.cutoff < cutoff, ForecastRun.cutoff >= oldest).order_by(ForecastRun.id.desc())).all()
+    for run in runs:
+        made = (run.config.get("selection") or {}).get("made_on")
+        made_on = dt.date.fromisoformat(made) if made else run.cutoff
+        same = all(run.config.get(k) == config.get(k) for k in SAME_MODELS_KEYS)
+        if same and "from_backtest" not in run.config and made_on >= oldest:
+            rows = session.execute(select(ForecastValue.sku_id, ForecastValue.region_id, ForecastValue.model)
+                                   .where(ForecastValue.run_id == run.id).distinct()).all()
+            pairs = pl.DataFrame(rows, schema=["sku", "region", "model"], orient="row").select(
+                "sku", "region", asked_model().alias("model")).unique()
+            return EarlierChoice(run.id, made_on, pairs)
+    return None
