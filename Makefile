@@ -16,7 +16,7 @@ DEMO_SCHEDULER = DEMAND_SALES_DROP_DIR=$(DEMO)/inbox DEMAND_SIGNALS_CONFIG=$(DEM
 	DEMAND_SCHEDULE_SALES_PULL='* * * * *' DEMAND_N_JOBS=2 \
 	DEMAND_FORECAST_MODELS='[$(subst $(space),$(comma),$(DEMO_MODELS:%="%"))]'
 
-.PHONY: install demo test bench bench-publish bench-ingest bench-forecast bench-uplift bench-m5 bench-shock bench-dashboard clean
+.PHONY: install demo test bench bench-publish bench-peer bench-ingest bench-forecast bench-uplift bench-m5 bench-shock bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench: install  ## the nightly cycle on 1,000 series against the bare library ca
 
 bench-publish: install  ## 10 runs of 1,000,000 forecast rows published to PostgreSQL, then 50 concurrent readers; writes benchmarks/results/publish_read.json
 	$(BIN)/python benchmarks/publish_read.py
+
+bench-peer: install  ## one Prophet per M5 series (the peer approach) against our nightly run, time and WRMSSE; writes benchmarks/results/peer_prophet.json
+	$(BIN)/python benchmarks/peer_prophet.py
 
 bench-ingest: install  ## 1,000,000 rows into SQLite and PostgreSQL; writes benchmarks/results/ingest.json
 	$(BIN)/python benchmarks/ingest.py
