@@ -2,7 +2,7 @@
 
 Run: `make bench` or `.venv/bin/python benchmarks/throughput.py [--series 1000]`.
 
-Data: the demo generator's scenario, `--series` SKU x region daily series (SKUs x 8 regions), three
+Data: the demo generator's scenario, `--series` SKU x region daily series (SKUs x `--regions`), three
 years of history (1,096 days), loaded into a fresh SQLite file; horizon 28.
 
 Ours: one `run_forecast` with `auto` over the candidates of `CANDIDATES` (AutoETS and AutoTheta for
@@ -210,7 +210,8 @@ def bare(url: str, cutoff: dt.date, *, n_jobs: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--series", type=int, default=1000, help="series to generate (SKUs x 8 regions)")
+    parser.add_argument("--series", type=int, default=1000, help="series to generate (SKUs x --regions)")
+    parser.add_argument("--regions", type=int, default=8, help="regions (16 for 10,000 series: at most 999 SKUs)")
     parser.add_argument("--n-jobs", type=int, default=2, help="worker processes for statsforecast")
     parser.add_argument("--next-night", action="store_true", help="also time the next night's run (choices kept)")
     parser.add_argument("--skip-bare", action="store_true", help="leave out the bare library calls (no ratio)")
@@ -218,7 +219,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        url, _ = load_demo(Path(tmp), seed=11, n_skus=max(9, args.series // 8))
+        url, _ = load_demo(Path(tmp), seed=11, n_skus=max(9, args.series // args.regions), n_regions=args.regions)
         load_seconds = round(time.perf_counter() - started, 1)
         print(f"loaded {args.series} series in {load_seconds} s", file=sys.stderr)
         engine = make_engine(url)
