@@ -195,7 +195,7 @@ class Forecaster:
 
     def _run_all(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
                  candidates: pl.DataFrame, point_only: bool = False) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-        """Forecast every candidate model for the series that have it (one call per family)."""
+        """Forecast every candidate model for the series that have it (one call per family and set of models)."""
         parts, contributions = [], []
         for adapter in self.adapters:
             for output in self._family_outputs(adapter, history, future, h=h, candidates=candidates,
