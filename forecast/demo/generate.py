@@ -77,7 +77,8 @@ HOSTS = (  # name, platform, base uplift, mean viewers
     ("Kai Moreau", "StreamMart", 3.5, 400_000),
 )
 TZ = "+08:00"
-MAX_CELLS = 5_000_000  # the simulation holds ~10 dense float arrays of this size
+MAX_CELLS = 12_000_000  # the simulation holds ~10 dense float arrays of this size (~1 GB at the limit);
+# 10,000 series x 3 years (the throughput benchmark) fit
 PARENTS = (("AREA-N", "North"), ("AREA-S", "South"), ("AREA-W", "West"))
 REGION_NAMES = ("Ashford", "Brindlemoor", "Calderton", "Dunmore", "Elmstead", "Farrowgate", "Glenholt",
                 "Harwick", "Ivybridge", "Jarrowby", "Kestrel Bay", "Larkspur", "Marlow Vale", "Northwick")

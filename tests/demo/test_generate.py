@@ -118,7 +118,7 @@ def test_same_seed_writes_identical_bytes_and_another_seed_differs(tmp_path: Pat
     ({"n_skus": 3}, r"n_skus=3: expected 9 to 999"),
     ({"n_regions": 1}, r"n_regions=1: expected 2 to 99"),
     ({"days": 30}, r"days=30: expected 180 to 3660"),
-    ({"n_skus": 500, "n_regions": 50}, r"n_skus × n_regions × days = 27,400,000 is more than 5,000,000"),
+    ({"n_skus": 500, "n_regions": 50}, r"n_skus × n_regions × days = 27,400,000 is more than 12,000,000"),
 ])
 def test_out_of_range_sizes_are_rejected(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
