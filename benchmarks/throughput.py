@@ -130,10 +130,14 @@ def _frames(url: str, cutoff: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.D
     return frames.history, frames.future, chosen
 
 
+def _days_back() -> pl.Expr:
+    """1 for each series' last day, 2 for the day before, ..."""
+    return pl.col("ds").rank("ordinal", descending=True).over("unique_id")
+
+
 def _holdout_split(history: pl.DataFrame) -> pl.DataFrame:
     """Every series but its last `HORIZON` days, as the selection's holdout trains on."""
-    back = pl.col("ds").rank("ordinal", descending=True).over("unique_id")
-    return history.filter(back > HORIZON)
+    return history.filter(_days_back() > HORIZON)
 
 
 def _statsforecast_model(name: str, *, holdout: bool) -> Any:
@@ -174,8 +178,7 @@ def bare_mlforecast(history: pl.DataFrame, future: pl.DataFrame, *, holdout: boo
     columns = [c for c in DEFAULT_EXOG["mlforecast"] if c not in TEXT_FEATURES]
     hist = history.select("unique_id", "ds", "y", *columns).with_columns(pl.col(columns).cast(pl.Float64))
     if holdout:  # the holdout's "future" is its last HORIZON days of features
-        back = pl.col("ds").rank("ordinal", descending=True).over("unique_id")
-        fut, hist = hist.filter(back <= HORIZON).drop("y"), hist.filter(back > HORIZON)
+        fut, hist = hist.filter(_days_back() <= HORIZON).drop("y"), _holdout_split(hist)
     else:
         fut = future.select("unique_id", "ds", *columns).with_columns(pl.col(columns).cast(pl.Float64))
     shortest = int(hist.group_by("unique_id").len()["len"].min())
