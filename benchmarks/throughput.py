@@ -14,8 +14,9 @@ write and publish. With `--next-night`, also the next night's run, one day of ac
 those choices (`reselect_days=7`) and refits only the chosen models; timed as a whole.
 
 Bare: the same work on the same frames with the libraries' own calls and nothing of ours around
-them. The holdout: one `StatsForecast.forecast` per candidate group on the training part (last 730
-days, no levels) and one `MLForecast.fit` + `predict` without intervals. The final fit: one
+them; both families train on each series' last 730 days, as ours do. The holdout: one
+`StatsForecast.forecast` per candidate group on the training part (no levels) and one
+`MLForecast.fit` + `predict` without intervals. The final fit: one
 `StatsForecast.forecast` per statistical model on the series that chose it (levels 80/95, conformal
 intervals for the intermittent models), and `MLForecast.fit` (5 conformal windows) + `predict` on
 every non-zero series (a global model learns from all of them), as ours does. Our ratio is our end-to-end
@@ -181,12 +182,13 @@ def bare_mlforecast(history: pl.DataFrame, future: pl.DataFrame, *, holdout: boo
         fut, hist = hist.filter(_days_back() <= HORIZON).drop("y"), _holdout_split(hist)
     else:
         fut = future.select("unique_id", "ds", *columns).with_columns(pl.col(columns).cast(pl.Float64))
+    hist = hist.sort("unique_id", "ds").group_by("unique_id", maintain_order=True).tail(MAX_TRAIN)
     shortest = int(hist.group_by("unique_id").len()["len"].min())
     features = _features_for("D", shortest)
     started = time.perf_counter()
     mlf = MLForecast(models={"XGBoost": xgb.XGBRegressor(**XGB_DEFAULTS)}, freq="1d", lags=features.lags,
                      lag_transforms=features.lag_transforms, date_features=features.date_features, num_threads=2)
-    mlf.fit(hist.sort("unique_id", "ds"), static_features=[], keep_last_n=features.lookback,
+    mlf.fit(hist, static_features=[], keep_last_n=features.lookback,
             prediction_intervals=None if holdout else PredictionIntervals(n_windows=5, h=HORIZON))
     mlf.predict(HORIZON, X_df=fut.sort("unique_id", "ds"), level=None if holdout else [80, 95])
     return time.perf_counter() - started

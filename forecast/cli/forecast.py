@@ -37,6 +37,9 @@ def run(
     reselect_days: int | None = typer.Option(None, min=0, help="Keep the model choices of a run with the same "
                                              "models made at most this many days before, refitting only those "
                                              "models (default DEMAND_FORECAST_RESELECT_DAYS, 7; 0: choose again)."),
+    refit_days: int | None = typer.Option(None, min=0, help="Forecast XGBoost from the model a run with the same "
+                                          "models fitted at most this many days before, with the new days appended, "
+                                          "instead of refitting (default DEMAND_FORECAST_REFIT_DAYS, 7; 0: refit)."),
     engine: str = ENGINE_OPTION,
     dask_address: str | None = DASK_ADDRESS_OPTION,
     json_output: bool = JSON_OPTION,
@@ -49,14 +52,14 @@ def run(
         cutoff_day = dt.date.fromisoformat(cutoff) if cutoff else None
     except ValueError:
         raise InvalidInputError(f"--cutoff {cutoff!r} is not a date; use YYYY-MM-DD") from None
-    database = migrated_engine()
+    database, settings = migrated_engine(), get_settings()
     with progress_bar(enabled=not json_output) as update:
         report = run_forecast(database, horizon=horizon, models=models, cutoff=cutoff_day, n_jobs=n_jobs,
                               progress=update, publish=publish, from_backtest=_backtest_id(from_backtest),
                               ensemble=ensemble, ensemble_size=ensemble_size, execution=execution,
                               dask_address=address,
-                              reselect_days=get_settings().forecast_reselect_days if reselect_days is None
-                              else reselect_days)
+                              reselect_days=settings.forecast_reselect_days if reselect_days is None else reselect_days,
+                              refit_days=settings.forecast_refit_days if refit_days is None else refit_days)
     if json_output:
         emit_json(report.to_dict())
         return
@@ -64,6 +67,8 @@ def run(
     chose = report.selection
     how = (f"; choices of run {chose['reused_from']} (made on {chose['made_on']}) kept for {chose['series_reused']} "
            f"series, {chose['series_selected']} chosen on a holdout" if chose.get("reused_from") else "")
+    how += "".join(f"; {family}: model of run {r['model_of_run']} (fitted through {r['trained_through']}) updated, "
+                   "not refitted" for family, r in report.refits.items() if not r["refitted"])
     stdout.print(f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days "
                  f"= {report.rows:,} rows from cutoff {report.cutoff} in {report.seconds:.1f}s; models: {used}{how}",
                  highlight=False)

@@ -56,6 +56,9 @@ class ModelOutput:
 
     forecasts: pl.DataFrame
     contributions: pl.DataFrame | None = None
+    kept: Any | None = None
+    """A fitted model the family can forecast from again on later data without refitting (passed
+    back as `forecast(..., kept=...)`); None for families that refit every time."""
 
 
 @runtime_checkable

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -52,6 +53,9 @@ class ForecastResult:
     selection: pl.DataFrame
     """unique_id, demand_class, model, holdout_mae (null when there was one candidate or the choice was
     reused), reused (the choice came from an earlier run)."""
+    kept: dict[str, Any] = field(default_factory=dict)
+    """Family -> the fitted model it can forecast later data from (`forecast(..., kept=...)`): a new
+    fit, or the kept model it was given, updated."""
 
 
 class Forecaster:
@@ -89,14 +93,21 @@ class Forecaster:
         if unknown:
             raise InvalidInputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))} or auto")
 
+    def keeping_families(self) -> tuple[str, ...]:
+        """The families that return their fitted models and can forecast from them again."""
+        return tuple(a.family for a in self.adapters if getattr(a, "keeps_models", False))
+
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
-                 chosen_before: pl.DataFrame | None = None) -> ForecastResult:
+                 chosen_before: pl.DataFrame | None = None, kept: Mapping[str, Any] | None = None) -> ForecastResult:
         """Forecast `h` periods for every series of `history` (future exogenous values in `future`).
 
         Args:
             chosen_before: unique_id, model pairs chosen by an earlier run: a series whose earlier
                 choice is still one of its candidates keeps it without a holdout (`reused` in the
                 selection); the others are chosen on the holdout.
+            kept: family -> a model an earlier run fitted (a `ForecastResult.kept` value): families that
+                keep models (`keeps_models`) forecast from it without refitting when it still fits the
+                data, and refit otherwise. The holdout always fits.
         """
         from forecast.models.classify import classify_demand
 
@@ -116,11 +127,11 @@ class Forecaster:
         global_models = [m for a in self.adapters if getattr(a, "is_global", False) for m in a.models]
         final = pl.concat([chosen.select("unique_id", "model").filter(~pl.col("model").is_in(global_models)),
                            candidates.filter(pl.col("model").is_in(global_models))])
-        all_fc, contributions = self._run_all(history, future, h=h, candidates=final)
+        all_fc, contributions, fitted = self._run_all(history, future, h=h, candidates=final, kept=kept)
         forecasts = all_fc.join(chosen.select("unique_id", pl.col("model").alias("chosen")), on="unique_id")
         forecasts = forecasts.filter(asked_model() == pl.col("chosen")).select(list(FORECAST_SCHEMA))
         selection = classes.join(chosen, on="unique_id", how="left")
-        return ForecastResult(forecasts.sort("unique_id", "ds"), contributions, selection)
+        return ForecastResult(forecasts.sort("unique_id", "ds"), contributions, selection, fitted)
 
     def forecast_each(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
                       candidates: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
@@ -143,7 +154,7 @@ class Forecaster:
         if candidates is None:
             ids = history.select(pl.col("unique_id").unique().sort())
             candidates = ids.join(pl.DataFrame({"model": [s.name for s in self.specs]}), how="cross")
-        forecasts, contributions = self._run_all(history, future, h=h, candidates=candidates)
+        forecasts, contributions, _ = self._run_all(history, future, h=h, candidates=candidates)
         return forecasts.with_columns(asked_model().alias("asked")), contributions
 
     def forecast_variants(self, history: pl.DataFrame, futures: Mapping[str, pl.DataFrame], *, h: int,
@@ -193,22 +204,26 @@ class Forecaster:
             rows += [(uid, n) for n in dict.fromkeys(names)]
         return pl.DataFrame(rows, schema={"unique_id": pl.String, "model": pl.String}, orient="row")
 
-    def _run_all(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
-                 candidates: pl.DataFrame, point_only: bool = False) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-        """Forecast every candidate model for the series that have it (one call per family and set of models)."""
-        parts, contributions = [], []
+    def _run_all(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, candidates: pl.DataFrame,
+                 point_only: bool = False, kept: Mapping[str, Any] | None = None,
+                 ) -> tuple[pl.DataFrame, pl.DataFrame | None, dict[str, Any]]:
+        """Forecast every candidate model for the series that have it (one call per family and set of
+        models); also the fitted models the families keep."""
+        parts, contributions, fitted = [], [], {}
         for adapter in self.adapters:
             for output in self._family_outputs(adapter, history, future, h=h, candidates=candidates,
-                                               point_only=point_only):
+                                               point_only=point_only, kept=(kept or {}).get(adapter.family)):
                 parts.append(output.forecasts)
                 if output.contributions is not None:
                     contributions.append(output.contributions)
+                if output.kept is not None:
+                    fitted[adapter.family] = output.kept
         if not parts:
             raise InvalidInputError("no model produced a forecast; check the model names")
-        return pl.concat(parts), (pl.concat(contributions) if contributions else None)
+        return pl.concat(parts), (pl.concat(contributions) if contributions else None), fitted
 
     def _family_outputs(self, adapter: ModelAdapter, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
-                        candidates: pl.DataFrame, point_only: bool) -> list[ModelOutput]:
+                        candidates: pl.DataFrame, point_only: bool, kept: Any | None = None) -> list[ModelOutput]:
         """One adapter call per set of this family's models that series share (e.g. AutoETS and AutoTheta
         for the smooth ones): a call per model instead cost a third more (statsforecast's pool and its
         split of the series, measured)."""
@@ -223,7 +238,8 @@ class Forecaster:
             logger.info("%s: %s on %d series", adapter.family, ", ".join(models), len(ids))
             if self.dask is not None and getattr(adapter, "dask", None) is None:
                 logger.info("%s has no Dask backend here; %s runs in this process", adapter.family, ", ".join(models))
-            outputs.append(adapter.forecast(hist, fut, h=h, freq=self.freq, specs=specs, point_only=point_only))
+            extra = {"kept": kept} if kept is not None and getattr(adapter, "keeps_models", False) else {}
+            outputs.append(adapter.forecast(hist, fut, h=h, freq=self.freq, specs=specs, point_only=point_only, **extra))
         return outputs
 
     def columns_for(self, family: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -248,7 +264,7 @@ class Forecaster:
         if train.is_empty():
             return None
         exog_future = test.drop("y")
-        predicted, _ = self._run_all(train, exog_future, h=h, candidates=candidates.filter(
+        predicted, _, _ = self._run_all(train, exog_future, h=h, candidates=candidates.filter(
             pl.col("unique_id").is_in(long_enough.implode())), point_only=True)
         joined = predicted.join(test.select("unique_id", "ds", "y"), on=["unique_id", "ds"])
         return joined.group_by("unique_id", asked_model().alias("model")).agg(

@@ -1,14 +1,19 @@
-"""Model choices an incremental nightly run may keep from an earlier run instead of a new holdout.
+"""What an incremental nightly run may keep from an earlier run: model choices and fitted models.
 
 A run's holdout fits every candidate of every series a second time, most of a run's cost. When
 the models asked for are the same and the choice is recent (`days`), a nightly run that only got
 a day of new actuals keeps each series' earlier choice and refits just that model on the new
 data. The run records which run's choices it kept and when they were made (`config.selection`).
+
+Families that keep their fitted models (the global XGBoost) go further: a run within `refit_days`
+of the fit forecasts from the stored model with the new days appended, without refitting
+(`kept_models`; what was refitted is in `config.refits`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecast.pipeline.forecaster import asked_model
+from forecast.storage.model_state_repo import CorruptModelStateError, KeptModel, load_kept
 from forecast.storage.schema import ForecastRun, ForecastValue
 
-__all__ = ["EarlierChoice", "SAME_MODELS_KEYS", "earlier_choice"]
+__all__ = ["EarlierChoice", "SAME_MODELS_KEYS", "earlier_choice", "kept_models"]
+
+logger = logging.getLogger(__name__)
 
 SAME_MODELS_KEYS = ("models", "by_class", "exog")
 """Config entries that must be equal for an earlier run's choices to be kept."""
@@ -40,17 +48,44 @@ def earlier_choice(*, session: Session, config: dict[str, Any], cutoff: dt.date,
     if days <= 0:
         return None
     oldest = cutoff - dt.timedelta(days=days)
-    runs = session.scalars(select(ForecastRun).where(
-        ForecastRun.kind == "forecast", ForecastRun.status.in_(("published", "superseded")),
-        ForecastRun.cutoff < cutoff, ForecastRun.cutoff >= oldest).order_by(ForecastRun.id.desc())).all()
-    for run in runs:
+    for run in _same_model_runs(session=session, config=config, cutoff=cutoff, oldest=oldest):
         made = (run.config.get("selection") or {}).get("made_on")
         made_on = dt.date.fromisoformat(made) if made else run.cutoff
-        same = all(run.config.get(k) == config.get(k) for k in SAME_MODELS_KEYS)
-        if same and "from_backtest" not in run.config and made_on >= oldest:
+        if made_on >= oldest:
             rows = session.execute(select(ForecastValue.sku_id, ForecastValue.region_id, ForecastValue.model)
                                    .where(ForecastValue.run_id == run.id).distinct()).all()
             pairs = pl.DataFrame(rows, schema=["sku", "region", "model"], orient="row").select(
                 "sku", "region", asked_model().alias("model")).unique()
             return EarlierChoice(run.id, made_on, pairs)
     return None
+
+
+def kept_models(*, session: Session, config: dict[str, Any], cutoff: dt.date, days: int,
+                families: tuple[str, ...]) -> dict[str, KeptModel]:
+    """Family -> the newest model of `families` kept by a run with the same models, fitted through a
+    day at most `days` before `cutoff` (and before it); empty when `days` is 0. A stored model that
+    fails its digest check is logged and skipped (that family refits)."""
+    if days <= 0:
+        return {}
+    oldest = cutoff - dt.timedelta(days=days)
+    ids = [run.id for run in _same_model_runs(session=session, config=config, cutoff=cutoff, oldest=oldest)]
+    found = {}
+    for family in families:
+        try:
+            model = load_kept(session=session, run_ids=ids, family=family, oldest=oldest, before=cutoff)
+        except CorruptModelStateError as exc:
+            logger.warning("%s; refitting %s", exc, family)
+            continue
+        if model is not None:
+            found[family] = model
+    return found
+
+
+def _same_model_runs(*, session: Session, config: dict[str, Any], cutoff: dt.date, oldest: dt.date) -> list[ForecastRun]:
+    """Published (or superseded) forecast runs with cutoffs in [oldest, cutoff), newest first, with the same
+    models and candidates as `config` and not chosen from a backtest."""
+    runs = session.scalars(select(ForecastRun).where(
+        ForecastRun.kind == "forecast", ForecastRun.status.in_(("published", "superseded")),
+        ForecastRun.cutoff < cutoff, ForecastRun.cutoff >= oldest).order_by(ForecastRun.id.desc())).all()
+    return [run for run in runs if "from_backtest" not in run.config
+            and all(run.config.get(k) == config.get(k) for k in SAME_MODELS_KEYS)]

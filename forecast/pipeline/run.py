@@ -24,9 +24,10 @@ from forecast.models.distributed import Execution
 from forecast.pipeline.forecaster import Forecaster, ForecastResult
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
 from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
-from forecast.pipeline.reuse import EarlierChoice, earlier_choice
-from forecast.storage import forecast_repo
+from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models
+from forecast.storage import forecast_repo, model_state_repo
 from forecast.storage.engine import session_scope
+from forecast.storage.model_state_repo import KeptModel
 from forecast.storage.schema import Sales
 from forecast.version import code_version
 
@@ -54,6 +55,9 @@ class RunReport:
     selection: dict[str, Any] = field(default_factory=dict)
     """How the models were chosen: made_on (the cutoff of the holdout that chose them), reused_from
     (the run whose choices were kept), series_reused, series_selected (on this run's holdout)."""
+    refits: dict[str, Any] = field(default_factory=dict)
+    """Per model family of the chosen models: refitted (bool), series, and for a kept model the run
+    that fitted it and the day it was fitted through."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for `--json`."""
@@ -65,7 +69,7 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
                  publish: bool = True, from_backtest: int | str | None = None, ensemble: str | None = None,
                  ensemble_size: int = 3, by_class: Mapping[str, tuple[str, ...]] | None = None,
                  execution: Execution = "local", dask_address: str | None = None,
-                 reselect_days: int = 0) -> RunReport:
+                 reselect_days: int = 0, refit_days: int = 0) -> RunReport:
     """Forecast every SKU x region from the sales and signals known at `cutoff` and publish the run.
 
     Args:
@@ -78,6 +82,10 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
         reselect_days: keep the model choices of an earlier run with the same models whose holdout was
             at most this many days before `cutoff` (every model is still refitted on the new data;
             only the holdout is skipped); 0 chooses again every time.
+        refit_days: families that keep their fitted models (XGBoost) forecast from the model of a run
+            with the same models fitted at most this many days before `cutoff`, with the new days
+            appended, instead of refitting; they refit when the series, signals or earlier actuals
+            changed. 0 refits every time. What was refitted is in the run's config (`refits`).
 
     Raises:
         InvalidInputError: no sales, bad horizon, unknown models, or an unusable Dask engine (nothing is written).
@@ -108,12 +116,14 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
                        "ensemble_size": ensemble_size if ensemble else 1, "band_factors": choice.band_factors}
         earlier = None if choice is not None else earlier_choice(session=session, config=config, cutoff=cutoff,
                                                                  days=reselect_days)
+        kept = {} if choice is not None else kept_models(session=session, config=config, cutoff=cutoff,
+                                                         days=refit_days, families=forecaster.keeping_families())
         run = forecast_repo.create_run(session=session, cutoff=cutoff, horizon=horizon, frequency="D",
                                        config=config, code_version=code_version())
     report = RunReport(run.id, "draft", cutoff.isoformat(), horizon)
     try:
         _execute(engine, forecaster, report, cutoff=cutoff, horizon=horizon, progress=progress, publish=publish,
-                 choice=choice, n_jobs=n_jobs, earlier=earlier)
+                 choice=choice, n_jobs=n_jobs, earlier=earlier, kept=kept)
     except BaseException as exc:
         with session_scope(engine) as session:
             forecast_repo.fail_run(session=session, run_id=run.id, error=f"{type(exc).__name__}: {exc}",
@@ -131,7 +141,7 @@ def _tick(progress: Progress | None, stage: str, stages: dict[str, float], start
 
 def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutoff: dt.date, horizon: int,
              progress: Progress | None, publish: bool, choice: BacktestChoice | None, n_jobs: int,
-             earlier: EarlierChoice | None) -> None:
+             earlier: EarlierChoice | None, kept: dict[str, KeptModel]) -> None:
     started, stages = time.perf_counter(), report.stage_seconds
     with session_scope(engine) as session:
         panel = signal_features(session=session, cutoff=cutoff, horizon=horizon)
@@ -140,8 +150,10 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     series = frames.series
     chosen_before = None if earlier is None else earlier.pairs.join(series, on=["sku", "region"]).select(
         "unique_id", "model")
-    result = _forecast(forecaster, frames, horizon=horizon, choice=choice, n_jobs=n_jobs, chosen_before=chosen_before)
+    result = _forecast(forecaster, frames, horizon=horizon, choice=choice, n_jobs=n_jobs, chosen_before=chosen_before,
+                       kept={family: k.model for family, k in kept.items()})
     _tick(progress, "models", stages, started)
+    report.refits = _refits(forecaster, result, kept)
     if choice is None:
         reused = int(result.selection["reused"].sum())
         report.selection = {"made_on": (earlier.made_on if earlier and reused else cutoff).isoformat(),
@@ -156,6 +168,11 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
         forecast_repo.record_duration(session=session, run_id=report.run_id, seconds=time.perf_counter() - started)
         if report.selection:
             forecast_repo.record_config(session=session, run_id=report.run_id, selection=report.selection)
+        forecast_repo.record_config(session=session, run_id=report.run_id, refits=report.refits)
+        for family, model in result.kept.items():
+            if family not in kept or model is not kept[family].model:  # fitted in this run
+                model_state_repo.save_kept(session=session, run_id=report.run_id, family=family, trained_through=cutoff,
+                                           model=model)
         if publish:
             forecast_repo.publish_run(session=session, run_id=report.run_id)
             report.status = "published"
@@ -164,12 +181,28 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     report.models = dict(result.selection.group_by("model").len().sort("model").iter_rows())
 
 
+def _refits(forecaster: Forecaster, result: ForecastResult, kept: dict[str, KeptModel]) -> dict[str, Any]:
+    """Per family of the chosen models: whether it refitted, on how many series, and which kept model it used."""
+    family_of = {m: a.family for a in forecaster.adapters for m in a.models}
+    chosen = result.selection.group_by(pl.col("model").replace_strict(family_of, default="other").alias("family")).len()
+    refits: dict[str, Any] = {}
+    for family, series in chosen.sort("family").iter_rows():
+        earlier = kept.get(family)
+        if earlier is not None and result.kept.get(family) is earlier.model:
+            refits[family] = {"refitted": False, "series": series, "model_of_run": earlier.run_id,
+                              "trained_through": earlier.trained_through.isoformat()}
+        else:
+            refits[family] = {"refitted": True, "series": series}
+    return refits
+
+
 def _forecast(forecaster: Forecaster, frames: ModelFrames, *, horizon: int, choice: BacktestChoice | None,
-              n_jobs: int, chosen_before: pl.DataFrame | None) -> ForecastResult:
+              n_jobs: int, chosen_before: pl.DataFrame | None, kept: dict[str, Any]) -> ForecastResult:
     """The run's forecasts: from the backtest's choice where it has one, from `forecaster` elsewhere
-    (keeping the `chosen_before` models where they are still candidates)."""
+    (keeping the `chosen_before` models where they are still candidates, and forecasting from the
+    `kept` fitted models where they still fit)."""
     if choice is None:
-        return forecaster.forecast(frames.history, frames.future, h=horizon, chosen_before=chosen_before)
+        return forecaster.forecast(frames.history, frames.future, h=horizon, chosen_before=chosen_before, kept=kept)
     members = Forecaster(choice.members["model"].unique().sort().to_list(), n_jobs=n_jobs, exog=DEFAULT_EXOG,
                          execution=forecaster.execution, dask_address=forecaster.dask_address)
     chosen = forecast_chosen(members, frames, choice, h=horizon)

@@ -681,3 +681,26 @@ class ForecastOverride(Base):
         CheckConstraint("kind != 'percent' OR amount >= -100", name="percent_above_minus_100"),
         Index("ix_forecast_override_series", "sku_id", "region_id", "start_day"),
     )
+
+
+class ModelState(Base):
+    """A fitted model a run kept, so later nights can forecast from it without refitting.
+
+    `payload` is the pickled model (forecast/storage/model_state_repo.py); `sha256` is its digest,
+    checked before it is unpickled. Only the service writes this table; the reader role of the
+    published views never sees it.
+    """
+
+    __tablename__ = "model_state"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("forecast_run.id", ondelete="CASCADE"))
+    family: Mapped[str] = mapped_column(String(32))
+    trained_through: Mapped[dt.date] = mapped_column(Date)
+    """Last day of history the model was fitted on."""
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (UniqueConstraint("run_id", "family", name="one_per_run_and_family"),)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 
@@ -220,7 +221,8 @@ def test_bad_arguments_raise(kwargs: dict[str, object], match: str) -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [({"n_windows": 1}, r"n_windows must be at least 2"),
-                                               ({"contributions": "shap"}, r"contributions must be")])
+                                               ({"contributions": "shap"}, r"contributions must be"),
+                                               ({"max_train": 0}, r"max_train must be a positive")])
 def test_bad_adapter_options_raise(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         GradientBoostingAdapter(**kwargs)  # type: ignore[arg-type]
@@ -235,3 +237,66 @@ def test_point_only_is_the_same_fit_without_intervals_or_contributions() -> None
     assert point.forecasts["yhat"].to_list() == full.forecasts["yhat"].to_list()
     assert (point.forecasts["hi95"] == point.forecasts["yhat"]).all() and point.contributions is None
     assert (full.forecasts["hi95"] > full.forecasts["yhat"]).any() and not full.contributions.is_empty()
+
+
+def test_max_train_fits_on_the_last_rows_of_each_series_only() -> None:
+    """Bounded training is the same fit as on the series' last `max_train` days, and not the unbounded one."""
+    history, future = _split(_panel(5, 300 + H, seed=4, promo_rate=0.1))
+    history = history.with_columns(pl.when(pl.col("ds") < START + dt.timedelta(days=100)).then(pl.col("y") * 5)
+                                   .otherwise(pl.col("y")).alias("y"))  # an old level the bound must forget
+    spec = [ModelSpec("XGBoost", {"n_estimators": 40, "n_jobs": 1})]
+    fit = lambda adapter, hist: adapter.forecast(hist, future.drop("y"), h=H, freq="D", specs=spec).forecasts  # noqa: E731
+    bounded = fit(GradientBoostingAdapter(max_train=150), history)
+    on_tail = fit(GradientBoostingAdapter(max_train=None), history.group_by("unique_id", maintain_order=True).tail(150))
+    unbounded = fit(GradientBoostingAdapter(max_train=None), history)
+    assert bounded.select("unique_id", "ds", "yhat").equals(on_tail.select("unique_id", "ds", "yhat"))
+    assert not bounded["yhat"].equals(unbounded["yhat"])
+
+
+def test_a_kept_model_forecasts_the_next_days_without_refitting() -> None:
+    """Given its own fitted model and one more day of actuals, the adapter forecasts from the same
+    booster and conformal scores, with lags from the longer history (mlforecast's `new_df`)."""
+    panel = _panel(6, 300 + H + 1, seed=5, promo_rate=0.1)
+    last = panel["ds"].max()
+    history, future = _split(panel.filter(pl.col("ds") < last))
+    adapter = GradientBoostingAdapter(contributions="approx")
+    first = adapter.forecast(history, future.drop("y"), h=H, freq="D", specs=SPEC)
+    kept = first.kept
+    assert kept is not None and kept.trained_through == history["ds"].max()
+    booster = kept.mlf.models_["XGBoost"]
+    longer = panel.filter(pl.col("ds") <= history["ds"].max() + dt.timedelta(days=1))
+    next_future = panel.filter(pl.col("ds") > longer["ds"].max()).drop("y")
+    expected = copy.deepcopy(kept.mlf).predict(H, new_df=longer, X_df=next_future)
+
+    again = adapter.forecast(longer, next_future, h=H, freq="D", specs=SPEC, kept=kept)
+    assert again.kept is kept and kept.mlf.models_["XGBoost"] is booster  # updated, not refitted
+    assert kept.trained_through == history["ds"].max()
+    assert again.forecasts.height == 6 * H
+    assert again.forecasts["ds"].min() == longer["ds"].max() + dt.timedelta(days=1)
+    np.testing.assert_allclose(again.forecasts.sort("unique_id", "ds")["yhat"].to_numpy(),
+                               expected.sort("unique_id", "ds")["XGBoost"].to_numpy(), rtol=1e-6)
+    assert again.contributions is not None and again.contributions.height == 6 * H
+    _check_contract(again.forecasts, 6 * H)
+    width = lambda out: (out.forecasts["hi95"] - out.forecasts["lo95"]).mean()  # noqa: E731
+    assert width(again) > 0 and abs(width(again) / width(first) - 1) < 0.25  # the fit's conformal scores
+
+
+@pytest.mark.parametrize("change", ["a series gone", "other parameters"])
+def test_a_kept_model_is_refitted_when_the_data_it_learned_changed(change: str,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    panel = _panel(4, 200 + H + 1, seed=6)
+    last = panel["ds"].max()
+    history, future = _split(panel.filter(pl.col("ds") < last))
+    kept = GradientBoostingAdapter().forecast(history, future.drop("y"), h=H, freq="D", specs=SPEC).kept
+    longer = panel.filter(pl.col("ds") <= history["ds"].max() + dt.timedelta(days=1))
+    next_future = panel.filter(pl.col("ds") > longer["ds"].max()).drop("y")
+    spec = SPEC
+    if change == "a series gone":
+        longer = longer.filter(pl.col("unique_id") != "sku03")
+        next_future = next_future.filter(pl.col("unique_id") != "sku03")
+    else:
+        spec = [ModelSpec("XGBoost", {"n_jobs": 1, "max_depth": 3})]
+    with caplog.at_level(logging.INFO, logger="forecast.models.gradient"):
+        out = GradientBoostingAdapter().forecast(longer, next_future, h=H, freq="D", specs=spec, kept=kept)
+    assert out.kept is not kept and out.kept.trained_through == longer["ds"].max()
+    assert "refitting instead of updating the kept model" in caplog.text

@@ -139,3 +139,41 @@ def test_a_nightly_run_keeps_recent_model_choices_and_refits_only_those(loaded: 
     other = run_forecast(loaded, horizon=7, models=["SeasonalNaive", "CrostonOptimized"], cutoff=last, reselect_days=7)
     for report in (eight_days, again, other):
         assert report.selection["reused_from"] is None and report.selection["series_selected"] == 18
+
+
+def test_a_nightly_run_forecasts_xgboost_from_the_kept_model_without_refitting(
+        loaded: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    import datetime as dt
+
+    from sqlalchemy import func, update
+
+    from forecast.storage.schema import ModelState, Sales
+
+    with session_scope(loaded) as session:
+        last = session.scalar(select(func.max(Sales.day)))
+    first = run_forecast(loaded, horizon=7, models=["XGBoost"], cutoff=last - dt.timedelta(days=1), refit_days=7)
+    assert first.refits == {"mlforecast": {"refitted": True, "series": 18}}
+    before = _published(loaded)
+
+    second = run_forecast(loaded, horizon=7, models=["XGBoost"], cutoff=last, refit_days=7)
+    assert second.refits == {"mlforecast": {"refitted": False, "series": 18, "model_of_run": first.run_id,
+                                            "trained_through": str(last - dt.timedelta(days=1))}}
+    nightly = _published(loaded)
+    assert nightly["day"].min() == last + dt.timedelta(days=1) and nightly.height == 18 * 7
+    assert not nightly.filter(pl.col("day") == last + dt.timedelta(days=1))["yhat"].equals(
+        before.filter(pl.col("day") == last + dt.timedelta(days=1))["yhat"])  # the new day's actuals are used
+    with session_scope(loaded) as session:
+        kept = session.execute(select(ModelState.run_id, ModelState.trained_through)).all()
+        assert session.get(ForecastRun, second.run_id).config["refits"] == second.refits
+    assert kept == [(first.run_id, last - dt.timedelta(days=1))]  # stored once, by the run that fitted it
+
+    refitted = run_forecast(loaded, horizon=7, models=["XGBoost"], cutoff=last, refit_days=0)
+    assert refitted.refits["mlforecast"]["refitted"] is True
+    refit_values = _published(loaded).sort("sku", "region", "day")["yhat"]
+    assert (refit_values - nightly.sort("sku", "region", "day")["yhat"]).abs().max() > 0  # a different fit
+
+    with session_scope(loaded) as session:  # an altered payload is never unpickled: the run refits
+        session.execute(update(ModelState).values(payload=b"\x80\x05not the model"))
+    later = run_forecast(loaded, horizon=7, models=["XGBoost"], cutoff=last, refit_days=7)
+    assert later.refits["mlforecast"]["refitted"] is True and later.status == "published"
+    assert "does not match its SHA-256; it was not loaded" in caplog.text

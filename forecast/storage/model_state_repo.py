@@ -1,0 +1,67 @@
+"""Fitted models kept by a run (`model_state`), pickled with a digest checked before unpickling.
+
+Pickle runs code when it loads, so a payload is only unpickled when its SHA-256 matches the one
+stored beside it (a truncated or altered payload is refused with an error, never loaded) and the
+table is written by the service alone (the digest catches corruption, not someone who can write
+both columns). Functions never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import pickle
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forecast.errors import DemandError
+from forecast.storage.schema import ForecastRun, ModelState
+
+__all__ = ["CorruptModelStateError", "KeptModel", "load_kept", "save_kept"]
+
+logger = logging.getLogger(__name__)
+
+
+class CorruptModelStateError(DemandError):
+    """A stored model's payload does not match its digest."""
+
+
+class KeptModel:
+    """A model loaded from `model_state`: the run that fitted it, the day it was fitted through, the object."""
+
+    def __init__(self, run_id: int, trained_through: dt.date, model: Any) -> None:
+        self.run_id, self.trained_through, self.model = run_id, trained_through, model
+
+
+def save_kept(*, session: Session, run_id: int, family: str, trained_through: dt.date, model: Any) -> int:
+    """Store `model` for `run_id` and `family`; returns its size in bytes."""
+    payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    session.add(ModelState(run_id=run_id, family=family, trained_through=trained_through, size_bytes=len(payload),
+                           sha256=hashlib.sha256(payload).hexdigest(), payload=payload))
+    session.flush()
+    return len(payload)
+
+
+def load_kept(*, session: Session, run_ids: list[int], family: str, oldest: dt.date,
+              before: dt.date) -> KeptModel | None:
+    """The newest `family` model of one of `run_ids` fitted through a day in [oldest, before); None if none.
+
+    Raises:
+        CorruptModelStateError: its payload does not match the stored digest.
+    """
+    if not run_ids:
+        return None
+    row = session.scalars(select(ModelState).join(ForecastRun, ForecastRun.id == ModelState.run_id).where(
+        ModelState.run_id.in_(run_ids), ModelState.family == family, ModelState.trained_through >= oldest,
+        ModelState.trained_through < before).order_by(ModelState.trained_through.desc(), ModelState.id.desc())
+        .limit(1)).first()
+    if row is None:
+        return None
+    if hashlib.sha256(row.payload).hexdigest() != row.sha256:
+        raise CorruptModelStateError(
+            f"model_state {row.id} ({family} of run {row.run_id}) does not match its SHA-256; it was not loaded. "
+            "delete that row or run with --refit-days 0")
+    return KeptModel(row.run_id, row.trained_through, pickle.loads(row.payload))  # noqa: S301 - digest checked above
