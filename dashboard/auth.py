@@ -38,8 +38,15 @@ def require_login() -> dict:
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in")
     if submitted:
-        with session_scope(data.engine()) as session:
-            role = user_repo.authenticate(session=session, username=name, password=password)
+        settings = get_settings()
+        try:
+            with session_scope(data.engine()) as session:
+                role = user_repo.authenticate(session=session, username=name, password=password,
+                                              max_failures=settings.dashboard_login_max_failures,
+                                              window_minutes=settings.dashboard_login_window_minutes)
+        except user_repo.LoginThrottledError as exc:
+            st.error(f"{str(exc).capitalize()}.")
+            st.stop()
         if role is not None:
             st.session_state["user"] = {"name": name, "role": role, "since": time.monotonic()}
             st.rerun()

@@ -6,12 +6,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from forecast.errors import InvalidInputError
 
 DEFAULT_SQLITE_PATH = Path("var") / "demand.db"
+WEAK_SECRETS = frozenset({"", "postgres", "password", "secret", "changeme", "admin", "root", "test", "demo",
+                          "demo-planner", "guest", "123456"})
+"""Passwords refused outside development: empty, the services' defaults and this repo's demo ones."""
 
-__all__ = ["Settings", "get_settings", "normalise_database_url"]
+__all__ = ["SettingsError", "Settings", "WEAK_SECRETS", "get_settings", "normalise_database_url"]
+
+
+class SettingsError(InvalidInputError):
+    """The environment's settings cannot be used (one line naming the setting, never its value)."""
 
 
 def normalise_database_url(url: str) -> str:
@@ -32,8 +42,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DEMAND_", env_file=".env", extra="ignore")
 
+    environment: Literal["development", "production"] = "development"
+    """`production` refuses empty and well-known passwords in the secrets below and the demo."""
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH.as_posix()}"
     """SQLAlchemy URL; SQLite file by default, `postgresql://...` for production."""
+    reader_password: SecretStr | None = None
+    """Password `demand db grant-reader` gives the readers' role (asked for when unset)."""
     sql_echo: bool = False
     """Log every SQL statement (debugging only)."""
     log_level: str = "INFO"
@@ -83,6 +97,9 @@ class Settings(BaseSettings):
     job_retry_backoff_seconds: float = 300.0
     misfire_grace_seconds: int = 3600
     """A run missed by more than this (the scheduler was down) is skipped; coalesced otherwise."""
+    dashboard_login_max_failures: int = 5
+    """Wrong passwords for one user name within `dashboard_login_window_minutes` before it is refused."""
+    dashboard_login_window_minutes: float = 15.0
     dashboard_session_minutes: float = 480.0
     """A dashboard login lasts this long; then the planner signs in again."""
     scheduler_lease_seconds: float = 30.0
@@ -95,8 +112,52 @@ class Settings(BaseSettings):
             raise ValueError("DEMAND_DATABASE_URL is empty; unset it for the SQLite default or give a URL")
         return normalise_database_url(value)
 
+    @model_validator(mode="after")
+    def _no_weak_secrets_in_production(self) -> Settings:
+        if self.environment == "development":
+            return self
+        for name in ("database_url", "sales_sql_url"):
+            problem = _weak_url_password(getattr(self, name))
+            if problem:
+                raise ValueError(f"DEMAND_{name.upper()}'s password is {problem}; outside development give the "
+                                 "database a real password (DEMAND_ENVIRONMENT=development allows it)")
+        if self.reader_password is not None and self.reader_password.get_secret_value() in WEAK_SECRETS:
+            raise ValueError("DEMAND_READER_PASSWORD is empty or a well-known default; set a real one")
+        return self
+
+
+def _weak_url_password(url: str | None) -> str | None:
+    """'empty' or 'a well-known default' for a server URL with such a password; None otherwise (or for SQLite)."""
+    if not url or url.startswith("sqlite"):
+        return None
+    password = make_url(url).password or ""
+    if not password:
+        return "empty"
+    return "a well-known default" if password in WEAK_SECRETS else None
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a one-line `SettingsError` naming the bad setting (values are
+    never repeated: they may be secrets).
+
+    Raises:
+        SettingsError: a value that does not parse or a weak secret outside development.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        field = next((str(part) for part in first["loc"] if isinstance(part, str)), "")
+        where = f"DEMAND_{field.upper()}: " if field and field.upper() not in first["msg"] else ""
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise SettingsError(f"{where}{first['msg'].removeprefix('Value error, ')}{more}") from None
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once.
+
+    Raises:
+        SettingsError: see `load_settings`.
+    """
+    return load_settings()

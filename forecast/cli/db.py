@@ -1,4 +1,4 @@
-"""`demand db`: schema migrations."""
+"""`demand db`: schema migrations and the readers' role."""
 
 from __future__ import annotations
 
@@ -39,3 +39,25 @@ def current(json_output: bool = typer.Option(False, "--json", help="Print JSON."
         return
     state = "up to date" if at == head else "behind: run `demand db upgrade`"
     stdout.print(f"{url}: {at or 'base (empty)'} (head {head}, {state})", highlight=False)
+
+
+@app.command("grant-reader")
+@cli_errors
+def grant_reader(
+    role: str = typer.Argument(..., help="Role name (lower-case letters, digits, _)."),
+    login: bool = typer.Option(True, help="A role that signs in (asks for its password, or reads "
+                               "DEMAND_READER_PASSWORD); --no-login makes a group role to grant to users."),
+) -> None:
+    """Create or update a PostgreSQL role that can SELECT only the published forecast views."""
+    from forecast.settings import get_settings
+    from forecast.storage.roles import PUBLISHED_VIEWS
+    from forecast.storage.roles import grant_reader as grant
+
+    password = None
+    if login:
+        given = get_settings().reader_password
+        password = given.get_secret_value() if given is not None else typer.prompt(
+            f"password for {role}", hide_input=True, confirmation_prompt=True)
+    created = grant(make_engine(), role, password=password)
+    stdout.print(f"role {role} {'created' if created else 'updated'}: SELECT on {', '.join(PUBLISHED_VIEWS)} only"
+                 f"{'' if login else ' (NOLOGIN; GRANT it to users)'}", highlight=False)

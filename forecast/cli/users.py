@@ -7,6 +7,8 @@ import sys
 import typer
 
 from forecast.cli.common import cli_errors, emit_json, migrated_engine, stdout
+from forecast.errors import InvalidInputError
+from forecast.settings import WEAK_SECRETS, get_settings
 from forecast.storage import user_repo
 from forecast.storage.engine import session_scope
 
@@ -24,6 +26,9 @@ def add(username: str = typer.Argument(..., help="Login name."),
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if get_settings().environment != "development" and password in WEAK_SECRETS:
+        raise InvalidInputError("that password is a well-known default (the demo's, or a service's); "
+                                "outside development choose another")
     with session_scope(migrated_engine()) as session:
         created = user_repo.set_user(session=session, username=username, password=password, role=role)
     stdout.print(f"user {username} ({role}) {'added' if created else 'updated'}", highlight=False)

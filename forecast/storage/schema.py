@@ -650,6 +650,19 @@ class AppUser(Base):
     __table_args__ = (CheckConstraint(f"role IN {USER_ROLES!r}", name="role_known"),)
 
 
+class LoginFailure(Base):
+    """A failed dashboard sign-in, counted to throttle guessing (`user_repo.authenticate`)."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    """The name tried (cut to 64 characters), known user or not."""
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_login_failure_username", "username", "failed_at"),)
+
+
 OVERRIDE_KINDS = ("value", "percent")
 
 

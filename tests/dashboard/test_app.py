@@ -61,6 +61,21 @@ def test_nothing_renders_before_sign_in_and_a_wrong_password_is_refused(publishe
     assert app.title[0].value == "Overview" and "vic** (viewer)" in app.sidebar.markdown[0].value
 
 
+def test_repeated_wrong_passwords_lock_the_user_name_out_even_with_the_right_one(
+        published: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMAND_DASHBOARD_LOGIN_MAX_FAILURES", "3")
+    get_settings.cache_clear()
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    for _ in range(3):
+        _sign_in(app, "pia", "guess")
+        assert app.error[0].value == "Unknown user or wrong password."
+    _sign_in(app, "pia", PASSWORD)
+    assert app.error[0].value == "Too many failed sign-ins for this user; try again in 15 minute(s)."
+    assert app.title[0].value == "Sign in" and not app.metric
+    _sign_in(app, "vic", PASSWORD)  # another name is not locked out
+    assert app.title[0].value == "Overview"
+
+
 def test_overview_shows_the_published_run_and_totals(published: int, loaded: Engine) -> None:
     app = _app()
     assert app.title[0].value == "Overview"
