@@ -16,7 +16,7 @@ DEMO_SCHEDULER = DEMAND_SALES_DROP_DIR=$(DEMO)/inbox DEMAND_SIGNALS_CONFIG=$(DEM
 	DEMAND_SCHEDULE_SALES_PULL='* * * * *' DEMAND_N_JOBS=2 \
 	DEMAND_FORECAST_MODELS='[$(subst $(space),$(comma),$(DEMO_MODELS:%="%"))]'
 
-.PHONY: install demo test bench bench-publish bench-peer bench-ingest bench-forecast bench-uplift bench-m5 bench-shock bench-dashboard clean
+.PHONY: install demo test audit bench bench-publish bench-peer bench-ingest bench-forecast bench-uplift bench-m5 bench-shock bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ demo: install  ## migrate the SQLite default, generate and ingest the demo scena
 
 test: install  ## the whole test suite (PostgreSQL tests skip locally when no server answers; never in CI)
 	$(BIN)/python -m pytest
+
+audit: install  ## pip-audit over the installed dependencies; fails on a known vulnerability with a fix
+	$(BIN)/python .ci/audit.py
 
 bench: install  ## the nightly cycle on 1,000 series against the bare library calls; writes benchmarks/results/throughput_1000.json
 	$(BIN)/python benchmarks/throughput.py --series 1000
