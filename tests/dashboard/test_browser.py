@@ -120,3 +120,47 @@ def test_sign_in_explore_a_series_download_its_csv_and_run_a_scenario(served: st
         expect(other.locator('[data-testid="stPlotlyChart"]').get_by_text("STA-002 in R02")).to_be_visible(
             timeout=30_000)
         browser.close()
+
+
+PAGES = ["", "overview", "explorer?sku=STA-001&region=R01", "accuracy", "scenarios", "overrides", "runs"]
+
+
+def test_no_page_or_download_is_reachable_without_signing_in(served: str) -> None:
+    """Every page's URL in a new browser shows the sign-in form and no data; plain HTTP gets the empty
+    shell, and a download's URL stops answering once its session signs out."""
+    import httpx
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        for path in PAGES:
+            page = browser.new_context().new_page()
+            page.goto(f"{served}/{path}")
+            expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(300)
+            for testid in ("stDataFrame", "stPlotlyChart", "stDownloadButton", "stMetric", "stTable"):
+                assert page.locator(f'[data-testid="{testid}"]').count() == 0, (path, testid)
+            assert "STA-001" not in page.content() and "yhat" not in page.content()
+            page.context.close()
+
+        page = browser.new_context(accept_downloads=True).new_page()
+        page.goto(f"{served}/explorer?sku=STA-001&region=R01")
+        page.get_by_role("textbox", name="User").fill("pia")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download forecast CSV").click(timeout=30_000)
+        media = download.value.url
+        assert "/media/" in media
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1000)
+        browser.close()
+
+    with httpx.Client(timeout=10) as client:  # no cookies, no session
+        for path in PAGES:
+            body = client.get(f"{served}/{path}").text
+            assert "STA-001" not in body and "yhat" not in body
+        guessed = media.rsplit("/", 1)[0] + "/" + "0" * 56 + ".csv"
+        assert client.get(guessed).status_code == 404
+        assert client.get(media).status_code == 404  # signed out: the session's files are gone
