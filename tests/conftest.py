@@ -31,6 +31,16 @@ SHARED_DATA = Path(os.environ.get("DEMAND_SHARED_DATA", Path(__file__).resolve()
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked slow run only when asked for (`-m slow`); the default suite skips them."""
+    if "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"shared data: {SHARED_DATA} ({'present' if SHARED_DATA.is_dir() else 'absent'}); CI={IN_CI}"]
 

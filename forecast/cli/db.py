@@ -41,6 +41,28 @@ def current(json_output: bool = typer.Option(False, "--json", help="Print JSON."
     stdout.print(f"{url}: {at or 'base (empty)'} (head {head}, {state})", highlight=False)
 
 
+@app.command()
+@cli_errors
+def check(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Check the database's consistency (orphan rows, incomplete published runs); exit 1 on a problem."""
+    from forecast.cli.common import migrated_engine
+    from forecast.storage.engine import session_scope
+    from forecast.storage.integrity import check_integrity
+
+    with session_scope(migrated_engine()) as session:
+        report = check_integrity(session=session)
+    if json_output:
+        emit_json({"ok": report.ok, "problems": report.problems, "draft_runs": report.drafts})
+    elif report.ok:
+        stdout.print(f"ok: no orphan rows, every published run complete ({report.drafts} unfinished draft run(s), "
+                     "never read)", highlight=False)
+    else:
+        for problem, rows in report.problems.items():
+            stdout.print(f"problem: {problem}: {rows:,} row(s)", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @app.command("grant-reader")
 @cli_errors
 def grant_reader(
