@@ -69,27 +69,48 @@ class SourceConfig(BaseModel):
                                     f"{', '.join(PRESETS_BY_KIND[self.kind])}")
 
 
+def _printable(text: str) -> str:
+    """`text` with control characters escaped, so a message built from it stays on one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _one_line(exc: ValidationError, where: str) -> InvalidInputError:
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "value"
-    return InvalidInputError(f"{where}: {field}: {first['msg']}; fix it in the signals config")
+    return InvalidInputError(_printable(f"{where}: {field}: {first['msg']}; fix it in the signals config"))
 
 
 def load_sources(path: Path) -> dict[str, SourceConfig]:
-    """The sources configured in `path` (an empty dict when the file does not exist yet)."""
+    """The sources configured in `path` (an empty dict when the file does not exist yet).
+
+    Raises:
+        InvalidInputError: the file is not UTF-8 TOML, or a source is not a table of valid fields.
+    """
     if not path.exists():
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{path}: not valid TOML ({exc}); fix the file") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                                "re-save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInputError(_printable(f"{path}: not valid TOML ({exc}); fix the file")) from None
+    tables = data.get("sources") or {}
+    if not isinstance(tables, dict):
+        raise InvalidInputError(f"{path}: 'sources' is not a table (got {type(tables).__name__}); write one "
+                                "[sources.NAME] table per source")
     sources = {}
-    for name, body in (data.get("sources") or {}).items():
+    for name, body in tables.items():
+        where = _printable(f"{path} [sources.{name}]")
+        if not isinstance(body, dict):
+            raise InvalidInputError(f"{where}: is not a table (got {type(body).__name__}); write [sources.NAME] "
+                                    "with its fields (kind = ...) on the lines below")
+        if "name" in body:
+            raise InvalidInputError(f"{where}: has a 'name' key; the name is the table's, remove that key")
         try:
             sources[name] = SourceConfig(name=name, **body)
-        except (ValidationError, TypeError) as exc:
-            raise (_one_line(exc, f"{path} [sources.{name}]") if isinstance(exc, ValidationError)
-                   else InvalidInputError(f"{path} [sources.{name}]: {exc}")) from None
+        except ValidationError as exc:
+            raise _one_line(exc, where) from None
     return sources
 
 
