@@ -33,6 +33,7 @@ app.command("dashboard")(dashboard.dashboard)
 
 
 @app.callback()
+@cli_errors
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress lines to stderr.")) -> None:
     level = logging.DEBUG if verbose else getattr(logging, get_settings().log_level.upper(), logging.INFO)
     logging.basicConfig(level=level if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
