@@ -5,6 +5,7 @@
 kind = "cases"                 # cases | livestreams | promotions | holidays | calendar
 location = "../shared/data/nyt_covid_us_states_cumulative.csv"   # a path or an http(s) URL
 preset = "nyt"                 # format preset of the kind (cases: nyt, kr_ds4c, daily; calendar: m5, custom)
+encoding = "utf-8"             # text encoding of CSV/JSON files (e.g. "latin-1"); the default is UTF-8
 lag_days = 1                   # reporting lag: a value about day D is known from D + lag_days
 [sources.nyt.region_map]       # source region name -> service region id
 California = "CA"
@@ -13,6 +14,7 @@ California = "CA"
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -48,6 +50,17 @@ class SourceConfig(BaseModel):
     """holidays: the years to generate (default: the years of the stored sales plus the next one)."""
     timeout: float = Field(default=10.0, gt=0, le=600)
     retries: int = Field(default=3, ge=0, le=10)
+    encoding: str = "utf-8"
+    """Text encoding of CSV and JSON payloads (a UTF-8 BOM is ignored)."""
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"encoding {value!r} is unknown; use e.g. utf-8, latin-1 or utf-16") from None
+        return value
 
     @field_validator("preset")
     @classmethod
