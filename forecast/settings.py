@@ -131,7 +131,8 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "value"
         value = repr(first.get("input"))
-        shown = "" if "url" in field else "=" + (value if len(value) <= 60 else value[:57] + "...")  # URLs hold passwords
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        shown = "" if "url" in field else f"={shown}"  # a URL may hold a password
         message = re.sub(r"^Value error, ", "", first["msg"]).removeprefix(f"DEMAND_{field.upper()} ")
         raise InvalidInputError(_one_line(f"DEMAND_{field.upper()}{shown}: {message}; "
                                           "fix the environment variable (or .env)")) from None

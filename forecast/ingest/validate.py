@@ -153,8 +153,10 @@ def validate_sales(canonical: pl.DataFrame, date_format: str) -> tuple[pl.DataFr
     """Split canonical rows into loadable typed rows and rejected rows (`_line`, `_reason`).
 
     Raises:
-        InvalidInputError: no row is valid, or the file describes a SKU or region inconsistently.
+        InvalidInputError: there is no row, no row is valid, or the file describes a SKU or region inconsistently.
     """
+    if canonical.height == 0:
+        raise InvalidInputError("every row is empty (only separators or blank lines); nothing to ingest")
     parsed = parse_sales(canonical, date_format)
     rejected = find_bad_sales_rows(parsed, date_format)
     good = parsed.join(rejected.select(LINE_COLUMN), on=LINE_COLUMN, how="anti")

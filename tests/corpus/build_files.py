@@ -47,9 +47,10 @@ def sales_files() -> dict[str, bytes]:
         "empty.csv": b"",
         "whitespace_only.csv": b"  \n\n \r\n",
         "header_only.csv": SALES.encode(),
+        "blank_rows_only.csv": (SALES + ",,,\n,\n\n").encode(),
         "binary_png.csv": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10",
         "random_bytes.bin": random.Random(9).randbytes(2048),
-        "truncated.csv.gz": gzip.compress(good.encode() * 20)[:60],
+        "truncated.csv.gz": gzip.compress(good.encode() * 20, mtime=0)[:60],
         "truncated.parquet": parquet[: len(parquet) // 2],
         "nested.parquet": _parquet(pl.DataFrame({"sku": ["A1"], "region": ["R01"], "day": ["2024-01-01"],
                                                  "units": [[1, 2]]})),
@@ -101,8 +102,10 @@ def sales_files() -> dict[str, bytes]:
         "duplicate_keys.csv": (SALES + "K1,R01,2024-02-01,1\nK1,R01,2024-02-01,2\nK1,R01,2024-02-02,3\n"
                                "K1,R01, 2024-02-01 ,4\n").encode(),
         "many_duplicates.csv": many.encode(),
-        "conflicting_category.csv": b"sku,region,day,units,category\nA1,R01,2024-02-01,1,beauty\nA1,R01,2024-02-02,1,food\n",
-        "nul_after_64k.csv.gz": gzip.compress((SALES + "Z1,R01,2024-02-01,1\n" * 4000 + "Z\x001,R01,2024-02-02,1\n").encode()),
+        "conflicting_category.csv": (b"sku,region,day,units,category\nA1,R01,2024-02-01,1,beauty\n"
+                                     b"A1,R01,2024-02-02,1,food\n"),
+        "nul_after_64k.csv.gz": gzip.compress(
+            (SALES + "Z1,R01,2024-02-01,1\n" * 4000 + "Z\x001,R01,2024-02-02,1\n").encode(), mtime=0),
         "nul_early.csv": (SALES + "Z2\x00,R01,2024-02-01,1\n").encode(),
     }
 
@@ -123,10 +126,12 @@ def case_files() -> dict[str, bytes]:
         "utf8_bom.csv": b"\xef\xbb\xbf" + (CASES + "R01,2024-02-01,4,\n").encode(),
         "duplicate_header.csv": b"region,day,new_cases,new_cases\nR01,2024-01-01,1,2\n",
         "missing_column.csv": b"region,day,cases\nR01,2024-01-01,1\n",
-        "truncated.csv.gz": gzip.compress((CASES + "R01,2024-01-01,1,\n" * 50).encode())[:40],
-        "nyt_truncated.csv": b"date,state,fips,cases,deaths\n2020-04-01,Ohio,39,100,1\n2020-04-02,Ohio,39,150,2\n2020-04-03,Ohio,3",
+        "truncated.csv.gz": gzip.compress((CASES + "R01,2024-01-01,1,\n" * 50).encode(), mtime=0)[:40],
+        "nyt_truncated.csv": (b"date,state,fips,cases,deaths\n2020-04-01,Ohio,39,100,1\n2020-04-02,Ohio,39,150,2\n"
+                              b"2020-04-03,Ohio,3"),
         "nul.csv": (CASES + "R0\x001,2024-01-01,1,\n").encode(),
-        "hostile_regions.csv": (CASES + "".join(f"{_csv_field(h)},2024-03-01,{i}\n" for i, h in enumerate(HOSTILE))).encode(),
+        "hostile_regions.csv": (CASES + "".join(f"{_csv_field(h)},2024-03-01,{i}\n"
+                                                for i, h in enumerate(HOSTILE))).encode(),
         "bare_cr.csv": (CASES + "R01,2024-01-01,1,\n").replace("\n", "\r").encode(),
         "ragged.csv": (CASES + "R01,2024-01-01,1,,extra\n").encode(),
     }
@@ -159,7 +164,8 @@ def livestream_files() -> dict[str, bytes]:
                         + _live("N-disc-inf", discount="inf")).encode(),
         "hostile.csv": (LIVE + "".join(
             _live(_csv_field(h), host=_csv_field("<b>" + h + "</b>\nsecond line")) for h in HOSTILE)).encode(),
-        "long_fields.csv": (LIVE + _live("LF-ok") + _live("LF-" + "9" * 200) + _live("LF-host", host="M" * 300)).encode(),
+        "long_fields.csv": (LIVE + _live("LF-ok") + _live("LF-" + "9" * 200)
+                            + _live("LF-host", host="M" * 300)).encode(),
         "unknown_refs.csv": (LIVE + _live("U-ok") + _live("U-sku", skus="ZZ9;A1") + _live("U-region", regions="R99")
                              + _live("U-status", status="postponed")).encode(),
         "missing_columns.csv": b"event_id,host,start,end\nX,Mia,2024-03-05T19:00:00Z,2024-03-05T20:00:00Z\n",
@@ -193,7 +199,8 @@ def other_signal_files() -> dict[str, bytes]:
 
 def config_files() -> dict[str, bytes]:
     return {
-        "good.toml": b'[sources.nyt]\nkind = "cases"\nlocation = "x.csv"\npreset = "nyt"\n[sources.nyt.region_map]\nOhio = "R01"\n',
+        "good.toml": (b'[sources.nyt]\nkind = "cases"\nlocation = "x.csv"\npreset = "nyt"\n'
+                      b'[sources.nyt.region_map]\nOhio = "R01"\n'),
         "empty.toml": b"",
         "not_toml.toml": b"[sources.x\nkind = 1\n",
         "sources_is_string.toml": b'sources = "x"\n',
@@ -201,7 +208,8 @@ def config_files() -> dict[str, bytes]:
         "source_not_table.toml": b"[sources]\nx = 5\n",
         "unknown_kind.toml": b'[sources.x]\nkind = "weather"\nlocation = "a"\n',
         "negative_lag.toml": b'[sources.x]\nkind = "cases"\nlocation = "a"\npreset = "nyt"\nlag_days = -1\n',
-        "huge_lag.toml": b'[sources.x]\nkind = "cases"\nlocation = "a"\npreset = "nyt"\nlag_days = 100000000000000000000\n',
+        "huge_lag.toml": (b'[sources.x]\nkind = "cases"\nlocation = "a"\npreset = "nyt"\n'
+                          b"lag_days = 100000000000000000000\n"),
         "nan_timeout.toml": b'[sources.x]\nkind = "cases"\nlocation = "a"\npreset = "nyt"\ntimeout = nan\n',
         "bad_name.toml": b'[sources."a b"]\nkind = "cases"\nlocation = "a"\n',
         "newline_name.toml": b'[sources."a\\nb"]\nkind = "cases"\nlocation = "a"\n',

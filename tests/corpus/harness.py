@@ -79,7 +79,8 @@ def run_entry(engine: Engine, kind: str, path: Path, options: dict[str, Any], na
     except (DemandError, SignalError) as exc:
         return Outcome(error=str(exc))
     with session_scope(engine) as session:
-        rejected = {r.line: r.reason for r in session.scalars(select(RejectedRow).where(RejectedRow.batch_id == batch_id))}
+        quarantined = session.scalars(select(RejectedRow).where(RejectedRow.batch_id == batch_id))
+        rejected = {r.line: r.reason for r in quarantined}
         stored = _stored(session, kind, batch_id, name)
     return Outcome(batch_id=batch_id, rejected=rejected, stored=stored, rows_accepted=accepted)
 

@@ -44,30 +44,41 @@ SALES = [
     Entry("sales/empty.csv", "sales", r"^empty\.csv: file is empty; nothing to ingest$"),
     Entry("sales/whitespace_only.csv", "sales", r"file is empty; nothing to ingest"),
     Entry("sales/header_only.csv", "sales", r"has a header but no rows; nothing to ingest"),
-    Entry("sales/binary_png.csv", "sales", r"looks binary \(NUL byte at offset 8\); expected CSV text, CSV\.gz or Parquet"),
+    Entry("sales/blank_rows_only.csv", "sales", r"^blank_rows_only\.csv: every row is empty \(only separators or blank "
+          r"lines\); nothing to ingest$"),
+    Entry("sales/binary_png.csv", "sales",
+          r"looks binary \(NUL byte at offset 8\); expected CSV text, CSV\.gz or Parquet"),
     Entry("sales/random_bytes.bin", "sales", r"looks binary \(NUL byte at offset \d+\); expected CSV text"),
     Entry("sales/nul_early.csv", "sales", r"looks binary \(NUL byte at offset 23\)"),
-    Entry("sales/nul_after_64k.csv.gz", "sales", r"line 4002 contains a NUL byte, so this is not a text table; remove the "
+    Entry("sales/nul_after_64k.csv.gz", "sales",
+          r"line 4002 contains a NUL byte, so this is not a text table; remove the "
           r"binary data or re-export the file"),
     Entry("sales/truncated.csv.gz", "sales", r"damaged gzip file \(.*\); re-export or re-compress it"),
     Entry("sales/truncated.parquet", "sales", r"damaged Parquet file \(.*\); re-export it"),
-    Entry("sales/nested.parquet", "sales", r"column\(s\) units \(List\(Int64\)\) hold nested or binary values; export plain"),
-    Entry("sales/truncated_mid_row.csv", "sales", rejected={4: r"^day '2024-02-0' is not a date in format %Y-%m-%d; units is empty$"},
+    Entry("sales/nested.parquet", "sales",
+          r"column\(s\) units \(List\(Int64\)\) hold nested or binary values; export plain"),
+    Entry("sales/truncated_mid_row.csv", "sales",
+          rejected={4: r"^day '2024-02-0' is not a date in format %Y-%m-%d; units is empty$"},
           stored=_rows(("T1", "R01", "2024-02-01", 3.0), ("T1", "R01", "2024-02-02", 4.0))),
     Entry("sales/unterminated_quote.csv", "sales", r"cannot be read as CSV \(.*\); check the delimiter and quoting"),
-    Entry("sales/ragged.csv", "sales", r"cannot be read as CSV \(found more fields .*\); check the delimiter and quoting"),
+    Entry("sales/ragged.csv", "sales",
+          r"cannot be read as CSV \(found more fields .*\); check the delimiter and quoting"),
     Entry("sales/semicolon.csv", "sales", r"the header has one column but contains ';'; pass --delimiter ';'"),
     Entry("sales/tab.csv", "sales", r"the header has one column but contains tab; pass --delimiter tab"),
     Entry("sales/semicolon_declared.csv", "sales", stored=_rows(("S1", "R01", DAY, 3.0)), options={"delimiter": ";"}),
     Entry("sales/bare_cr.csv", "sales", r"lines end with a bare carriage return .*; re-save the file with LF or CRLF"),
     Entry("sales/crlf.csv", "sales", stored=_rows(("C1", "R01", DAY, 3.0), ("C1", "R01", "2024-02-02", 4.0))),
     Entry("sales/utf16_bom.csv", "sales", r"file is UTF-16 encoded; re-save it as UTF-8 or pass --encoding utf-16"),
-    Entry("sales/utf16le_no_bom.csv", "sales", r"UTF-16 without a byte order mark; re-save it as UTF-8 or pass --encoding utf-16-le"),
+    Entry("sales/utf16le_no_bom.csv", "sales",
+          r"UTF-16 without a byte order mark; re-save it as UTF-8 or pass --encoding utf-16-le"),
     Entry("sales/utf16be_no_bom.csv", "sales", r"UTF-16 without a byte order mark; .* --encoding utf-16-be"),
-    Entry("sales/utf16_bom_declared.csv", "sales", stored=_rows(("U1", "R01", DAY, 3.0)), options={"encoding": "utf-16"}),
-    Entry("sales/latin1.csv", "sales", r"not valid utf-8 \(byte 0xe9 on line 2, offset 24\); re-save it as UTF-8 or pass "
+    Entry("sales/utf16_bom_declared.csv", "sales", stored=_rows(("U1", "R01", DAY, 3.0)),
+          options={"encoding": "utf-16"}),
+    Entry("sales/latin1.csv", "sales",
+          r"not valid utf-8 \(byte 0xe9 on line 2, offset 24\); re-save it as UTF-8 or pass "
           r"--encoding latin-1"),
-    Entry("sales/latin1_declared.csv", "sales", stored=_rows(("Crème", "R01", DAY, 3.0)), options={"encoding": "latin-1"}),
+    Entry("sales/latin1_declared.csv", "sales", stored=_rows(("Crème", "R01", DAY, 3.0)),
+          options={"encoding": "latin-1"}),
     Entry("sales/utf8_bom.csv", "sales", stored=_rows(("B0", "R01", DAY, 3.0))),
     Entry("sales/duplicate_header.csv", "sales", r"header names 'units' more than once; rename the copies"),
     Entry("sales/duplicate_header_spaces.csv", "sales", r"header names 'day' more than once; rename the copies"),
@@ -85,7 +96,8 @@ SALES = [
     Entry("sales/dates_day_first.csv", "sales", rejected={4: r"day '2025-02-03' is not a date in format %d/%m/%Y"},
           stored=_rows(("DF", "R01", "2025-01-31", 2.0), ("DF", "R01", "2025-02-01", 3.0)),
           options={"date_format": "%d/%m/%Y"}),
-    Entry("sales/dates_all_wrong.csv", "sales", r"none of the 2 rows is valid \(line 2: day '01/31/2025' is not a date in "
+    Entry("sales/dates_all_wrong.csv", "sales",
+          r"none of the 2 rows is valid \(line 2: day '01/31/2025' is not a date in "
           r"format %Y-%m-%d\); check --date-format and --mapping; nothing was loaded"),
     Entry("sales/huge_numbers.csv", "sales", rejected={
         4: r"units '1e309' is not finite", 5: r"units 'NaN' is not finite", 6: r"units 'inf' is not finite",
@@ -95,10 +107,13 @@ SALES = [
     Entry("sales/negative_units.csv", "sales", rejected={2: r"^units -3 is negative$", 4: r"^units -0.5 is negative$"},
           stored=_rows(("G1", "R01", "2024-02-02", 0.0), ("G1", "R01", "2024-02-04", 2.0))),
     Entry("sales/bad_price_promo.csv", "sales", rejected={
-        2: r"^price -1 is negative$", 3: r"^on_promo 'maybe' is not 1/0, true/false or yes/no$", 4: r"^price 'nan' is not finite$"},
+        2: r"^price -1 is negative$", 3: r"^on_promo 'maybe' is not 1/0, true/false or yes/no$", 4: r"^price "
+            r"'nan' is not finite$"},
         stored=_rows(("P1", "R01", "2024-02-04", 1.0))),
-    Entry("sales/hostile_ids.csv", "sales", stored=frozenset((h, "R01", DAY, float(i + 1)) for i, h in enumerate(HOSTILE))),
-    Entry("sales/hostile_regions.csv", "sales", stored=frozenset(("H1", h, DAY, float(i + 1)) for i, h in enumerate(HOSTILE))),
+    Entry("sales/hostile_ids.csv", "sales", stored=frozenset((h,
+          "R01", DAY, float(i + 1)) for i, h in enumerate(HOSTILE))),
+    Entry("sales/hostile_regions.csv", "sales",
+          stored=frozenset(("H1", h, DAY, float(i + 1)) for i, h in enumerate(HOSTILE))),
     # `_line` counts CSV records (header = 1), so a quoted field spanning lines does not shift it.
     Entry("sales/embedded_newlines.csv", "sales", rejected={4: r"^units -1 is negative$"},
           stored=_rows(("line\nbreak", "R01", DAY, 1.0), ("cr\r\nlf", "R01", DAY, 2.0))),
@@ -146,9 +161,11 @@ CASES = [
     Entry("cases/nyt_truncated.csv", "cases", rejected={4: r"^missing count in column 'cases'$"},
           stored=_rows(("Ohio", "2020-04-01", 100.0), ("Ohio", "2020-04-02", 50.0)), options={"preset": "nyt"}),
     Entry("cases/nul.csv", "cases", r"has a NUL byte on line 2, so it is not a text table; remove the binary data"),
-    Entry("cases/hostile_regions.csv", "cases", stored=frozenset((h, "2024-03-01", float(i)) for i, h in enumerate(HOSTILE))),
+    Entry("cases/hostile_regions.csv", "cases", stored=frozenset((h,
+          "2024-03-01", float(i)) for i, h in enumerate(HOSTILE))),
     Entry("cases/bare_cr.csv", "cases", r"lines end with a bare carriage return .*; re-save the file with LF or CRLF"),
-    Entry("cases/ragged.csv", "cases", r"cannot parse .* as CSV: found more fields .*; check the delimiter and that every "
+    Entry("cases/ragged.csv", "cases",
+          r"cannot parse .* as CSV: found more fields .*; check the delimiter and that every "
           r"row has as many fields as the header"),
 ]
 
@@ -164,13 +181,16 @@ LIVESTREAMS = [
     Entry("livestreams/impossible_dates.csv", "livestreams", rejected={
         3: f"^start '2025-02-30T19:00:00\\+08:00' {ISO_TIME}", 4: f"^start '2025-13-01T19:00:00\\+08:00' {ISO_TIME}",
         5: f"^start '9999-12-31T22:00:00-05:00' {RANGE}", 6: f"^start '0001-01-01T00:00:00\\+05:00' {RANGE}",
-        7: r"^ends before it starts", 8: r"announced_at .* is after start .*; a scheduled event must be announced before"},
+        7: r"^ends before it starts", 8: r"announced_at .* is after start .*; a scheduled event must be "
+            r"announced before"},
         stored=_rows(("D-ok", "Mia"))),
     Entry("livestreams/numbers.csv", "livestreams", rejected={
         3: r"^expected_viewers '1e308' is too large \(at most 9223372036854775807\)$",
         4: r"^expected_viewers '1000000000000000000000000000000' is too large",
-        5: r"^expected_viewers '-5' is not a non-negative integer$", 6: r"^expected_viewers 'NaN' is not a non-negative",
-        7: r"^discount '1e308' is not between 0 and 1; write e\.g\. 0\.15 or 15%$", 8: r"^discount 'nan%' is not between",
+        5: r"^expected_viewers '-5' is not a non-negative integer$", 6: r"^expected_viewers 'NaN' is not a "
+            r"non-negative",
+        7: r"^discount '1e308' is not between 0 and 1; write e\.g\. 0\.15 or 15%$", 8: r"^discount 'nan%' is "
+            r"not between",
         9: r"^discount 'inf' is not between"},
         stored=_rows(("N-ok", "Mia"))),
     Entry("livestreams/hostile.csv", "livestreams",
@@ -186,25 +206,30 @@ LIVESTREAMS = [
           r"the file has event_id, host, start, end and needs the header event_id,host,"),
     Entry("livestreams/empty.csv", "livestreams", r"is empty; expected a CSV header line and data rows"),
     Entry("livestreams/binary.bin", "livestreams", r"cannot decode .* as utf-8: .*; pass the file's encoding"),
-    Entry("livestreams/deep.json", "livestreams", r"cannot parse .* as JSON: nested too deeply; give a flat list of objects"),
-    Entry("livestreams/not_objects.json", "livestreams", r"has 3 JSON item\(s\) that are not objects \(lines 2, 3, 4\); "
+    Entry("livestreams/deep.json", "livestreams",
+          r"cannot parse .* as JSON: nested too deeply; give a flat list of objects"),
+    Entry("livestreams/not_objects.json", "livestreams",
+          r"has 3 JSON item\(s\) that are not objects \(lines 2, 3, 4\); "
           r"make every item an object"),
     Entry("livestreams/bare_cr.csv", "livestreams", r"lines end with a bare carriage return"),
 ]
 
 OTHER_SIGNALS = [
     Entry("promotions/bad_rows.csv", "promotions", rejected={
-        3: r"^start '2025-02-30' is not an ISO date; use YYYY-MM-DD like 2024-03-05$", 4: f"^start '0001-01-03' {RANGE}",
+        3: r"^start '2025-02-30' is not an ISO date; use YYYY-MM-DD like 2024-03-05$", 4: f"^start '0001-01-03' "
+            f"{RANGE}",
         5: r"^discount '1e308' is not between 0 and 1", 6: r"^discount 'nan%' is not between 0 and 1",
         7: r"^promo_id is longer than 128 characters$", 8: r"^announced_at '2024-02-01T00:00:00\+25:00' is not an ISO",
         9: f"^announced_at '9999-12-31T23:00:00-05:00' {RANGE}$", 11: r"^unknown SKU 'ZZ9'$"},
         stored=_rows(("PR-ok", 0.2), ("'; DROP TABLE promotion; --", 0.3))),
-    Entry("promotions/missing_discount.csv", "promotions", r"promotion file is missing column\(s\) discount; the file has "
+    Entry("promotions/missing_discount.csv", "promotions",
+          r"promotion file is missing column\(s\) discount; the file has "
           r"promo_id, sku, start, end and needs the header"),
     Entry("calendar/bad_rows.csv", "calendar", rejected={
         3: r"^day '2025-02-30' is not an ISO date", 4: r"^name is longer than 256 characters$",
         5: r"^kind 'weird' is not one of holiday", 6: f"^announced_at '0001-01-01T00:00:00\\+05:00' {RANGE}$"},
-        stored=_rows(("Fest", "2024-03-01"), ("<script>alert(1)</script>", "2024-03-05")), options={"preset": "custom"}),
+        stored=_rows(("Fest", "2024-03-01"), ("<script>alert(1)</script>", "2024-03-05")),
+              options={"preset": "custom"}),
     Entry("calendar/utf16.csv", "calendar", r"cannot decode .* \(it is UTF-16\)", options={"preset": "custom"}),
 ]
 
@@ -213,12 +238,15 @@ CONFIG = [
     Entry("config/good.toml", "config", stored=_rows(("nyt",))),
     Entry("config/empty.toml", "config"),
     Entry("config/not_toml.toml", "config", r"not valid TOML \(Expected '\]' .*line 1, column 11\)\); fix the file$"),
-    Entry("config/sources_is_string.toml", "config", r"'sources' is not a table \(got str\); write one \[sources\.NAME\]"),
+    Entry("config/sources_is_string.toml", "config",
+          r"'sources' is not a table \(got str\); write one \[sources\.NAME\]"),
     Entry("config/sources_is_array.toml", "config", r"'sources' is not a table \(got list\)"),
-    Entry("config/source_not_table.toml", "config", r"\[sources\.x\]: is not a table \(got int\); write \[sources\.NAME\]"),
+    Entry("config/source_not_table.toml", "config",
+          r"\[sources\.x\]: is not a table \(got int\); write \[sources\.NAME\]"),
     Entry("config/unknown_kind.toml", "config", r"\[sources\.x\]: kind: Input should be 'cases', 'livestreams', "
           r"'promotions', 'holidays' or 'calendar'" + FIX_IN_CONFIG),
-    Entry("config/negative_lag.toml", "config", r"lag_days: Input should be greater than or equal to 0" + FIX_IN_CONFIG),
+    Entry("config/negative_lag.toml", "config",
+          r"lag_days: Input should be greater than or equal to 0" + FIX_IN_CONFIG),
     Entry("config/huge_lag.toml", "config", r"lag_days: Input should be less than or equal to 365" + FIX_IN_CONFIG),
     Entry("config/nan_timeout.toml", "config", r"timeout: Input should be" + ".*" + FIX_IN_CONFIG),
     Entry("config/bad_name.toml", "config", r"\[sources\.a b\]: name: String should match pattern"),
@@ -226,7 +254,8 @@ CONFIG = [
     Entry("config/newline_preset.toml", "config", r"preset 'nyt\\nevil' is not one of nyt, kr_ds4c, daily"),
     Entry("config/extra_key.toml", "config", r"bogus: Extra inputs are not permitted" + FIX_IN_CONFIG),
     Entry("config/name_key.toml", "config", r"has a 'name' key; the name is the table's, remove that key$"),
-    Entry("config/region_map_number.toml", "config", r"region_map\.Ohio: Input should be a valid string" + FIX_IN_CONFIG),
+    Entry("config/region_map_number.toml", "config",
+          r"region_map\.Ohio: Input should be a valid string" + FIX_IN_CONFIG),
     Entry("config/utf16.toml", "config", r"not UTF-8 text \(byte 0xff at offset 0\); re-save it as UTF-8$"),
     Entry("config/binary.toml", "config", r"not UTF-8 text \(byte 0xff at offset 10\); re-save it as UTF-8$"),
     Entry("config/duplicate_table.toml", "config", r"not valid TOML \(Cannot declare \('sources', 'x'\) twice"),
@@ -238,10 +267,12 @@ ENV = [
           env={"DEMAND_FORECAST_HORIZON": "abc"}),
     Entry("", "env", r"^DEMAND_FORECAST_HORIZON='-5': Input should be greater than or equal to 1" + FIX_ENV,
           env={"DEMAND_FORECAST_HORIZON": "-5"}),
-    Entry("", "env", r"^DEMAND_FORECAST_HORIZON='1e308': Input should be a valid integer", env={"DEMAND_FORECAST_HORIZON": "1e308"}),
+    Entry("", "env", r"^DEMAND_FORECAST_HORIZON='1e308': Input should be a valid integer",
+          env={"DEMAND_FORECAST_HORIZON": "1e308"}),
     Entry("", "env", r"^DEMAND_FORECAST_HORIZON='1{31}': Input should be less than or equal to 3660",
           env={"DEMAND_FORECAST_HORIZON": "1" * 31}),
-    Entry("", "env", r"^DEMAND_FORECAST_HORIZON='7\\n8': Input should be a valid integer", env={"DEMAND_FORECAST_HORIZON": "7\n8"}),
+    Entry("", "env", r"^DEMAND_FORECAST_HORIZON='7\\n8': Input should be a valid integer",
+          env={"DEMAND_FORECAST_HORIZON": "7\n8"}),
     Entry("", "env", r"^DEMAND_FORECAST_MODELS cannot be parsed; list settings take JSON, e\.g\. "
           r"DEMAND_FORECAST_MODELS='\[\"auto\"\]'$", env={"DEMAND_FORECAST_MODELS": "auto, prophet"}),
     Entry("", "env", r"^DEMAND_JOB_RETRY_BACKOFF_SECONDS='nan': Input should be a finite number" + FIX_ENV,
@@ -252,12 +283,14 @@ ENV = [
           env={"DEMAND_SCHEDULER_LEASE_SECONDS": "0"}),
     Entry("", "env", r"^DEMAND_ON_INPUT_FAILURE='maybe': Input should be 'run' or 'wait'" + FIX_ENV,
           env={"DEMAND_ON_INPUT_FAILURE": "maybe"}),
-    Entry("", "env", r"^DEMAND_SQL_ECHO='perhaps': Input should be a valid boolean", env={"DEMAND_SQL_ECHO": "perhaps"}),
+    Entry("", "env", r"^DEMAND_SQL_ECHO='perhaps': Input should be a valid boolean",
+          env={"DEMAND_SQL_ECHO": "perhaps"}),
     Entry("", "env", r"^DEMAND_LOG_LEVEL='LOUD': use one of DEBUG, INFO, WARNING, ERROR, CRITICAL" + FIX_ENV,
           env={"DEMAND_LOG_LEVEL": "LOUD"}),
     Entry("", "env", r"^DEMAND_DATABASE_URL: is not a database URL; give e\.g\. sqlite:///var/demand\.db",
           env={"DEMAND_DATABASE_URL": "not a url"}),
-    Entry("", "env", r"^DEMAND_DATABASE_URL: is empty; unset it for the SQLite default", env={"DEMAND_DATABASE_URL": "  "}),
+    Entry("", "env", r"^DEMAND_DATABASE_URL: is empty; unset it for the SQLite default",
+          env={"DEMAND_DATABASE_URL": "  "}),
     Entry("", "env", r"^DEMAND_BACKTEST_WINDOWS='0': Input should be greater than or equal to 1",
           env={"DEMAND_BACKTEST_WINDOWS": "0"}),
     Entry("", "env", r"^schedule 'every night' has 2 fields; give 5 \(minute hour day month weekday\) or 6",
