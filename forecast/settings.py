@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as _SourceError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from forecast.errors import InvalidInputError
 
@@ -17,11 +20,18 @@ WEAK_SECRETS = frozenset({"", "postgres", "password", "secret", "changeme", "adm
                           "demo-planner", "guest", "123456"})
 """Passwords refused outside development: empty, the services' defaults and this repo's demo ones."""
 
-__all__ = ["SettingsError", "Settings", "WEAK_SECRETS", "get_settings", "normalise_database_url"]
+__all__ = ["SettingsError", "Settings", "WEAK_SECRETS", "get_settings", "load_settings", "normalise_database_url"]
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""A finite number of seconds or minutes above zero."""
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_SECRET_BEARING = re.compile(r"url|password|secret", re.I)
+"""Settings whose values are never repeated in an error (a URL may hold a password)."""
 
 
 class SettingsError(InvalidInputError):
-    """The environment's settings cannot be used (one line naming the setting, never its value)."""
+    """The environment's settings cannot be used (one line naming the setting, never a secret's value)."""
 
 
 def normalise_database_url(url: str) -> str:
@@ -72,37 +82,37 @@ class Settings(BaseSettings):
     """A source database the sales pull queries with `sales_sql_query` (canonical column names)."""
     sales_sql_query: str | None = None
     forecast_models: list[str] = ["auto"]
-    forecast_horizon: int = 28
+    forecast_horizon: int = Field(default=28, ge=1, le=3660)
     forecast_from_backtest: bool = True
     """The nightly run takes each series' best model from the newest backtest, once there is one."""
-    forecast_reselect_days: int = 7
+    forecast_reselect_days: int = Field(default=7, ge=0)
     """Without a backtest, a run keeps the model choices of a run with the same models whose holdout
     was at most this many days before (refitting only the chosen models); 0 chooses every time."""
-    forecast_refit_days: int = 7
+    forecast_refit_days: int = Field(default=7, ge=0)
     """A run forecasts XGBoost from the model a run with the same models fitted at most this many days
     before (the new days appended) instead of refitting; 0 refits every run."""
     n_jobs: int = 1
     """Worker processes for the model libraries in scheduled jobs."""
     dask_address: str | None = None
     """Dask scheduler for `--engine dask` when `--dask-address` is not given (`tcp://HOST:8786`, or `local`)."""
-    dask_connect_timeout: float = 10.0
+    dask_connect_timeout: Positive = 10.0
     """Seconds to wait for the Dask scheduler and its first worker before giving up."""
-    backtest_windows: int = 3
-    backtest_horizon: int = 28
+    backtest_windows: int = Field(default=3, ge=1, le=1000)
+    backtest_horizon: int = Field(default=28, ge=1, le=3660)
     on_input_failure: Literal["run", "wait"] = "run"
     """When a pull the forecast reads failed: `run` on the last good data (and say so) or `wait`
     (retry later, as a failed job does)."""
-    job_retries: int = 3
+    job_retries: int = Field(default=3, ge=0, le=100)
     """Retries of a failed job, `job_retry_backoff_seconds` x 2^(attempt-1) apart."""
-    job_retry_backoff_seconds: float = 300.0
-    misfire_grace_seconds: int = 3600
+    job_retry_backoff_seconds: NonNegative = 300.0
+    misfire_grace_seconds: int = Field(default=3600, ge=1)
     """A run missed by more than this (the scheduler was down) is skipped; coalesced otherwise."""
-    dashboard_login_max_failures: int = 5
+    dashboard_login_max_failures: int = Field(default=5, ge=1)
     """Wrong passwords for one user name within `dashboard_login_window_minutes` before it is refused."""
-    dashboard_login_window_minutes: float = 15.0
-    dashboard_session_minutes: float = 480.0
+    dashboard_login_window_minutes: Positive = 15.0
+    dashboard_session_minutes: Positive = 480.0
     """A dashboard login lasts this long; then the planner signs in again."""
-    scheduler_lease_seconds: float = 30.0
+    scheduler_lease_seconds: Positive = 30.0
     """How long the active scheduler's lock outlives its last renewal; a standby takes over after it."""
 
     @field_validator("database_url")
@@ -110,7 +120,19 @@ class Settings(BaseSettings):
     def _normalise_url(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("DEMAND_DATABASE_URL is empty; unset it for the SQLite default or give a URL")
+        try:
+            make_url(value.strip())
+        except ArgumentError:
+            raise ValueError("DEMAND_DATABASE_URL is not a database URL; give e.g. sqlite:///var/demand.db "
+                             "or postgresql://user@host:5432/db") from None
         return normalise_database_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.strip().upper() not in _LOG_LEVELS:
+            raise ValueError(f"use one of {', '.join(_LOG_LEVELS)}")
+        return value.strip().upper()
 
     @model_validator(mode="after")
     def _no_weak_secrets_in_production(self) -> Settings:
@@ -136,21 +158,36 @@ def _weak_url_password(url: str | None) -> str | None:
     return "a well-known default" if password in WEAK_SECRETS else None
 
 
-def load_settings() -> Settings:
-    """Settings from the environment, or a one-line `SettingsError` naming the bad setting (values are
-    never repeated: they may be secrets).
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a bad `DEMAND_*` value into one line that names the variable (and
+    shows the value, unless the setting may hold a secret).
 
     Raises:
-        SettingsError: a value that does not parse or a weak secret outside development.
+        SettingsError: a variable (or `.env` entry) has a value of the wrong type or out of range, or a
+            weak secret outside development.
     """
     try:
-        return Settings()
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        field = next((str(part) for part in first["loc"] if isinstance(part, str)), "")
-        where = f"DEMAND_{field.upper()}: " if field and field.upper() not in first["msg"] else ""
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise SettingsError(f"{where}{first['msg'].removeprefix('Value error, ')}{more}") from None
+        first = exc.errors(include_url=False)[0]
+        message = re.sub(r"^Value error, ", "", first["msg"])
+        if not first["loc"]:  # a check of several settings together: its message names them
+            raise SettingsError(_one_line(message)) from None
+        field = str(first["loc"][0])
+        value = repr(first.get("input"))
+        shown = "" if _SECRET_BEARING.search(field) else f"={value if len(value) <= 60 else value[:57] + '...'}"
+        message = message.removeprefix(f"DEMAND_{field.upper()} ")
+        raise SettingsError(_one_line(f"DEMAND_{field.upper()}{shown}: {message}; "
+                                      "fix the environment variable (or .env)")) from None
+    except _SourceError as exc:
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"DEMAND_{field.group(1).upper()}" if field else "a DEMAND_ variable"
+        raise SettingsError(f"{name} cannot be parsed; list settings take JSON, e.g. "
+                            f'{name}=\'["auto"]\'') from None
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @lru_cache(maxsize=1)

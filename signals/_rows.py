@@ -16,9 +16,10 @@ from typing import Any
 import polars as pl
 
 from signals.errors import SignalError
-from signals.frames import REJECTED_SCHEMA
+from signals.frames import FIRST_DAY, LAST_DAY, REJECTED_SCHEMA
 
 __all__ = [
+    "check_length",
     "file_columns",
     "keep_last",
     "parse_announced",
@@ -117,8 +118,22 @@ def quoted(value: str) -> str:
     return f"'{text[:_SHOWN_CHARS]}...'" if len(text) > _SHOWN_CHARS else f"'{text}'"
 
 
+def check_length(name: str, value: str | None, limit: int, reasons: list[str]) -> None:
+    """Append a reason when ``value`` has more than ``limit`` characters (storage keeps at most that many)."""
+    if value is not None and len(value) > limit:
+        reasons.append(f"{name} is longer than {limit} characters")
+
+
+def in_range(name: str, text: str, day: dt.date, reasons: list[str]) -> bool:
+    """False (with a reason) when ``day`` is outside ``FIRST_DAY``..``LAST_DAY``."""
+    if FIRST_DAY <= day <= LAST_DAY:
+        return True
+    reasons.append(f"{name} {quoted(text)} is outside {FIRST_DAY} to {LAST_DAY}")
+    return False
+
+
 def parse_day(name: str, value: str | None, reasons: list[str]) -> dt.date | None:
-    """An ISO date (``2024-03-05``).
+    """An ISO date (``2024-03-05``) between ``FIRST_DAY`` and ``LAST_DAY``.
 
     Args:
         name: The field's name, for reasons.
@@ -133,10 +148,11 @@ def parse_day(name: str, value: str | None, reasons: list[str]) -> dt.date | Non
         reasons.append(f"{name} is empty; use an ISO date like 2024-03-05")
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         reasons.append(f"{name} {quoted(text)} is not an ISO date; use YYYY-MM-DD like 2024-03-05")
         return None
+    return day if in_range(name, text, day, reasons) else None
 
 
 def parse_discount(value: str | None, reasons: list[str], *, example: str, required: bool) -> float | None:
@@ -186,6 +202,8 @@ def parse_announced(value: str | None, reasons: list[str]) -> dt.datetime | None
     except ValueError:
         reasons.append(f"announced_at {quoted(text)} is not an ISO date or time; use e.g. 2024-02-20 "
                        "or 2024-02-20T09:00:00Z")
+        return None
+    if not in_range("announced_at", text, moment.date(), reasons):
         return None
     if moment.tzinfo is None or moment.utcoffset() is None:
         return moment.replace(tzinfo=dt.timezone.utc)

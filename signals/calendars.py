@@ -24,9 +24,10 @@ from typing import Any
 import holidays
 import polars as pl
 
-from signals._rows import parse_announced, parse_day, parse_rows, quoted, require_columns, stripped, with_line_numbers
+from signals._rows import (check_length, parse_announced, parse_day, parse_rows, quoted, require_columns, stripped,
+                          with_line_numbers)
 from signals.errors import SignalError
-from signals.frames import CALENDAR_SCHEMA
+from signals.frames import CALENDAR_SCHEMA, MAX_NAME_CHARS
 
 __all__ = ["KINDS", "CUSTOM_COLUMNS", "m5_calendar_events", "parse_custom_events", "public_holidays"]
 
@@ -174,6 +175,7 @@ def _parse_custom(fields: dict[str, str | None], regions: frozenset[str] | None,
     day, name = parse_day("day", fields.get("day"), reasons), stripped(fields.get("name"))
     if name is None:
         reasons.append("name is empty")
+    check_length("name", name, MAX_NAME_CHARS, reasons)
     kind = (stripped(fields.get("kind")) or "custom").lower()
     if kind not in KINDS:
         reasons.append(f"kind {quoted(kind)} is not one of {', '.join(KINDS)}")

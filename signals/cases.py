@@ -3,8 +3,9 @@
 `normalise_case_counts` takes the string frame of `signals.sources.read_payload` and returns a
 `CaseCountResult` whose `cases` follow `signals.frames.CASES_SCHEMA`. Rules:
 
-- Row-level problems (empty region, unparseable date, missing / non-numeric / NaN / infinite /
-  negative count, unparseable `reported_at`) send the row to `rejected` with its reason; the rest go on.
+- Row-level problems (empty or over-long region, unparseable date or one outside 1900..2999, missing /
+  non-numeric / NaN / infinite / negative count, unparseable `reported_at`) send the row to `rejected`
+  with its reason; the rest go on.
 - Duplicate (region, day) rows: sources re-publish, so the LAST valid row by input line wins; the
   earlier ones go to `rejected` as superseded, so nothing is lost.
 - Cumulative sources: per source region in day order, new cases are the difference to the previous
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from signals.errors import SignalError
-from signals.frames import CASES_SCHEMA, CORRECTIONS_SCHEMA, REJECTED_SCHEMA
+from signals.frames import CASES_SCHEMA, CORRECTIONS_SCHEMA, FIRST_DAY, LAST_DAY, MAX_ID_CHARS, REJECTED_SCHEMA
 
 __all__ = ["CASE_PRESETS", "CasePreset", "CaseCountResult", "case_preset", "normalise_case_counts"]
 
@@ -174,11 +175,16 @@ def _parse_rows(frame: pl.DataFrame, preset: CasePreset) -> pl.DataFrame:
     reported, reported_text = pl.col("reported"), pl.col("reported_text")
     day_start = pl.col("day").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     count_in = f"in column '{preset.count_column}'"
+    in_range = f"outside {FIRST_DAY} to {LAST_DAY}"
     reason = (
         pl.when(pl.col("source_region").is_null()).then(pl.lit(f"empty region in column '{preset.region_column}'"))
+        .when(pl.col("source_region").str.len_chars() > MAX_ID_CHARS).then(
+            pl.lit(f"region in column '{preset.region_column}' is longer than {MAX_ID_CHARS} characters"))
         .when(pl.col("day").is_null()).then(pl.format(
             f"unparseable date '{{}}' in column '{preset.day_column}' (expected {preset.date_format})",
             _shown(pl.col("day_text"))))
+        .when(~pl.col("day").is_between(FIRST_DAY, LAST_DAY)).then(pl.format(
+            f"date '{{}}' in column '{preset.day_column}' is {in_range}", _shown(pl.col("day_text"))))
         .when(count_text.is_null() | (count_text == "")).then(pl.lit(f"missing count {count_in}"))
         .when(count.is_null()).then(pl.format(f"non-numeric count '{{}}' {count_in}", _shown(count_text)))
         .when(count.is_nan()).then(pl.lit(f"NaN count {count_in}"))
@@ -186,6 +192,8 @@ def _parse_rows(frame: pl.DataFrame, preset: CasePreset) -> pl.DataFrame:
         .when(count < 0).then(pl.format(f"negative count {{}} {count_in}", _shown(count_text)))
         .when((reported_text != "") & reported.is_null()).then(
             pl.format(f"unparseable {REPORTED_COLUMN} '{{}}' (expected a date or datetime)", _shown(reported_text)))
+        .when(~reported.dt.date().is_between(FIRST_DAY, LAST_DAY)).then(
+            pl.format(f"{REPORTED_COLUMN} '{{}}' is {in_range}", _shown(reported_text)))
         .when(reported < day_start).then(
             pl.format(f"{REPORTED_COLUMN} '{{}}' is before the day it reports", _shown(reported_text)))
         .otherwise(pl.lit(None, pl.String))

@@ -12,6 +12,10 @@ import datetime as dt
 import polars as pl
 
 __all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
+    "MAX_ID_CHARS",
+    "MAX_NAME_CHARS",
     "UTC_TIME",
     "REJECTED_SCHEMA",
     "CASES_SCHEMA",
@@ -24,6 +28,11 @@ __all__ = [
 ]
 
 UTC_TIME = pl.Datetime("us", "UTC")
+
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+"""The days (and UTC days of times) a signal may be about; outside them a value is a placeholder or a typo."""
+MAX_ID_CHARS, MAX_NAME_CHARS = 128, 256
+"""Longest id (event, promotion, source region, category, platform) and name (host, calendar event) stored."""
 
 REJECTED_SCHEMA = {"line": pl.Int64, "raw": pl.String, "reason": pl.String}
 """A rejected input row: its line (header = 1; JSON: 1-based index + 1), its fields as JSON, why."""

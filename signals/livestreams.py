@@ -37,9 +37,10 @@ from typing import Any
 
 import polars as pl
 
-from signals._rows import file_columns, parse_discount, parse_rows, quoted, require_columns, stripped
+from signals._rows import (check_length, file_columns, in_range, parse_discount, parse_rows, quoted,
+                          require_columns, stripped)
 from signals.errors import SignalError
-from signals.frames import LIVESTREAM_SCHEMA
+from signals.frames import LIVESTREAM_SCHEMA, MAX_ID_CHARS, MAX_NAME_CHARS
 
 __all__ = ["COLUMNS", "REQUIRED_COLUMNS", "STATUSES", "events_as_of", "parse_livestreams"]
 
@@ -53,6 +54,7 @@ STATUSES = ("scheduled", "cancelled", "done")
 _OFFSET_TEXT = re.compile(r"(?:[Zz]|[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:\.\d+)?)?)?)$")
 _TIME_EXAMPLE = "2024-03-05T19:00:00+08:00"
 _MAX_NAMED = 5
+_MAX_VIEWERS = 2**63 - 1
 
 
 def parse_livestreams(
@@ -132,6 +134,9 @@ def _parse_event(fields: dict[str, str | None], known: _Known, reasons: list[str
     for name, value in (("event_id", event_id), ("host", host)):
         if value is None:
             reasons.append(f"{name} is empty")
+    check_length("event_id", event_id, MAX_ID_CHARS, reasons)
+    check_length("host", host, MAX_NAME_CHARS, reasons)
+    check_length("platform", stripped(fields.get("platform")), MAX_ID_CHARS, reasons)
     start, offset = _instant("start", fields.get("start"), reasons)
     end, _ = _instant("end", fields.get("end"), reasons)
     announced, _ = _instant("announced_at", fields.get("announced_at"), reasons)
@@ -172,6 +177,8 @@ def _instant(name: str, value: str | None, reasons: list[str]) -> tuple[dt.datet
         return None, None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         reasons.append(f"{name} {quoted(text)} has no time zone; add an offset like +08:00 or Z")
+        return None, None
+    if not in_range(name, text, parsed.date(), reasons):
         return None, None
     match = _OFFSET_TEXT.search(text)
     return parsed, match.group(0) if match else _format_offset(parsed)
@@ -217,6 +224,7 @@ def _featured(fields: dict[str, str | None], known: _Known, reasons: list[str]) 
     parsed = _id_list("skus", fields.get("skus"), reasons)
     skus = parsed or []
     category = stripped(fields.get("category"))
+    check_length("category", category, MAX_ID_CHARS, reasons)
     unknown = [s for s in skus if s not in known.skus]
     if unknown:
         reasons.append(f"unknown SKU(s) {_named(unknown)}")
@@ -249,6 +257,9 @@ def _viewers(value: str | None, reasons: list[str]) -> int:
         number = -1
     if number < 0:
         reasons.append(f"expected_viewers {quoted(text)} is not a non-negative integer")
+        return 0
+    if number > _MAX_VIEWERS:
+        reasons.append(f"expected_viewers {quoted(text)} is too large (at most {_MAX_VIEWERS})")
         return 0
     return int(number)
 

@@ -25,10 +25,10 @@ from typing import Any
 
 import polars as pl
 
-from signals._rows import (file_columns, parse_announced, parse_day, parse_discount, parse_rows, quoted,
-                          require_columns, stripped)
+from signals._rows import (check_length, file_columns, parse_announced, parse_day, parse_discount, parse_rows,
+                          quoted, require_columns, stripped)
 from signals.errors import SignalError
-from signals.frames import PROMOTION_SCHEMA
+from signals.frames import MAX_ID_CHARS, PROMOTION_SCHEMA
 
 __all__ = ["COLUMNS", "REQUIRED_COLUMNS", "parse_promotions"]
 
@@ -79,6 +79,7 @@ def _parse_promotion(fields: dict[str, str | None], skus: frozenset[str], region
     promo_id, sku = stripped(fields.get("promo_id")), stripped(fields.get("sku"))
     if promo_id is None:
         reasons.append("promo_id is empty")
+    check_length("promo_id", promo_id, MAX_ID_CHARS, reasons)
     if sku is None:
         reasons.append("sku is empty")
     elif sku not in skus:

@@ -272,7 +272,8 @@ def read_payload(payload: Payload, *, encoding: str = "utf-8") -> pl.DataFrame:
     list gives ""), nested objects are kept as JSON text.
 
     Raises:
-        SignalError: The content cannot be decoded or parsed, or already has a column named "line".
+        SignalError: The content cannot be decoded or parsed, holds a NUL character, or already has a
+            column named "line".
     """
     if payload.format == "parquet":
         frame = _read_parquet(payload)
@@ -282,16 +283,31 @@ def read_payload(payload: Payload, *, encoding: str = "utf-8") -> pl.DataFrame:
     if "line" in frame.columns:
         raise SignalError(f"{payload.location} has a column named 'line', which the reader reserves for row numbers; rename it")
     frame = frame.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64)).select("line", *frame.columns)
+    _check_no_nul(frame, payload.location)
     if frame.width > 1 and frame.height:
         frame = frame.filter(~pl.all_horizontal(pl.exclude("line").is_null() | (pl.exclude("line").str.strip_chars() == "")))
     return frame
+
+
+def _check_no_nul(frame: pl.DataFrame, location: str) -> None:
+    """Refuse a NUL character in a header or value: binary junk (or UTF-16), which PostgreSQL cannot store."""
+    if any("\x00" in c for c in frame.columns):
+        raise SignalError(f"{location} has a NUL byte in its header, so it is not UTF-8 text (UTF-16?); "
+                          "re-save it as UTF-8")
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    if text:
+        lines = frame.filter(pl.any_horizontal(pl.col(c).str.contains("\x00", literal=True) for c in text))["line"]
+        if lines.len():
+            raise SignalError(f"{location} has a NUL byte on line {lines[0]}, so it is not a text table; "
+                              "remove the binary data or re-export the file")
 
 
 def _decode(payload: Payload, encoding: str) -> str:
     try:
         text = payload.content.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise SignalError(f"cannot decode {payload.location} as {encoding}: {_one_line(exc)}; "
+        utf16 = " (it is UTF-16)" if payload.content[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise SignalError(f"cannot decode {payload.location} as {encoding}{utf16}: {_one_line(exc)}; "
                           "pass the file's encoding (e.g. encoding='latin-1')") from exc
     return text.removeprefix("\ufeff")
 
@@ -299,6 +315,13 @@ def _decode(payload: Payload, encoding: str) -> str:
 def _read_csv(text: str, location: str) -> pl.DataFrame:
     if not text.strip():
         raise SignalError(f"{location} is empty; expected a CSV header line and data rows")
+    header = text.split("\n", 1)[0].rstrip("\r")
+    if "\r" in header:
+        raise SignalError(f"{location}: lines end with a bare carriage return (old Mac style); "
+                          "re-save the file with LF or CRLF line ends")
+    if "," not in header and (other := next((d for d in (";", "\t", "|") if d in header), None)):
+        raise SignalError(f"{location}: the header has one column but contains {other!r}; "
+                          "signal files must be comma-separated, re-save it with ',' as delimiter")
     try:
         frame = pl.read_csv(io.BytesIO(text.encode("utf-8")), infer_schema=False)
     except pl.exceptions.PolarsError as exc:
@@ -333,6 +356,8 @@ def _as_string(name: str, dtype: pl.DataType) -> pl.Expr:
 def _read_json(text: str, location: str) -> pl.DataFrame:
     try:
         document: Any = json.loads(text)
+    except RecursionError:
+        raise SignalError(f"cannot parse {location} as JSON: nested too deeply; give a flat list of objects") from None
     except json.JSONDecodeError as exc:
         if not exc.msg.startswith("Extra data"):
             where = f"line {exc.lineno} column {exc.colno}"

@@ -62,14 +62,19 @@ def test_production_accepts_a_real_password_and_sqlite(monkeypatch: pytest.Monke
         load_settings()
 
 
-def test_a_bad_setting_is_one_line_naming_it_without_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_setting_is_one_line_naming_it_and_a_secret_bearing_value_is_not_shown(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from forecast.settings import SettingsError, load_settings
 
-    monkeypatch.setenv("DEMAND_N_JOBS", "many-Secret-Value")
+    monkeypatch.setenv("DEMAND_N_JOBS", "many")
+    with pytest.raises(SettingsError, match=r"^DEMAND_N_JOBS='many': Input should be a valid integer"):
+        load_settings()
+    monkeypatch.delenv("DEMAND_N_JOBS")
+    monkeypatch.setenv("DEMAND_DATABASE_URL", "postgresql//svc:Secret-Value@db/demand")
     with pytest.raises(SettingsError) as caught:
         load_settings()
-    assert str(caught.value).startswith("DEMAND_N_JOBS: ") and "Secret-Value" not in str(caught.value)
-    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith("DEMAND_DATABASE_URL: is not a database URL")
+    assert "Secret-Value" not in str(caught.value) and "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])

@@ -26,6 +26,7 @@ LINE_COLUMN = "_line"
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_SNIFF_BYTES = 65536
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,45 @@ def read_table(path: Path, *, encoding: str = "utf-8", delimiter: str = ",") -> 
         raise InvalidInputError(f"{name}: file is empty; nothing to ingest")
     sha256 = hashlib.sha256(data).hexdigest()
     if data.startswith(_PARQUET_MAGIC):
-        return RawTable(_read_parquet(data, name), sha256, "parquet")
-    return RawTable(_read_csv(_decode(data, name, encoding), name, delimiter), sha256, "csv")
+        frame, file_format = _read_parquet(data, name), "parquet"
+    else:
+        frame, file_format = _read_csv(_decode(data, name, encoding), name, delimiter), "csv"
+    _check_no_nul(frame, name)
+    return RawTable(frame, sha256, file_format)
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """`utf-16-le` or `utf-16-be` when `head` looks like UTF-16 text without a BOM (NUL in every other byte)."""
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _check_no_nul(frame: pl.DataFrame, name: str) -> None:
+    """Refuse text with a NUL character (binary junk; PostgreSQL cannot store it either)."""
+    text_columns = [c for c, t in frame.schema.items() if t == pl.String]
+    if not text_columns:
+        return
+    has_nul = pl.any_horizontal(pl.col(c).str.contains("\x00", literal=True) for c in text_columns)
+    lines = frame.filter(has_nul)[LINE_COLUMN]
+    if lines.len():
+        raise InvalidInputError(f"{name}: line {lines[0]} contains a NUL byte, so this is not a text table; "
+                                "remove the binary data or re-export the file")
 
 
 def _decode(data: bytes, name: str, encoding: str) -> str:
     is_utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig")
     if is_utf8 and data.startswith(_UTF16_BOMS):
         raise InvalidInputError(f"{name}: file is UTF-16 encoded; re-save it as UTF-8 or pass --encoding utf-16")
-    if is_utf8 and b"\x00" in data[:65536]:
+    if is_utf8 and (utf16 := _utf16_without_bom(data[:_SNIFF_BYTES])):
+        raise InvalidInputError(f"{name}: file looks like UTF-16 without a byte order mark; re-save it as UTF-8 "
+                                f"or pass --encoding {utf16}")
+    if is_utf8 and b"\x00" in data[:_SNIFF_BYTES]:
         offset = data.index(b"\x00")
         raise InvalidInputError(
             f"{name}: looks binary (NUL byte at offset {offset}); expected CSV text, CSV.gz or Parquet"
@@ -87,8 +118,16 @@ def _decode(data: bytes, name: str, encoding: str) -> str:
 
 def _check_header(text: str, name: str, delimiter: str) -> None:
     first_line = text.split("\n", 1)[0].rstrip("\r")
-    header = next(csv.reader([first_line], delimiter=delimiter), [])
+    if "\r" in first_line:
+        raise InvalidInputError(f"{name}: lines end with a bare carriage return (old Mac style); "
+                                "re-save the file with LF or CRLF line ends")
+    try:
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise InvalidInputError(f"{name}: the header cannot be read as CSV ({exc}); check its quoting") from None
     stripped = [h.strip() for h in header]
+    if LINE_COLUMN in stripped:
+        raise InvalidInputError(f"{name}: column name {LINE_COLUMN!r} is reserved for line numbers; rename that column")
     if any(not h for h in stripped):
         position = stripped.index("") + 1
         raise InvalidInputError(f"{name}: column {position} of the header has no name; every column needs one")
@@ -132,5 +171,11 @@ def _read_parquet(data: bytes, name: str) -> pl.DataFrame:
         raise InvalidInputError(f"{name}: damaged Parquet file ({str(exc).splitlines()[0]}); re-export it") from None
     if frame.height == 0:
         raise InvalidInputError(f"{name}: Parquet file has no rows; nothing to ingest")
+    if LINE_COLUMN in frame.columns:
+        raise InvalidInputError(f"{name}: column name {LINE_COLUMN!r} is reserved for line numbers; rename that column")
+    nested = [f"{c} ({t})" for c, t in frame.schema.items() if t.is_nested() or t == pl.Binary]
+    if nested:
+        raise InvalidInputError(f"{name}: column(s) {', '.join(nested[:3])} hold nested or binary values; "
+                                "export plain text, number or date columns")
     as_text = [pl.col(c).cast(pl.String) for c in frame.columns]
     return frame.select(as_text).with_row_index(LINE_COLUMN, offset=2).with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))

@@ -5,6 +5,7 @@
 kind = "cases"                 # cases | livestreams | promotions | holidays | calendar
 location = "../shared/data/nyt_covid_us_states_cumulative.csv"   # a path or an http(s) URL
 preset = "nyt"                 # format preset of the kind (cases: nyt, kr_ds4c, daily; calendar: m5, custom)
+encoding = "utf-8"             # text encoding of CSV/JSON files (e.g. "latin-1"); the default is UTF-8
 lag_days = 1                   # reporting lag: a value about day D is known from D + lag_days
 [sources.nyt.region_map]       # source region name -> service region id
 California = "CA"
@@ -13,6 +14,7 @@ California = "CA"
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -48,6 +50,17 @@ class SourceConfig(BaseModel):
     """holidays: the years to generate (default: the years of the stored sales plus the next one)."""
     timeout: float = Field(default=10.0, gt=0, le=600)
     retries: int = Field(default=3, ge=0, le=10)
+    encoding: str = "utf-8"
+    """Text encoding of CSV and JSON payloads (a UTF-8 BOM is ignored)."""
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"encoding {value!r} is unknown; use e.g. utf-8, latin-1 or utf-16") from None
+        return value
 
     @field_validator("preset")
     @classmethod
@@ -69,27 +82,48 @@ class SourceConfig(BaseModel):
                                     f"{', '.join(PRESETS_BY_KIND[self.kind])}")
 
 
+def _printable(text: str) -> str:
+    """`text` with control characters escaped, so a message built from it stays on one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _one_line(exc: ValidationError, where: str) -> InvalidInputError:
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "value"
-    return InvalidInputError(f"{where}: {field}: {first['msg']}; fix it in the signals config")
+    return InvalidInputError(_printable(f"{where}: {field}: {first['msg']}; fix it in the signals config"))
 
 
 def load_sources(path: Path) -> dict[str, SourceConfig]:
-    """The sources configured in `path` (an empty dict when the file does not exist yet)."""
+    """The sources configured in `path` (an empty dict when the file does not exist yet).
+
+    Raises:
+        InvalidInputError: the file is not UTF-8 TOML, or a source is not a table of valid fields.
+    """
     if not path.exists():
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{path}: not valid TOML ({exc}); fix the file") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                                "re-save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInputError(_printable(f"{path}: not valid TOML ({exc}); fix the file")) from None
+    tables = data.get("sources") or {}
+    if not isinstance(tables, dict):
+        raise InvalidInputError(f"{path}: 'sources' is not a table (got {type(tables).__name__}); write one "
+                                "[sources.NAME] table per source")
     sources = {}
-    for name, body in (data.get("sources") or {}).items():
+    for name, body in tables.items():
+        where = _printable(f"{path} [sources.{name}]")
+        if not isinstance(body, dict):
+            raise InvalidInputError(f"{where}: is not a table (got {type(body).__name__}); write [sources.NAME] "
+                                    "with its fields (kind = ...) on the lines below")
+        if "name" in body:
+            raise InvalidInputError(f"{where}: has a 'name' key; the name is the table's, remove that key")
         try:
             sources[name] = SourceConfig(name=name, **body)
-        except (ValidationError, TypeError) as exc:
-            raise (_one_line(exc, f"{path} [sources.{name}]") if isinstance(exc, ValidationError)
-                   else InvalidInputError(f"{path} [sources.{name}]: {exc}")) from None
+        except ValidationError as exc:
+            raise _one_line(exc, where) from None
     return sources
 
 

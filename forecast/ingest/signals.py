@@ -130,9 +130,9 @@ def _parse_and_store(config: SourceConfig, payload: SignalPayload, session: Sess
                       stored, unchanged, parsed.unmapped, parsed.corrections, parsed.notes)
 
 
-def _raw(payload: SignalPayload) -> pl.DataFrame:
+def _raw(payload: SignalPayload, config: SourceConfig) -> pl.DataFrame:
     return read_payload(Payload(content=payload.content, location=payload.location,
-                                fetched_at=payload.fetched_at, format=payload.format))
+                                fetched_at=payload.fetched_at, format=payload.format), encoding=config.encoding)
 
 
 def _known(session: Session, column: Any) -> set[str]:
@@ -153,7 +153,7 @@ def _parse_cases(config: SourceConfig, payload: SignalPayload, session: Session)
     notes: list[str] = []
     region_map = _valid_region_map(config, session, notes)
     population = {r: p for r, p in session.execute(select(Region.id, Region.population)) if p}
-    result = normalise_case_counts(_raw(payload), preset=CASE_PRESETS[config.preset or "daily"],
+    result = normalise_case_counts(_raw(payload, config), preset=CASE_PRESETS[config.preset or "daily"],
                                    region_map=region_map, population=population, lag_days=config.lag_days)
     without_population = sorted(set(result.cases.filter(pl.col("region").is_not_null()
                                                         & pl.col("new_cases_per_100k").is_null())["region"]))
@@ -178,7 +178,7 @@ def _parse_cases(config: SourceConfig, payload: SignalPayload, session: Session)
 
 
 def _parse_livestreams(config: SourceConfig, payload: SignalPayload, session: Session) -> _Parsed:
-    raw = _raw(payload)
+    raw = _raw(payload, config)
     events, rejected = parse_livestreams(raw, known_skus=_known(session, Sku.id),
                                          known_categories=_known(session, Sku.category),
                                          known_regions=_known(session, Region.id))
@@ -187,7 +187,7 @@ def _parse_livestreams(config: SourceConfig, payload: SignalPayload, session: Se
 
 
 def _parse_promotions(config: SourceConfig, payload: SignalPayload, session: Session) -> _Parsed:
-    raw = _raw(payload)
+    raw = _raw(payload, config)
     promotions, rejected = parse_promotions(raw, known_skus=_known(session, Sku.id),
                                             known_regions=_known(session, Region.id), lead_days=config.lead_days)
     return _Parsed(raw.height, rejected, lambda s, b: signal_repo.write_promotions(
@@ -202,7 +202,7 @@ def _parse_holidays(config: SourceConfig, payload: SignalPayload, session: Sessi
 
 
 def _parse_calendar(config: SourceConfig, payload: SignalPayload, session: Session) -> _Parsed:
-    raw = _raw(payload)
+    raw = _raw(payload, config)
     if config.preset == "m5":
         calendar, rejected = m5_calendar_events(raw, state_regions=config.region_map), _no_rejects()
     else:

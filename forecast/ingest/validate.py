@@ -6,13 +6,18 @@ that make the whole file doubtful (conflicting master data, no valid row at all)
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from forecast.errors import InvalidInputError
 from forecast.ingest.readers import LINE_COLUMN
 
 __all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
     "MAX_ID_LENGTH",
+    "MAX_NAME_LENGTH",
     "REASON_COLUMN",
     "parse_sales",
     "find_bad_sales_rows",
@@ -21,6 +26,11 @@ __all__ = [
 ]
 
 MAX_ID_LENGTH = 128
+MAX_NAME_LENGTH = 256
+"""Longest `sku_name` / `region_name`; `category` and `region_parent` are ids (`MAX_ID_LENGTH`)."""
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+"""The days a sales row may be about; outside them a date is a placeholder (0001-01-01, 9999-12-31) or a typo."""
+_SHOWN_LINES = 10
 REASON_COLUMN = "_reason"
 _TRUE = ("1", "true", "t", "yes", "y")
 _FALSE = ("0", "false", "f", "no", "n", "")
@@ -30,13 +40,19 @@ def _text(name: str) -> pl.Expr:
     return pl.col(name).str.strip_chars()
 
 
+def _shown(name: str) -> pl.Expr:
+    """A value as it appears in a reason: one line (CR/LF escaped), at most 40 characters."""
+    one_line = _text(name).str.replace_all("\r", "\\r", literal=True).str.replace_all("\n", "\\n", literal=True)
+    return pl.when(one_line.str.len_chars() > 40).then(one_line.str.slice(0, 37) + "...").otherwise(one_line)
+
+
 def _number_problems(name: str, *, required: bool) -> list[pl.Expr]:
-    text, value = _text(name), _text(name).cast(pl.Float64, strict=False)
+    text, value, shown = _text(name), _text(name).cast(pl.Float64, strict=False), _shown(name)
     missing = text.is_null() | (text == "")
     problems = [
-        pl.when(~missing & value.is_null()).then(pl.format(f"{name} '{{}}' is not a number", text)),
-        pl.when(value.is_nan() | value.is_infinite()).then(pl.format(f"{name} '{{}}' is not finite", text)),
-        pl.when(value < 0).then(pl.format(f"{name} {{}} is negative", text)),
+        pl.when(~missing & value.is_null()).then(pl.format(f"{name} '{{}}' is not a number", shown)),
+        pl.when(value.is_nan() | value.is_infinite()).then(pl.format(f"{name} '{{}}' is not finite", shown)),
+        pl.when(value < 0).then(pl.format(f"{name} {{}} is negative", shown)),
     ]
     if required:
         problems.append(pl.when(missing).then(pl.lit(f"{name} is empty")))
@@ -45,10 +61,11 @@ def _number_problems(name: str, *, required: bool) -> list[pl.Expr]:
 
 def _id_problems(name: str) -> list[pl.Expr]:
     text = _text(name)
-    return [
-        pl.when(text.is_null() | (text == "")).then(pl.lit(f"{name} is empty")),
-        pl.when(text.str.len_chars() > MAX_ID_LENGTH).then(pl.lit(f"{name} is longer than {MAX_ID_LENGTH} characters")),
-    ]
+    return [pl.when(text.is_null() | (text == "")).then(pl.lit(f"{name} is empty")), _too_long(name, MAX_ID_LENGTH)]
+
+
+def _too_long(name: str, limit: int) -> pl.Expr:
+    return pl.when(_text(name).str.len_chars() > limit).then(pl.lit(f"{name} is longer than {limit} characters"))
 
 
 def parse_sales(canonical: pl.DataFrame, date_format: str) -> pl.DataFrame:
@@ -76,9 +93,15 @@ def find_bad_sales_rows(parsed: pl.DataFrame, date_format: str) -> pl.DataFrame:
     problems += [
         pl.when(day_text.is_null() | (day_text == "")).then(pl.lit("day is empty")),
         pl.when((day_text != "") & pl.col("day_parsed").is_null()).then(
-            pl.format(f"day '{{}}' is not a date in format {date_format}", day_text)
+            pl.format(f"day '{{}}' is not a date in format {date_format}", _shown("day"))
+        ),
+        pl.when(~pl.col("day_parsed").is_between(FIRST_DAY, LAST_DAY)).then(
+            pl.format(f"day '{{}}' is outside {FIRST_DAY} to {LAST_DAY}", _shown("day"))
         ),
     ]
+    limits = {"category": MAX_ID_LENGTH, "region_parent": MAX_ID_LENGTH, "sku_name": MAX_NAME_LENGTH,
+              "region_name": MAX_NAME_LENGTH}
+    problems += [_too_long(name, limit) for name, limit in limits.items() if name in parsed.columns]
     problems += _number_problems("units", required=True)
     if "price" in parsed.columns:
         problems += _number_problems("price", required=False)
@@ -86,7 +109,7 @@ def find_bad_sales_rows(parsed: pl.DataFrame, date_format: str) -> pl.DataFrame:
         flag = _text("on_promo").str.to_lowercase()
         problems.append(
             pl.when(flag.is_not_null() & ~flag.is_in(_TRUE + _FALSE)).then(
-                pl.format("on_promo '{}' is not 1/0, true/false or yes/no", _text("on_promo"))
+                pl.format("on_promo '{}' is not 1/0, true/false or yes/no", _shown("on_promo"))
             )
         )
     with_reason = parsed.with_columns(pl.concat_str(problems, separator="; ", ignore_nulls=True).alias(REASON_COLUMN))
@@ -100,7 +123,10 @@ def _duplicate_keys(rows: pl.DataFrame) -> pl.DataFrame:
     lines = rows.group_by(keys).agg(pl.col(LINE_COLUMN).sort().alias("lines")).filter(pl.col("lines").list.len() > 1)
     if lines.height == 0:
         return pl.DataFrame(schema={LINE_COLUMN: pl.Int64, REASON_COLUMN: pl.String})
-    joined = lines.with_columns(pl.col("lines").cast(pl.List(pl.String)).list.join(", ").alias("all"))
+    count = pl.col("lines").list.len()
+    shown = pl.col("lines").list.head(_SHOWN_LINES).cast(pl.List(pl.String)).list.join(", ")
+    more = pl.when(count > _SHOWN_LINES).then(pl.format(" and {} more", count - _SHOWN_LINES)).otherwise(pl.lit(""))
+    joined = lines.with_columns(pl.concat_str(shown, more).alias("all"))
     return joined.explode("lines").select(
         pl.col("lines").alias(LINE_COLUMN),
         pl.format("duplicate key (sku, region, day): the same key is on lines {}", pl.col("all")).alias(REASON_COLUMN),
@@ -127,8 +153,10 @@ def validate_sales(canonical: pl.DataFrame, date_format: str) -> tuple[pl.DataFr
     """Split canonical rows into loadable typed rows and rejected rows (`_line`, `_reason`).
 
     Raises:
-        InvalidInputError: no row is valid, or the file describes a SKU or region inconsistently.
+        InvalidInputError: there is no row, no row is valid, or the file describes a SKU or region inconsistently.
     """
+    if canonical.height == 0:
+        raise InvalidInputError("every row is empty (only separators or blank lines); nothing to ingest")
     parsed = parse_sales(canonical, date_format)
     rejected = find_bad_sales_rows(parsed, date_format)
     good = parsed.join(rejected.select(LINE_COLUMN), on=LINE_COLUMN, how="anti")
