@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import InternalError, OperationalError, ProgrammingError
 
 from forecast.errors import DemandError, InvalidInputError, StorageError
 from forecast.models.distributed import ENGINES, Execution
@@ -60,6 +62,28 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+_DATABASE_STATES = (
+    (("disk is full", "no space left", "could not extend file"),
+     "the database's disk is full ({detail}); nothing of this command was stored: free space, then run it again"),
+    (("readonly database", "read-only transaction", "read-only file system"),
+     "the database is read-only ({detail}); nothing was stored: make it writable (file permissions, mount, "
+     "or default_transaction_read_only on PostgreSQL), then run it again"),
+    (("terminating connection", "server closed the connection", "connection refused", "could not connect",
+      "connection failed", "unable to open database file"),
+     "the database is unreachable or dropped the connection ({detail}); nothing of this command was stored: "
+     "check DEMAND_DATABASE_URL and the server, then run it again"),
+)
+
+
+def database_problem(detail: str) -> str:
+    """One line for a database error: disk full, read-only, unreachable, or else the driver's own first line."""
+    lowered = detail.lower()
+    for needles, message in _DATABASE_STATES:
+        if any(n in lowered for n in needles):
+            return message.format(detail=detail)
+    return f"database error: {detail}; check DEMAND_DATABASE_URL and run `demand db upgrade`"
+
+
 def cli_errors(func: F) -> F:
     """Turn the service's errors into one `error: ...` line on stderr and an exit code.
 
@@ -76,10 +100,9 @@ def cli_errors(func: F) -> F:
             raise _fail(str(exc), EXIT_STORAGE) from None
         except DemandError as exc:
             raise _fail(str(exc), 1) from None
-        except (OperationalError, ProgrammingError) as exc:
+        except (OperationalError, ProgrammingError, InternalError) as exc:
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
-            raise _fail(f"database error: {detail}; check DEMAND_DATABASE_URL and run `demand db upgrade`",
-                        EXIT_STORAGE) from None
+            raise _fail(database_problem(detail), EXIT_STORAGE) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -100,8 +123,11 @@ def migrated_engine() -> Engine:
     try:
         current = current_revision(engine)
     except OperationalError as exc:
-        raise StorageError(f"cannot open database {where}: {str(exc.orig).strip().splitlines()[0]}; "
-                           "check DEMAND_DATABASE_URL") from None
+        detail = str(exc.orig).strip().splitlines()[0]
+        path = engine.url.database if engine.dialect.name == "sqlite" else None
+        if path and Path(path).exists() and not os.access(Path(path).parent, os.W_OK):
+            raise StorageError(database_problem(f"{detail}: {path} is on a read-only file system")) from None
+        raise StorageError(f"cannot open database {where}: {detail}; check DEMAND_DATABASE_URL") from None
     head = head_revision()
     if current != head:
         raise StorageError(f"database {where} is at migration {current or 'none'}, code expects {head}; "

@@ -8,7 +8,6 @@ operation a few times; `-m slow` kills each 20 times.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -161,23 +160,73 @@ def _kill_signal_pull(engine: Engine, db_url: str, scenario: DemoScenario, tmp_p
     return kills
 
 
-def _kill_forecast(engine: Engine, db_url: str, repeats: int, rng: random.Random, *, publish_only: bool) -> Kills:
-    """Kill forecast runs anywhere (or during their write-and-publish stage); readers see one whole run."""
-    args = ("forecast", "run", "--horizon", "7", "--models", "SeasonalNaive", "--models", "AutoTheta",
+FORECAST = ("forecast", "run", "--horizon", "7", "--models", "SeasonalNaive", "--models", "AutoTheta",
             "--reselect-days", "0", "--refit-days", "0", "--json")
-    seconds, out = _finish(db_url, *args)
-    stages = json.loads(out)["stage_seconds"]
-    publish_from = seconds - stages["write and publish"] - 0.2
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _blocked_in_publish(engine: Engine, proc: subprocess.Popen) -> bool:
+    """Whether the run waits on the lock the test holds: a PostgreSQL backend waiting for a lock, or on
+    SQLite a process that made a draft run and stopped using the CPU (sleeping in SQLite's busy handler)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            return bool(conn.exec_driver_sql("SELECT count(*) FROM pg_locks WHERE NOT granted").scalar())
+    with session_scope(engine) as session:
+        if not session.scalar(select(func.count()).select_from(ForecastRun).where(ForecastRun.status == "draft")):
+            return False
+    ticks = _cpu_ticks(proc.pid)
+    time.sleep(0.5)
+    return _cpu_ticks(proc.pid) == ticks
+
+
+def _kill_in_publish(engine: Engine, db_url: str, kills: Kills) -> None:
+    """Hold the lock the run's write-and-publish transaction needs, kill the run while it waits inside
+    that transaction (PostgreSQL: values written, publishing; SQLite: at its first write), then let go."""
+    holder = engine.raw_connection()
+    cursor = holder.cursor()
+    if engine.dialect.name == "postgresql":
+        cursor.execute("LOCK TABLE published_series IN EXCLUSIVE MODE")
+    proc = _cli(db_url, *FORECAST)
+    try:
+        if engine.dialect.name == "sqlite":  # once the draft is committed, take the write lock it will need
+            deadline = time.monotonic() + 120
+            with session_scope(engine) as session:
+                while not session.scalar(select(ForecastRun.id).where(ForecastRun.status == "draft")):
+                    assert proc.poll() is None and time.monotonic() < deadline, "the run never made its draft"
+                    time.sleep(0.05)
+                    session.rollback()
+            cursor.execute("BEGIN IMMEDIATE")
+        deadline = time.monotonic() + 120
+        while not _blocked_in_publish(engine, proc):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run never reached its publish"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        kills.mid_run += 1
+        proc.communicate(timeout=60)
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def _kill_forecast(engine: Engine, db_url: str, repeats: int, rng: random.Random, *, publish_only: bool) -> Kills:
+    """Kill forecast runs at random points (or inside their publish); readers see one whole run."""
+    seconds, _ = _finish(db_url, *FORECAST)
     kills = Kills()
     for _ in range(repeats):
         before = _published(engine)
-        delay = rng.uniform(publish_from, seconds) if publish_only else rng.uniform(0.3 * seconds, seconds)
-        _kill_at(db_url, delay, kills, *args)
+        if publish_only:
+            _kill_in_publish(engine, db_url, kills)
+        else:
+            _kill_at(db_url, rng.uniform(0.3 * seconds, seconds), kills, *FORECAST)
         _assert_consistent(engine)
         now = _published(engine)
         assert now["run_id"].n_unique() == 1 and now.height == before.height
-        assert now.equals(before) or now["run_id"][0] > before["run_id"][0]
-        _finish(db_url, *args)
+        assert now.equals(before) or (not publish_only and now["run_id"][0] > before["run_id"][0])
+        _finish(db_url, *FORECAST)
         with session_scope(engine) as session:
             assert session.scalar(select(func.count()).select_from(ForecastRun)
                                   .where(ForecastRun.status == "published")) == 1
