@@ -5,8 +5,10 @@ all series at once. Its features are lags, rolling means/stds of recent lags, ca
 the exogenous signal columns of `history` (whose future values come from `future`). mlforecast
 predicts recursively, one step at a time; the feature rows of every step are captured with its
 `before_predict_callback` and passed to xgboost's own `pred_contribs` to tell how much each signal
-moved each forecast. Intervals are mlforecast's conformal intervals. With a `DaskEngine` the same
-model is fitted with mlforecast's distributed forecaster (see `GradientBoostingAdapter`).
+moved each forecast. Intervals are mlforecast's conformal intervals. A fitted model is returned as
+a `KeptBooster`, which a later night forecasts from on its new history without refitting. With a
+`DaskEngine` the same model is fitted with mlforecast's distributed forecaster (see
+`GradientBoostingAdapter`).
 """
 
 from __future__ import annotations
@@ -320,10 +322,10 @@ class GradientBoostingAdapter:
             raise InvalidInputError(f"n_windows must be at least 2 for conformal intervals, got {n_windows}")
         if contributions not in ("exact", "approx", "off"):
             raise InvalidInputError(f"contributions must be 'exact', 'approx' or 'off', got {contributions!r}")
-        self.n_windows = n_windows
-        self.contributions = contributions
         if max_train is not None and max_train < 1:
             raise InvalidInputError(f"max_train must be a positive number of rows or None, got {max_train}")
+        self.n_windows = n_windows
+        self.contributions = contributions
         self.num_threads = max(1, min(num_threads, _MAX_THREADS))
         self.max_train = max_train
         self.dask = dask
@@ -342,8 +344,8 @@ class GradientBoostingAdapter:
             specs: Exactly one `ModelSpec("XGBoost", params)`; params override `XGB_DEFAULTS`.
             point_only: one fit, no conformal refits and no contributions (bounds = yhat).
             kept: a model an earlier call returned: when it learned from the same series, signals and
-                parameters and `history` agrees with its last actuals, the new days are appended to it
-                (mlforecast's `update`) and it forecasts without refitting; otherwise a new fit (logged).
+                parameters, it forecasts from the end of `history` (mlforecast's `new_df`) without
+                refitting; otherwise a new fit (logged).
 
         Returns:
             FORECAST_SCHEMA rows (model "XGBoost"), CONTRIBUTION_SCHEMA rows, one per forecast row x
@@ -392,19 +394,18 @@ class GradientBoostingAdapter:
                                           intervals=not point_only), "fitted", None
         else:
             how, recent = f"the kept model fitted through {kept.trained_through}, not refitted", hist
-        outputs = {name: self._predict(kept, fut, h=h, contributions=not point_only, keep=not point_only,
-                                       recent=recent)
+        outputs = {name: self._predict(kept, fut, h=h, point_only=point_only, recent=recent)
                    for name, fut in prepared.items()}
         logger.info("XGBoost on %d series x %d periods x %d variant(s): %.1f s (%s, intervals: %s, signals: %s)",
                     hist.get_column("unique_id").n_unique(), h, len(prepared), time.perf_counter() - started,
                     how, kept.with_intervals, exog)
         return outputs
 
-    def _predict(self, model: KeptBooster, fut: pl.DataFrame | None, *, h: int, contributions: bool,
-                 keep: bool, recent: pl.DataFrame | None) -> ModelOutput:
+    def _predict(self, model: KeptBooster, fut: pl.DataFrame | None, *, h: int, point_only: bool,
+                 recent: pl.DataFrame | None) -> ModelOutput:
         """Recursive forecast of a fitted model (from the end of `recent` when given, else of its
-        training data), with the contributions of its signals when asked."""
-        recorder = _StepRecorder() if contributions and self.contributions != "off" else None
+        training data), with the contributions of its signals and the model to keep unless `point_only`."""
+        recorder = _StepRecorder() if not point_only and self.contributions != "off" else None
         if recent is None:
             preds = model.mlf.predict(h, X_df=fut, level=list(LEVELS) if model.with_intervals else None,
                                       before_predict_callback=recorder)
@@ -416,7 +417,7 @@ class GradientBoostingAdapter:
         if recorder is not None:
             found = _contributions(model.mlf.models_[MODEL], recorder.steps, preds, model.exog,
                                    approx=self.contributions == "approx")
-        return ModelOutput(_to_forecasts(preds), found, model if keep else None)
+        return ModelOutput(_to_forecasts(preds), found, None if point_only else model)
 
     def _plan(self, hist: pl.DataFrame, *, freq: str, h: int) -> tuple[_Features, int | None]:
         """The features that fit the shortest series, and the conformal windows it allows (None: no intervals)."""
