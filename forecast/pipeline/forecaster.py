@@ -55,7 +55,7 @@ class ForecastResult:
     reused), reused (the choice came from an earlier run)."""
     kept: dict[str, Any] = field(default_factory=dict)
     """Family -> the fitted model it can forecast later data from (`forecast(..., kept=...)`): a new
-    fit, or the kept model it was given, updated."""
+    fit, or the kept model it was given when that one still fitted the data."""
 
 
 class Forecaster:

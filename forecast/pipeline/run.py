@@ -83,9 +83,9 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
             at most this many days before `cutoff` (every model is still refitted on the new data;
             only the holdout is skipped); 0 chooses again every time.
         refit_days: families that keep their fitted models (XGBoost) forecast from the model of a run
-            with the same models fitted at most this many days before `cutoff`, with the new days
-            appended, instead of refitting; they refit when the series, signals or earlier actuals
-            changed. 0 refits every time. What was refitted is in the run's config (`refits`).
+            with the same models fitted at most this many days before `cutoff`, on today's history,
+            instead of refitting; they refit when the set of series, the signal columns or the
+            parameters changed. 0 refits every time. What was refitted is in the run's config (`refits`).
 
     Raises:
         InvalidInputError: no sales, bad horizon, unknown models, or an unusable Dask engine (nothing is written).
