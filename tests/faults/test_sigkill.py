@@ -3,7 +3,7 @@
 Each kill is followed by the integrity check (`demand db check`: no orphan rows, every published
 run complete) and a look at what readers see: the data as before or as after the whole operation,
 never a part. Then the operation is run again and must succeed. The default suite kills each
-operation a few times; `-m slow` kills each 20 times.
+operation once per engine; `-m slow` kills each 20 times per engine.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from forecast.storage.schema import (
     SignalPayload,
 )
 
-FEW, MANY = 2, 20
+FEW, MANY = 1, 20
 
 
 @dataclass
