@@ -102,15 +102,21 @@ def _kill_sales_ingest(engine: Engine, db_url: str, scenario: DemoScenario, tmp_
     Each kill's file is new (a file already ingested is skipped by its hash): the sales plus i units."""
     _finish(db_url, "ingest", "regions", str(scenario.regions))
     _finish(db_url, "ingest", "skus", str(scenario.skus))
-    seconds, _ = _finish(db_url, "ingest", "sales", str(scenario.sales))
+    _finish(db_url, "ingest", "sales", str(scenario.sales))
     original = _sales(engine)
-    kills = Kills()
-    for i in range(1, repeats + 1):
-        current = original.with_columns(pl.col("units") + (i - 1))
-        expected = original.with_columns(pl.col("units") + i)
+
+    def plus(i: int) -> Path:
         file = tmp_path / f"plus_{i}.csv"
         pl.read_csv(scenario.sales).with_columns(pl.col("units") + i).write_csv(file)
-        _kill_at(db_url, rng.uniform(0.3, 1.0) * seconds, kills, "ingest", "sales", str(file))
+        return file
+
+    seconds, _ = _finish(db_url, "ingest", "sales", str(plus(1)))  # timed: an ingest that changes every row
+    kills = Kills()
+    for i in range(2, repeats + 2):
+        current = original.with_columns(pl.col("units") + (i - 1))
+        expected = original.with_columns(pl.col("units") + i)
+        file = plus(i)
+        _kill_at(db_url, rng.uniform(0.25, 0.75) * seconds, kills, "ingest", "sales", str(file))
         _assert_consistent(engine)
         now = _sales(engine)
         assert now.equals(current) or now.equals(expected), "a killed ingest left a part of its file"
@@ -145,7 +151,7 @@ def _kill_signal_pull(engine: Engine, db_url: str, scenario: DemoScenario, tmp_p
             seconds, _ = _finish(db_url, "signals", "pull", "--config", config)
             full = _signal_counts(engine)
             continue
-        _kill_at(db_url, rng.uniform(0.3, 1.0) * seconds, kills, "signals", "pull", "--config", config)
+        _kill_at(db_url, rng.uniform(0.25, 0.75) * seconds, kills, "signals", "pull", "--config", config)
         _assert_consistent(engine)
         with session_scope(engine) as session:
             batches = session.execute(select(IngestBatch.id, IngestBatch.kind, IngestBatch.rows_accepted)
@@ -221,7 +227,7 @@ def _kill_forecast(engine: Engine, db_url: str, repeats: int, rng: random.Random
         if publish_only:
             _kill_in_publish(engine, db_url, kills)
         else:
-            _kill_at(db_url, rng.uniform(0.3 * seconds, seconds), kills, *FORECAST)
+            _kill_at(db_url, rng.uniform(0.25, 0.75) * seconds, kills, *FORECAST)
         _assert_consistent(engine)
         now = _published(engine)
         assert now["run_id"].n_unique() == 1 and now.height == before.height
