@@ -12,13 +12,14 @@ import datetime as dt
 import hashlib
 import logging
 import pickle
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecast.errors import DemandError
-from forecast.storage.schema import ForecastRun, ModelState
+from forecast.storage.schema import ModelState
 
 __all__ = ["CorruptModelStateError", "KeptModel", "load_kept", "save_kept"]
 
@@ -29,11 +30,13 @@ class CorruptModelStateError(DemandError):
     """A stored model's payload does not match its digest."""
 
 
+@dataclass(frozen=True)
 class KeptModel:
     """A model loaded from `model_state`: the run that fitted it, the day it was fitted through, the object."""
 
-    def __init__(self, run_id: int, trained_through: dt.date, model: Any) -> None:
-        self.run_id, self.trained_through, self.model = run_id, trained_through, model
+    run_id: int
+    trained_through: dt.date
+    model: Any
 
 
 def save_kept(*, session: Session, run_id: int, family: str, trained_through: dt.date, model: Any) -> int:
@@ -54,7 +57,7 @@ def load_kept(*, session: Session, run_ids: list[int], family: str, oldest: dt.d
     """
     if not run_ids:
         return None
-    row = session.scalars(select(ModelState).join(ForecastRun, ForecastRun.id == ModelState.run_id).where(
+    row = session.scalars(select(ModelState).where(
         ModelState.run_id.in_(run_ids), ModelState.family == family, ModelState.trained_through >= oldest,
         ModelState.trained_through < before).order_by(ModelState.trained_through.desc(), ModelState.id.desc())
         .limit(1)).first()
