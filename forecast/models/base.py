@@ -21,6 +21,7 @@ __all__ = [
     "ModelSpec",
     "ModelOutput",
     "ModelAdapter",
+    "PerSeriesFits",
     "FREQUENCIES",
     "finalise",
 ]
@@ -59,6 +60,22 @@ class ModelOutput:
     kept: Any | None = None
     """A fitted model the family can forecast from again on later data without refitting (passed
     back as `forecast(..., kept=...)`); None for families that refit every time."""
+
+
+@runtime_checkable
+class PerSeriesFits(Protocol):
+    """A `ModelOutput.kept` that holds one fit per (unique_id, model) pair (statsforecast's): fits of
+    several calls and runs merge, and the holdout's fits of the chosen pairs forecast the final run."""
+
+    fits: dict[tuple[str, str], Any]
+
+    def merged(self, newer: Any) -> Any:
+        """These fits overlaid with `newer`'s."""
+        ...
+
+    def only(self, pairs: Any) -> Any:
+        """The fits of the (unique_id, model) `pairs` only."""
+        ...
 
 
 @runtime_checkable

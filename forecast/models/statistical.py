@@ -49,6 +49,7 @@ from utilsforecast.processing import make_future_dataframe
 
 from forecast.errors import InvalidInputError
 from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise
+from forecast.models.statistical_fits import FORWARDABLE, Fit, StatFits, forward_rows, slim
 
 if TYPE_CHECKING:
     from forecast.models.distributed import DaskEngine
@@ -91,6 +92,8 @@ class _Guarded:
 
     It also returns its keys in one fixed order (`_OUT_KEYS`): statsforecast names the output
     columns after the keys of the last series, and models disagree on the order of `lo-*`/`hi-*`.
+    Besides `forecast` it offers statsforecast's `new`/`fit`/`predict`, for models whose fits are
+    kept (`statistical_fits`): `predict` forecasts once, then slims the fit to what `forward` needs.
     """
 
     def __init__(self, model: Any, *, conformal: bool) -> None:
@@ -99,29 +102,61 @@ class _Guarded:
         self.uses_exog = model.uses_exog
         self.conformal = conformal
         self.prediction_intervals = None
+        self.failed = False
 
     def __repr__(self) -> str:
         return self.alias
 
+    def new(self) -> _Guarded:
+        """An unfitted copy (statsforecast calls this once per series before `fit`)."""
+        return _Guarded(self.model.new(), conformal=self.conformal)
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> _Guarded:
+        """Fit the wrapped model on one series; a failure is remembered, not raised."""
+        self.failed = self._guard(lambda: self.model.fit(y=y, X=X), y.size) is None
+        return self
+
+    def predict(self, h: int, X: np.ndarray | None = None, level: list[int] | None = None) -> dict[str, np.ndarray]:
+        """The fitted model's forecast (NaN if its fit failed), after which only `forward` can use it."""
+        if self.failed:
+            return self._checked(None, h, level)
+        res = self._checked(self._guard(lambda: self.model.predict(h=h, X=X, level=level), 0), h, level)
+        if np.isnan(res["mean"]).any():
+            self.failed = True
+        else:
+            slim(self.model)
+        return res
+
     def forecast(self, y: np.ndarray, h: int, X: np.ndarray | None = None, X_future: np.ndarray | None = None,
                  level: list[int] | None = None, fitted: bool = False) -> dict[str, np.ndarray]:
-        """Forecast one series like the wrapped model; NaN everywhere if it fails."""
-        nan = np.full(h, np.nan)
-        keys = _OUT_KEYS if level else ("mean",)  # statsforecast expects only the mean without levels
+        """Forecast one series like the wrapped model; NaN everywhere if it fails (NaN bounds when it
+        is too short for conformal intervals)."""
+        fit_level = level
         if self.conformal and level and y.size < 2 * h + 1:
             logger.debug("%s: series of %d points is too short for conformal intervals; point forecast only",
                          self.alias, y.size)
-            level = None
+            fit_level = None
+        return self._checked(self._guard(
+            lambda: self.model.forecast(y=y, h=h, X=X, X_future=X_future, level=fit_level), y.size), h, level)
+
+    def _guard(self, call: Callable[[], Any], size: int) -> Any | None:
+        """`call()`, or None when it raises (logged at debug level)."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = self.model.forecast(y=y, h=h, X=X, X_future=X_future, level=level)
+                return call()
         except Exception as exc:  # noqa: BLE001 - any model failure means "use the fallback for this series"
-            logger.debug("%s failed on a series of %d points: %s: %s", self.alias, y.size, type(exc).__name__, exc)
-            return {key: nan for key in keys}
-        mean = np.asarray(res["mean"], dtype=float)
-        if not np.all(np.isfinite(mean)):
-            logger.debug("%s returned a non-finite forecast for a series of %d points", self.alias, y.size)
+            logger.debug("%s failed on a series of %d points: %s: %s", self.alias, size, type(exc).__name__, exc)
+            return None
+
+    def _checked(self, res: dict[str, Any] | None, h: int, level: list[int] | None) -> dict[str, np.ndarray]:
+        """`res` in `_OUT_KEYS` order (just the mean without levels); all NaN when missing or not finite."""
+        nan = np.full(h, np.nan)
+        keys = _OUT_KEYS if level else ("mean",)  # statsforecast expects only the mean without levels
+        mean = None if res is None else np.asarray(res["mean"], dtype=float)
+        if mean is None or not np.all(np.isfinite(mean)):
+            if mean is not None:
+                logger.debug("%s returned a non-finite forecast", self.alias)
             return {key: nan for key in keys}
         out = {"mean": mean}
         for key in keys[1:]:
@@ -143,6 +178,8 @@ class StatisticalAdapter:
     family = "statsforecast"
     models = ("AutoETS", "AutoTheta", "AutoARIMA", "ARIMA", "SeasonalNaive",
               "CrostonOptimized", "ADIDA", "IMAPA", "TSB", ZERO)
+    keeps_models = True
+    """`forecast` returns the AutoETS/AutoTheta fits it made (`StatFits`) and forwards them when given back."""
 
     def __init__(self, *, n_jobs: int = 1, max_train: int | None = 730, conformal_windows: int = 2,
                  dask: DaskEngine | None = None) -> None:
@@ -156,9 +193,17 @@ class StatisticalAdapter:
         self.dask = dask
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
-                 specs: list[ModelSpec], point_only: bool = False) -> ModelOutput:
+                 specs: list[ModelSpec], point_only: bool = False, kept: StatFits | None = None) -> ModelOutput:
         """Fit `specs` on the last `max_train` points of every series and forecast `h` steps
         (`point_only`: no intervals, so no conformal refits either).
+
+        AutoETS and AutoTheta (`FORWARDABLE`) are fitted with their models kept, and where `kept`
+        has a fit of the same model and parameters for a series, that fit is forwarded through the
+        series' newer days instead of refitting (in this process; on Dask every model is refitted).
+
+        Returns:
+            FORECAST_SCHEMA rows, and as `kept` the fits this call made (a `StatFits`; None when it
+            made none).
 
         Raises:
             InvalidInputError: unknown `freq` or model, bad `h`, or `future` lacking exogenous values.
@@ -172,6 +217,8 @@ class StatisticalAdapter:
         exog = _exog_columns(hist)
         hist = hist.with_columns(pl.col(exog).cast(pl.Float64))
         plain = [s for s in specs if s.name not in EXOG_MODELS and s.name != ZERO]
+        keeping = [s for s in plain if s.name in FORWARDABLE] if self.dask is None else []
+        plain = [s for s in plain if s not in keeping]
         with_exog = [s for s in specs if s.name in EXOG_MODELS]
         x_future = _future_exog(hist, future, exog, h=h, offset=offset, needed=bool(with_exog))
         levels = None if point_only else list(LEVELS)
@@ -179,6 +226,11 @@ class StatisticalAdapter:
         if plain:
             models = [self._model(s, season_length, h, levels) for s in plain]
             parts.append(self._run(hist.select(KEYS), models, h=h, offset=offset, levels=levels))
+        fitted = None
+        if keeping:
+            part, fitted = self._forward_or_fit(history, hist, keeping, kept, season_length, freq=freq, h=h,
+                                                levels=levels)
+            parts.append(part)
         if with_exog:
             parts.extend(self._run_exog(hist, x_future, with_exog, exog, season_length, h=h, offset=offset,
                                         levels=levels))
@@ -186,7 +238,45 @@ class StatisticalAdapter:
         long = self._with_fallbacks(long, hist, season_length, h=h, offset=offset, levels=levels)
         out = finalise(long.with_columns(pl.col("ds").cast(pl.Date))).sort("unique_id", "model", "ds")
         logger.debug("statsforecast: %d series x %d models x %d steps", hist["unique_id"].n_unique(), len(specs), h)
-        return ModelOutput(forecasts=out)
+        return ModelOutput(forecasts=out, kept=fitted)
+
+    def _forward_or_fit(self, history: pl.DataFrame, hist: pl.DataFrame, specs: list[ModelSpec],
+                        kept: StatFits | None, season_length: int, *, freq: str, h: int,
+                        levels: list[int] | None) -> tuple[pl.DataFrame, StatFits | None]:
+        """Forecasts of `specs` for every series of `hist`: forwarded from `kept` where it has a usable
+        fit (through the unbounded `history`), fitted with the models kept elsewhere."""
+        offset = POLARS_OFFSETS[freq]
+        ids = hist.get_column("unique_id").unique(maintain_order=True).to_list()
+        usable = {} if kept is None else kept.usable(specs, freq)
+        chosen = {(uid, s.name): usable[(uid, s.name)] for uid in ids for s in specs if (uid, s.name) in usable}
+        forwarded, lost = forward_rows(chosen, history, h=h, offset=offset, levels=levels)
+        done = set(chosen) - set(lost)
+        todo: dict[tuple[str, ...], list[str]] = {}
+        for uid in ids:
+            names = tuple(s.name for s in specs if (uid, s.name) not in done)
+            if names:
+                todo.setdefault(names, []).append(uid)
+        parts, fits = [forwarded], StatFits(params={s.name: s.params for s in specs}, freq=freq)
+        for names, uids in todo.items():
+            group = [s for s in specs if s.name in names]
+            part, new = self._fit_keeping(hist.filter(pl.col("unique_id").is_in(uids)).select(KEYS), group,
+                                          season_length, h=h, freq=freq, levels=levels)
+            parts.append(part)
+            fits = fits.merged(new)
+        logger.info("statsforecast: %d series/model pairs forwarded from kept fits, %d fitted", len(done), len(fits))
+        return pl.concat(parts, how="vertical_relaxed"), (fits if len(fits) else None)
+
+    def _fit_keeping(self, df: pl.DataFrame, specs: list[ModelSpec], season_length: int, *, h: int, freq: str,
+                     levels: list[int] | None) -> tuple[pl.DataFrame, StatFits]:
+        """One `StatsForecast.fit_predict` call that keeps each series' fitted models (slimmed)."""
+        models = [self._model(s, season_length, h, levels) for s in specs]
+        sf = StatsForecast(models=models, freq=POLARS_OFFSETS[freq], n_jobs=self.n_jobs)
+        wide = sf.fit_predict(df=df, h=h, level=levels)
+        span = {uid: (start, end) for uid, start, end in
+                df.group_by("unique_id").agg(pl.col("ds").min(), pl.col("ds").max().alias("end")).iter_rows()}
+        fits = {(uid, model.alias): Fit(model.model, *span[uid])
+                for uid, row in zip(sf.uids.to_list(), sf.fitted_, strict=True) for model in row if not model.failed}
+        return _to_long(wide, [m.alias for m in models]), StatFits(fits, {s.name: s.params for s in specs}, freq)
 
     def _check_specs(self, specs: Sequence[ModelSpec], h: int) -> None:
         if h < 1:

@@ -100,7 +100,8 @@ def test_conformal_intervals_and_short_series(all_models: pl.DataFrame) -> None:
 
 
 class _FailsOnHighLevel(AutoETS):
-    """AutoETS that raises for series above 500 and returns NaN for series above 200."""
+    """AutoETS that raises for series above 500 and returns NaN for series above 200 (in `forecast`,
+    and in `fit`/`predict`, which the adapter uses to keep the fits)."""
 
     def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: ANN001, ANN201
         if y.mean() > 500:
@@ -108,6 +109,17 @@ class _FailsOnHighLevel(AutoETS):
         if y.mean() > 200:
             return {"mean": np.full(h, np.nan)}
         return super().forecast(y=y, h=h, X=X, X_future=X_future, level=level, fitted=fitted)
+
+    def fit(self, y, X=None):  # noqa: ANN001, ANN201
+        if y.mean() > 500:
+            raise RuntimeError("boom")
+        self.level_ = y.mean()
+        return super().fit(y=y, X=X)
+
+    def predict(self, h, X=None, level=None):  # noqa: ANN001, ANN201
+        if self.level_ > 200:
+            return {"mean": np.full(h, np.nan)}
+        return super().predict(h=h, X=X, level=level)
 
 
 def test_failed_series_fall_back_and_others_keep_their_model(monkeypatch: pytest.MonkeyPatch) -> None:
