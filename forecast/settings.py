@@ -89,8 +89,9 @@ class Settings(BaseSettings):
     """Without a backtest, a run keeps the model choices of a run with the same models whose holdout
     was at most this many days before (refitting only the chosen models); 0 chooses every time."""
     forecast_refit_days: int = Field(default=7, ge=0)
-    """A run forecasts XGBoost from the model a run with the same models fitted at most this many days
-    before (the new days appended) instead of refitting; 0 refits every run."""
+    """A run forecasts XGBoost, and AutoETS/AutoTheta per series, from the fits of runs with the same
+    models made at most this many days before (the new days appended) instead of refitting; 0 refits
+    every run."""
     n_jobs: int = 1
     """Worker processes for the model libraries in scheduled jobs."""
     dask_address: str | None = None

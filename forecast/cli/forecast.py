@@ -37,9 +37,10 @@ def run(
     reselect_days: int | None = typer.Option(None, min=0, help="Keep the model choices of a run with the same "
                                              "models made at most this many days before, refitting only those "
                                              "models (default DEMAND_FORECAST_RESELECT_DAYS, 7; 0: choose again)."),
-    refit_days: int | None = typer.Option(None, min=0, help="Forecast XGBoost from the model a run with the same "
-                                          "models fitted at most this many days before, with the new days appended, "
-                                          "instead of refitting (default DEMAND_FORECAST_REFIT_DAYS, 7; 0: refit)."),
+    refit_days: int | None = typer.Option(None, min=0, help="Forecast XGBoost, and AutoETS/AutoTheta per series, from "
+                                          "the fits of runs with the same models made at most this many days before, "
+                                          "with the new days appended, instead of refitting "
+                                          "(default DEMAND_FORECAST_REFIT_DAYS, 7; 0: refit everything)."),
     engine: str = ENGINE_OPTION,
     dask_address: str | None = DASK_ADDRESS_OPTION,
     json_output: bool = JSON_OPTION,

@@ -3,7 +3,8 @@
 Given a panel in the Nixtla layout and a list of models (or `auto`), it picks candidate models per
 series (by demand class when `auto`), chooses among several candidates with a one-window holdout
 (the last `h` periods of history, point forecasts scored by MAE), fits the chosen one on the whole
-history, and returns one forecast per series, each row naming the model that produced it.
+history (or, for models with per-series fits that can be forwarded, carries the holdout's fit
+through the last `h` periods), and returns one forecast per series, each row naming its model.
 Rolling-origin backtests and ensembles build on it.
 
 `execution="dask"` with a scheduler address hands a connected `DaskEngine` to the families that
@@ -20,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from forecast.errors import InvalidInputError
-from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, ModelAdapter, ModelOutput, ModelSpec
+from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, ModelAdapter, ModelOutput, ModelSpec, PerSeriesFits
 from forecast.models.distributed import DaskEngine, Execution, dask_engine
 
 __all__ = ["Forecaster", "ForecastResult", "available_models"]
@@ -55,7 +56,8 @@ class ForecastResult:
     reused), reused (the choice came from an earlier run)."""
     kept: dict[str, Any] = field(default_factory=dict)
     """Family -> the fitted model it can forecast later data from (`forecast(..., kept=...)`): a new
-    fit, or the kept model it was given when that one still fitted the data."""
+    fit, or the kept model it was given when that one still fitted the data. Per-series fits
+    (`PerSeriesFits`) hold only this run's new fits: the holdout's of the chosen pairs and the final ones."""
 
 
 class Forecaster:
@@ -98,7 +100,8 @@ class Forecaster:
         return tuple(a.family for a in self.adapters if getattr(a, "keeps_models", False))
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
-                 chosen_before: pl.DataFrame | None = None, kept: Mapping[str, Any] | None = None) -> ForecastResult:
+                 chosen_before: pl.DataFrame | None = None, kept: Mapping[str, Any] | None = None,
+                 refit: bool = False) -> ForecastResult:
         """Forecast `h` periods for every series of `history` (future exogenous values in `future`).
 
         Args:
@@ -108,6 +111,8 @@ class Forecaster:
             kept: family -> a model an earlier run fitted (a `ForecastResult.kept` value): families that
                 keep models (`keeps_models`) forecast from it without refitting when it still fits the
                 data, and refit otherwise. The holdout always fits.
+            refit: fit the chosen models on the whole history even where the holdout's fit of the
+                same model could be carried forward through the last `h` periods (`PerSeriesFits`).
         """
         from forecast.models.classify import classify_demand
 
@@ -118,7 +123,7 @@ class Forecaster:
         reused = (pl.DataFrame(schema={"unique_id": pl.String, "model": pl.String}) if chosen_before is None
                   else candidates.join(chosen_before.select("unique_id", "model"), on=["unique_id", "model"]))
         fresh = candidates.join(reused, on="unique_id", how="anti")
-        scores = self._holdout_scores(history, h=h, candidates=fresh)
+        scores, trial_fits = self._holdout_scores(history, h=h, candidates=fresh)
         chosen = pl.concat([_choose(fresh, scores).with_columns(pl.lit(False).alias("reused")),
                             reused.with_columns(pl.lit(None, dtype=pl.Float64).alias("holdout_mae"),
                                                 pl.lit(True).alias("reused"))])
@@ -127,7 +132,12 @@ class Forecaster:
         global_models = [m for a in self.adapters if getattr(a, "is_global", False) for m in a.models]
         final = pl.concat([chosen.select("unique_id", "model").filter(~pl.col("model").is_in(global_models)),
                            candidates.filter(pl.col("model").is_in(global_models))])
-        all_fc, contributions, fitted = self._run_all(history, future, h=h, candidates=final, kept=kept)
+        # The holdout's per-series fits of the chosen pairs are newer than any kept from earlier runs.
+        pairs = chosen.select("unique_id", "model").rows()
+        carried = {} if refit else {f: k.only(pairs) for f, k in trial_fits.items() if isinstance(k, PerSeriesFits)}
+        given = _merge_kept(dict(kept or {}), carried)
+        all_fc, contributions, fitted = self._run_all(history, future, h=h, candidates=final, kept=given)
+        fitted = _merge_kept(carried, fitted)
         forecasts = all_fc.join(chosen.select("unique_id", pl.col("model").alias("chosen")), on="unique_id")
         forecasts = forecasts.filter(asked_model() == pl.col("chosen")).select(list(FORECAST_SCHEMA))
         selection = classes.join(chosen, on="unique_id", how="left")
@@ -217,7 +227,7 @@ class Forecaster:
                 if output.contributions is not None:
                     contributions.append(output.contributions)
                 if output.kept is not None:
-                    fitted[adapter.family] = output.kept
+                    fitted = _merge_kept(fitted, {adapter.family: output.kept})
         if not parts:
             raise InvalidInputError("no model produced a forecast; check the model names")
         return pl.concat(parts), (pl.concat(contributions) if contributions else None), fitted
@@ -249,12 +259,14 @@ class Forecaster:
         keep = [c for c in frame.columns if c in ("unique_id", "ds", "y") or c in self.exog[family]]
         return frame.select(keep)
 
-    def _holdout_scores(self, history: pl.DataFrame, *, h: int, candidates: pl.DataFrame) -> pl.DataFrame | None:
+    def _holdout_scores(self, history: pl.DataFrame, *, h: int,
+                        candidates: pl.DataFrame) -> tuple[pl.DataFrame | None, dict[str, Any]]:
         """MAE of each candidate on the last `h` periods, for series with more than one candidate (point
-        forecasts only: the holdout does not pay for intervals or contributions)."""
+        forecasts only: the holdout does not pay for intervals or contributions), and the fitted models
+        the families kept."""
         multi = candidates.group_by("unique_id").len().filter(pl.col("len") > 1)["unique_id"]
         if multi.is_empty():
-            return None
+            return None, {}
         ranked = history.filter(pl.col("unique_id").is_in(multi.implode())).with_columns(
             pl.col("ds").rank("ordinal", descending=True).over("unique_id").alias("_back"))
         train = ranked.filter(pl.col("_back") > h).drop("_back")
@@ -262,13 +274,22 @@ class Forecaster:
         long_enough = train.group_by("unique_id").len().filter(pl.col("len") >= 2 * h)["unique_id"]
         train, test = (f.filter(pl.col("unique_id").is_in(long_enough.implode())) for f in (train, test))
         if train.is_empty():
-            return None
+            return None, {}
         exog_future = test.drop("y")
-        predicted, _, _ = self._run_all(train, exog_future, h=h, candidates=candidates.filter(
+        predicted, _, fitted = self._run_all(train, exog_future, h=h, candidates=candidates.filter(
             pl.col("unique_id").is_in(long_enough.implode())), point_only=True)
         joined = predicted.join(test.select("unique_id", "ds", "y"), on=["unique_id", "ds"])
         return joined.group_by("unique_id", asked_model().alias("model")).agg(
-            (pl.col("yhat") - pl.col("y")).abs().mean().alias("holdout_mae"))
+            (pl.col("yhat") - pl.col("y")).abs().mean().alias("holdout_mae")), fitted
+
+
+def _merge_kept(older: dict[str, Any], newer: Mapping[str, Any]) -> dict[str, Any]:
+    """Family -> kept model: `newer`'s, merged into `older`'s where both hold per-series fits."""
+    out = dict(older)
+    for family, model in newer.items():
+        both = isinstance(model, PerSeriesFits) and isinstance(out.get(family), PerSeriesFits)
+        out[family] = out[family].merged(model) if both else model
+    return out
 
 
 def asked_model() -> pl.Expr:

@@ -5,9 +5,10 @@ the models asked for are the same and the choice is recent (`days`), a nightly r
 a day of new actuals keeps each series' earlier choice and refits just that model on the new
 data. The run records which run's choices it kept and when they were made (`config.selection`).
 
-Families that keep their fitted models (the global XGBoost) go further: a run within `refit_days`
-of the fit forecasts from the stored model with the new days appended, without refitting
-(`kept_models`; what was refitted is in `config.refits`).
+Families that keep their fitted models go further: a run within `refit_days` of the fit forecasts
+from the stored model with the new days appended, without refitting (`kept_models`; what was
+refitted is in `config.refits`): the global XGBoost from the newest stored booster, AutoETS and
+AutoTheta from each series' newest stored fit, forwarded through the new days.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from forecast.models.base import PerSeriesFits
 from forecast.pipeline.forecaster import asked_model
 from forecast.storage.model_state_repo import CorruptModelStateError, KeptModel, load_kept
 from forecast.storage.schema import ForecastRun, ForecastValue
@@ -63,8 +65,9 @@ def earlier_choice(*, session: Session, config: dict[str, Any], cutoff: dt.date,
 def kept_models(*, session: Session, config: dict[str, Any], cutoff: dt.date, days: int,
                 families: tuple[str, ...]) -> dict[str, KeptModel]:
     """Family -> the newest model of `families` kept by a run with the same models, fitted through a
-    day at most `days` before `cutoff` (and before it); empty when `days` is 0. A stored model that
-    fails its digest check is logged and skipped (that family refits)."""
+    day at most `days` before `cutoff` (and before it); for per-series fits, those of every such run
+    merged (newest wins). Empty when `days` is 0. A stored model that fails its digest check is
+    logged and skipped (that family refits)."""
     if days <= 0:
         return {}
     oldest = cutoff - dt.timedelta(days=days)
@@ -72,13 +75,24 @@ def kept_models(*, session: Session, config: dict[str, Any], cutoff: dt.date, da
     found = {}
     for family in families:
         try:
-            model = load_kept(session=session, run_ids=ids, family=family, oldest=oldest, before=cutoff)
+            newest = load_kept(session=session, run_ids=ids, family=family, oldest=oldest, before=cutoff)
+            if newest and isinstance(newest[0].model, PerSeriesFits):
+                found[family] = _merged(load_kept(session=session, run_ids=ids, family=family, oldest=oldest,
+                                                  before=cutoff, newest_only=False))
+            elif newest:
+                found[family] = newest[0]
         except CorruptModelStateError as exc:
             logger.warning("%s; refitting %s", exc, family)
-            continue
-        if model is not None:
-            found[family] = model
     return found
+
+
+def _merged(kept: list[KeptModel]) -> KeptModel:
+    """Per-series fits of several runs (newest first) as one: a run stores only the fits it made, so
+    the newest fit of each pair wins; the run and day are the newest run's."""
+    merged = kept[-1].model
+    for newer in reversed(kept[:-1]):
+        merged = merged.merged(newer.model)
+    return KeptModel(kept[0].run_id, kept[0].trained_through, merged)
 
 
 def _same_model_runs(*, session: Session, config: dict[str, Any], cutoff: dt.date, oldest: dt.date) -> list[ForecastRun]:

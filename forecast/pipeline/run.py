@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 
 from forecast.errors import InvalidInputError
 from forecast.features import signal_features
-from forecast.models.base import ModelSpec
+from forecast.models.base import ModelSpec, PerSeriesFits
 from forecast.models.distributed import Execution
 from forecast.pipeline.forecaster import Forecaster, ForecastResult
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
@@ -57,7 +57,8 @@ class RunReport:
     (the run whose choices were kept), series_reused, series_selected (on this run's holdout)."""
     refits: dict[str, Any] = field(default_factory=dict)
     """Per model family of the chosen models: refitted (bool), series, and for a kept model the run
-    that fitted it and the day it was fitted through."""
+    that fitted it and the day it was fitted through; for per-series fits (statsforecast) also
+    series_refitted and series_forwarded (forecast from a kept fit, forwarded through the new days)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for `--json`."""
@@ -82,10 +83,13 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
         reselect_days: keep the model choices of an earlier run with the same models whose holdout was
             at most this many days before `cutoff` (every model is still refitted on the new data;
             only the holdout is skipped); 0 chooses again every time.
-        refit_days: families that keep their fitted models (XGBoost) forecast from the model of a run
-            with the same models fitted at most this many days before `cutoff`, on today's history,
-            instead of refitting; they refit when the set of series, the signal columns or the
-            parameters changed. 0 refits every time. What was refitted is in the run's config (`refits`).
+        refit_days: families that keep their fitted models (XGBoost; AutoETS and AutoTheta per
+            series) forecast from the models of runs with the same models fitted at most this many
+            days before `cutoff`, on today's history, instead of refitting; XGBoost refits when the set
+            of series, the signal columns or the parameters changed, a statistical model when its
+            series no longer reaches back to its fit's first day. With days > 0 the chosen AutoETS and
+            AutoTheta are also forwarded from the holdout's fit instead of refitted. 0 refits every
+            time. What was refitted is in the run's config (`refits`).
 
     Raises:
         InvalidInputError: no sales, bad horizon, unknown models, or an unusable Dask engine (nothing is written).
@@ -123,7 +127,7 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
     report = RunReport(run.id, "draft", cutoff.isoformat(), horizon)
     try:
         _execute(engine, forecaster, report, cutoff=cutoff, horizon=horizon, progress=progress, publish=publish,
-                 choice=choice, n_jobs=n_jobs, earlier=earlier, kept=kept)
+                 choice=choice, n_jobs=n_jobs, earlier=earlier, kept=kept, refit=refit_days == 0)
     except BaseException as exc:
         with session_scope(engine) as session:
             forecast_repo.fail_run(session=session, run_id=run.id, error=f"{type(exc).__name__}: {exc}",
@@ -141,7 +145,7 @@ def _tick(progress: Progress | None, stage: str, stages: dict[str, float], start
 
 def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutoff: dt.date, horizon: int,
              progress: Progress | None, publish: bool, choice: BacktestChoice | None, n_jobs: int,
-             earlier: EarlierChoice | None, kept: dict[str, KeptModel]) -> None:
+             earlier: EarlierChoice | None, kept: dict[str, KeptModel], refit: bool) -> None:
     started, stages = time.perf_counter(), report.stage_seconds
     with session_scope(engine) as session:
         panel = signal_features(session=session, cutoff=cutoff, horizon=horizon)
@@ -151,7 +155,7 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     chosen_before = None if earlier is None else earlier.pairs.join(series, on=["sku", "region"]).select(
         "unique_id", "model")
     result = _forecast(forecaster, frames, horizon=horizon, choice=choice, n_jobs=n_jobs, chosen_before=chosen_before,
-                       kept={family: k.model for family, k in kept.items()})
+                       kept={family: k.model for family, k in kept.items()}, refit=refit)
     _tick(progress, "models", stages, started)
     report.refits = _refits(forecaster, result, kept)
     if choice is None:
@@ -188,7 +192,14 @@ def _refits(forecaster: Forecaster, result: ForecastResult, kept: dict[str, Kept
     refits: dict[str, Any] = {}
     for family, series in chosen.sort("family").iter_rows():
         earlier = kept.get(family)
-        if earlier is not None and result.kept.get(family) is earlier.model:
+        if earlier is not None and isinstance(earlier.model, PerSeriesFits):
+            new = result.kept.get(family)
+            pairs = set(result.selection.select("unique_id", "model").rows())
+            forwarded = len(pairs & set(earlier.model.fits) - set(new.fits if new is not None else ()))
+            refits[family] = {"refitted": forwarded < series, "series": series, "series_refitted": series - forwarded,
+                              "series_forwarded": forwarded, "model_of_run": earlier.run_id,
+                              "trained_through": earlier.trained_through.isoformat()}
+        elif earlier is not None and result.kept.get(family) is earlier.model:
             refits[family] = {"refitted": False, "series": series, "model_of_run": earlier.run_id,
                               "trained_through": earlier.trained_through.isoformat()}
         else:
@@ -197,12 +208,13 @@ def _refits(forecaster: Forecaster, result: ForecastResult, kept: dict[str, Kept
 
 
 def _forecast(forecaster: Forecaster, frames: ModelFrames, *, horizon: int, choice: BacktestChoice | None,
-              n_jobs: int, chosen_before: pl.DataFrame | None, kept: dict[str, Any]) -> ForecastResult:
+              n_jobs: int, chosen_before: pl.DataFrame | None, kept: dict[str, Any], refit: bool) -> ForecastResult:
     """The run's forecasts: from the backtest's choice where it has one, from `forecaster` elsewhere
     (keeping the `chosen_before` models where they are still candidates, and forecasting from the
     `kept` fitted models where they still fit)."""
     if choice is None:
-        return forecaster.forecast(frames.history, frames.future, h=horizon, chosen_before=chosen_before, kept=kept)
+        return forecaster.forecast(frames.history, frames.future, h=horizon, chosen_before=chosen_before, kept=kept,
+                                   refit=refit)
     members = Forecaster(choice.members["model"].unique().sort().to_list(), n_jobs=n_jobs, exog=DEFAULT_EXOG,
                          execution=forecaster.execution, dask_address=forecaster.dask_address)
     chosen = forecast_chosen(members, frames, choice, h=horizon)
@@ -210,7 +222,7 @@ def _forecast(forecaster: Forecaster, frames: ModelFrames, *, horizon: int, choi
     if rest.is_empty():
         return chosen
     keep = pl.col("unique_id").is_in(rest.implode())
-    others = forecaster.forecast(frames.history.filter(keep), frames.future.filter(keep), h=horizon)
+    others = forecaster.forecast(frames.history.filter(keep), frames.future.filter(keep), h=horizon, refit=refit)
     parts = [r.contributions for r in (chosen, others) if r.contributions is not None]
     return ForecastResult(pl.concat([chosen.forecasts, others.forecasts]).sort("unique_id", "ds"),
                           pl.concat(parts) if parts else None,

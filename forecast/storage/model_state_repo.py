@@ -49,22 +49,23 @@ def save_kept(*, session: Session, run_id: int, family: str, trained_through: dt
 
 
 def load_kept(*, session: Session, run_ids: list[int], family: str, oldest: dt.date,
-              before: dt.date) -> KeptModel | None:
-    """The newest `family` model of one of `run_ids` fitted through a day in [oldest, before); None if none.
+              before: dt.date, newest_only: bool = True) -> list[KeptModel]:
+    """The `family` models of `run_ids` fitted through a day in [oldest, before), newest first (just
+    the newest with `newest_only`); empty if none.
 
     Raises:
-        CorruptModelStateError: its payload does not match the stored digest.
+        CorruptModelStateError: a payload does not match its stored digest (none is unpickled then).
     """
     if not run_ids:
-        return None
-    row = session.scalars(select(ModelState).where(
+        return []
+    query = select(ModelState).where(
         ModelState.run_id.in_(run_ids), ModelState.family == family, ModelState.trained_through >= oldest,
         ModelState.trained_through < before).order_by(ModelState.trained_through.desc(), ModelState.id.desc())
-        .limit(1)).first()
-    if row is None:
-        return None
-    if hashlib.sha256(row.payload).hexdigest() != row.sha256:
-        raise CorruptModelStateError(
-            f"model_state {row.id} ({family} of run {row.run_id}) does not match its SHA-256; it was not loaded. "
-            "delete that row or run with --refit-days 0")
-    return KeptModel(row.run_id, row.trained_through, pickle.loads(row.payload))  # noqa: S301 - digest checked above
+    rows = session.scalars(query.limit(1) if newest_only else query).all()
+    for row in rows:
+        if hashlib.sha256(row.payload).hexdigest() != row.sha256:
+            raise CorruptModelStateError(
+                f"model_state {row.id} ({family} of run {row.run_id}) does not match its SHA-256; it was not loaded. "
+                "delete that row or run with --refit-days 0")
+    return [KeptModel(row.run_id, row.trained_through, pickle.loads(row.payload))  # noqa: S301 - digests checked above
+            for row in rows]

@@ -30,9 +30,9 @@ def test_auto_picks_among_the_classes_candidates_and_scores_them_on_point_foreca
     calls: list[tuple[str, bool]] = []
     original = StatisticalAdapter.forecast
 
-    def recorded(self, history, future, *, h, freq, specs, point_only=False):  # noqa: ANN001, ANN202
+    def recorded(self, history, future, *, h, freq, specs, point_only=False, kept=None):  # noqa: ANN001, ANN202
         calls.extend((spec.name, point_only) for spec in specs)
-        return original(self, history, future, h=h, freq=freq, specs=specs, point_only=point_only)
+        return original(self, history, future, h=h, freq=freq, specs=specs, point_only=point_only, kept=kept)
 
     monkeypatch.setattr(StatisticalAdapter, "forecast", recorded)
     result = Forecaster(["auto"], by_class=BY_CLASS, exog={"mlforecast": []}).forecast(_panel(), None, h=14)
@@ -44,6 +44,24 @@ def test_auto_picks_among_the_classes_candidates_and_scores_them_on_point_foreca
     assert sorted(name for name, point_only in calls if point_only) == ["AutoETS", "SeasonalNaive", "TSB"]
     assert sorted(name for name, point_only in calls if not point_only) == sorted(
         m for m in set(chosen.values()) if m != "XGBoost")
+
+
+def test_the_chosen_fit_is_carried_from_the_holdout_through_its_last_days_unless_asked_to_refit() -> None:
+    panel, h = _panel(), 14
+    last = panel["ds"].max()
+    forecaster = Forecaster(["AutoETS", "AutoTheta"])
+    carried = forecaster.forecast(panel, None, h=h)
+    refitted = forecaster.forecast(panel, None, h=h, refit=True)
+    chosen = carried.selection.select("unique_id", "model").rows()
+    assert chosen == refitted.selection.select("unique_id", "model").rows()  # same holdout, same choice
+    fits = carried.kept["statsforecast"].fits
+    assert set(fits) == set(chosen)  # the other candidate's holdout fit is not kept
+    assert {f.trained_through for f in fits.values()} == {last - dt.timedelta(days=h)}
+    assert {f.trained_through for f in refitted.kept["statsforecast"].fits.values()} == {last}
+    for result in (carried, refitted):
+        assert result.forecasts["ds"].min() == last + dt.timedelta(days=1)
+    gap = (carried.forecasts["yhat"] - refitted.forecasts["yhat"]).abs()
+    assert gap.max() > 0 and gap.mean() < 0.2 * refitted.forecasts["yhat"].mean()
 
 
 def test_unknown_candidates_are_refused_up_front() -> None:

@@ -177,3 +177,34 @@ def test_a_nightly_run_forecasts_xgboost_from_the_kept_model_without_refitting(
     later = run_forecast(loaded, horizon=7, models=["XGBoost"], cutoff=last, refit_days=7)
     assert later.refits["mlforecast"]["refitted"] is True and later.status == "published"
     assert "does not match its SHA-256; it was not loaded" in caplog.text
+
+
+def test_a_nightly_run_forwards_the_kept_statistical_fits_through_the_new_day(loaded: Engine) -> None:
+    import datetime as dt
+
+    from sqlalchemy import func
+
+    from forecast.storage.schema import ModelState, Sales
+
+    with session_scope(loaded) as session:
+        last = session.scalar(select(func.max(Sales.day)))
+    nights = {"models": FAST, "horizon": 7, "reselect_days": 7, "refit_days": 7}
+    first = run_forecast(loaded, cutoff=last - dt.timedelta(days=1), **nights)
+    assert first.refits == {"statsforecast": {"refitted": True, "series": 18}}
+    theta = first.models["AutoTheta"]
+    assert 0 < theta < 18
+
+    second = run_forecast(loaded, cutoff=last, **nights)
+    assert second.refits == {"statsforecast": {
+        "refitted": True, "series": 18, "series_refitted": 18 - theta, "series_forwarded": theta,
+        "model_of_run": first.run_id, "trained_through": str(last - dt.timedelta(days=1))}}
+    nightly = _published(loaded)
+    assert nightly["day"].min() == last + dt.timedelta(days=1) and nightly.height == 18 * 7
+    with session_scope(loaded) as session:
+        stored = session.execute(select(ModelState.run_id, ModelState.family)).all()
+    assert stored == [(first.run_id, "statsforecast")]  # the second run fitted no AutoTheta, so stored none
+
+    refitted = run_forecast(loaded, cutoff=last, **{**nights, "refit_days": 0})
+    assert refitted.refits == {"statsforecast": {"refitted": True, "series": 18}}
+    gap = (_published(loaded).sort("sku", "region", "day")["yhat"] - nightly.sort("sku", "region", "day")["yhat"]).abs()
+    assert gap.max() > 0  # the forwarded fits are not refits
