@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     """The nightly run takes each series' best model from the newest backtest, once there is one."""
     forecast_reselect_days: int = Field(default=7, ge=0)
     """Without a backtest, a run keeps the model choices of a run with the same models whose holdout
-    was at most this many days before (refitting only the chosen models); 0 chooses every time."""
+    was at most this many days before, choosing again one slice of the series in this many each
+    night, in turn; 0 chooses every time."""
     forecast_refit_days: int = Field(default=7, ge=0)
     """A run forecasts XGBoost, and AutoETS/AutoTheta per series, from the fits of runs with the same
     models made at most this many days before (the new days appended) instead of refitting; 0 refits

@@ -35,8 +35,9 @@ def run(
                                         "`inverse_error` or `median`."),
     ensemble_size: int = typer.Option(3, help="Members of each series' ensemble."),
     reselect_days: int | None = typer.Option(None, min=0, help="Keep the model choices of a run with the same "
-                                             "models made at most this many days before, refitting only those "
-                                             "models (default DEMAND_FORECAST_RESELECT_DAYS, 7; 0: choose again)."),
+                                             "models made at most this many days before, choosing again only the "
+                                             "slice of series (one in this many) whose turn it is "
+                                             "(default DEMAND_FORECAST_RESELECT_DAYS, 7; 0: choose again)."),
     refit_days: int | None = typer.Option(None, min=0, help="Forecast XGBoost, and AutoETS/AutoTheta per series, from "
                                           "the fits of runs with the same models made at most this many days before, "
                                           "with the new days appended, instead of refitting "
@@ -66,10 +67,13 @@ def run(
         return
     used = ", ".join(f"{m} {n}" for m, n in report.models.items())
     chose = report.selection
-    how = (f"; choices of run {chose['reused_from']} (made on {chose['made_on']}) kept for {chose['series_reused']} "
-           f"series, {chose['series_selected']} chosen on a holdout" if chose.get("reused_from") else "")
+    how = (f"; choices of run {chose['reused_from']} (the oldest made on {chose['made_on']}) kept for "
+           f"{chose['series_reused']} series, {chose['series_selected']} chosen on a holdout"
+           if chose.get("reused_from") else "")
     how += "".join(f"; {family}: model of run {r['model_of_run']} (fitted through {r['trained_through']}) updated, "
                    "not refitted" for family, r in report.refits.items() if not r["refitted"])
+    how += "".join(f"; {family}: {r['series_forwarded']} series forecast from kept fits, {r['series_refitted']} refitted"
+                   for family, r in report.refits.items() if r.get("series_forwarded"))
     stdout.print(f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days "
                  f"= {report.rows:,} rows from cutoff {report.cutoff} in {report.seconds:.1f}s; models: {used}{how}",
                  highlight=False)

@@ -24,7 +24,7 @@ from forecast.models.distributed import Execution
 from forecast.pipeline.forecaster import Forecaster, ForecastResult
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
 from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
-from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models
+from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models, slices_chosen
 from forecast.storage import forecast_repo, model_state_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.model_state_repo import KeptModel
@@ -53,8 +53,9 @@ class RunReport:
     models: dict[str, int] = field(default_factory=dict)
     """Chosen model -> number of series."""
     selection: dict[str, Any] = field(default_factory=dict)
-    """How the models were chosen: made_on (the cutoff of the holdout that chose them), reused_from
-    (the run whose choices were kept), series_reused, series_selected (on this run's holdout)."""
+    """How the models were chosen: made_on (the cutoff of the oldest holdout that chose them),
+    reused_from (the run whose choices were kept), series_reused, series_selected (on this run's
+    holdout), and with `reselect_days` slices_made_on (slice -> cutoff of the holdout that chose it)."""
     refits: dict[str, Any] = field(default_factory=dict)
     """Per model family of the chosen models: refitted (bool), series, and for a kept model the run
     that fitted it and the day it was fitted through; for per-series fits (statsforecast) also
@@ -81,8 +82,8 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
         execution: `local`, or `dask` to fit on the Dask cluster at `dask_address` (`tcp://HOST:PORT`,
             or `local` for a LocalCluster); the engine and address are recorded in the run's config.
         reselect_days: keep the model choices of an earlier run with the same models whose holdout was
-            at most this many days before `cutoff` (every model is still refitted on the new data;
-            only the holdout is skipped); 0 chooses again every time.
+            at most this many days before `cutoff`, choosing again only the slice of series whose turn
+            it is (about 1/reselect_days of them; `reuse.choice_slice`); 0 chooses again every time.
         refit_days: families that keep their fitted models (XGBoost; AutoETS and AutoTheta per
             series) forecast from the models of runs with the same models fitted at most this many
             days before `cutoff`, on today's history, instead of refitting; XGBoost refits when the set
@@ -127,7 +128,8 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
     report = RunReport(run.id, "draft", cutoff.isoformat(), horizon)
     try:
         _execute(engine, forecaster, report, cutoff=cutoff, horizon=horizon, progress=progress, publish=publish,
-                 choice=choice, n_jobs=n_jobs, earlier=earlier, kept=kept, refit=refit_days == 0)
+                 choice=choice, n_jobs=n_jobs, earlier=earlier, kept=kept, refit=refit_days == 0,
+                 reselect_days=reselect_days)
     except BaseException as exc:
         with session_scope(engine) as session:
             forecast_repo.fail_run(session=session, run_id=run.id, error=f"{type(exc).__name__}: {exc}",
@@ -145,7 +147,7 @@ def _tick(progress: Progress | None, stage: str, stages: dict[str, float], start
 
 def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutoff: dt.date, horizon: int,
              progress: Progress | None, publish: bool, choice: BacktestChoice | None, n_jobs: int,
-             earlier: EarlierChoice | None, kept: dict[str, KeptModel], refit: bool) -> None:
+             earlier: EarlierChoice | None, kept: dict[str, KeptModel], refit: bool, reselect_days: int) -> None:
     started, stages = time.perf_counter(), report.stage_seconds
     with session_scope(engine) as session:
         panel = signal_features(session=session, cutoff=cutoff, horizon=horizon)
@@ -160,9 +162,12 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     report.refits = _refits(forecaster, result, kept)
     if choice is None:
         reused = int(result.selection["reused"].sum())
-        report.selection = {"made_on": (earlier.made_on if earlier and reused else cutoff).isoformat(),
+        slices = slices_chosen(earlier if reused else None, cutoff=cutoff, days=reselect_days)
+        report.selection = {"made_on": min(slices.values(), default=cutoff).isoformat(),
                             "reused_from": earlier.run_id if earlier and reused else None,
                             "series_reused": reused, "series_selected": result.selection.height - reused}
+        if slices:
+            report.selection["slices_made_on"] = {str(k): day.isoformat() for k, day in slices.items()}
     values = keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model")
     with session_scope(engine) as session:
         forecast_repo.write_values(session=session, run_id=report.run_id, values=values)

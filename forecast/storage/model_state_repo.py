@@ -54,7 +54,8 @@ def load_kept(*, session: Session, run_ids: list[int], family: str, oldest: dt.d
     the newest with `newest_only`); empty if none.
 
     Raises:
-        CorruptModelStateError: a payload does not match its stored digest (none is unpickled then).
+        CorruptModelStateError: a payload does not match its stored digest (none is unpickled then), or
+            does not unpickle.
     """
     if not run_ids:
         return []
@@ -67,5 +68,18 @@ def load_kept(*, session: Session, run_ids: list[int], family: str, oldest: dt.d
             raise CorruptModelStateError(
                 f"model_state {row.id} ({family} of run {row.run_id}) does not match its SHA-256; it was not loaded. "
                 "delete that row or run with --refit-days 0")
-    return [KeptModel(row.run_id, row.trained_through, pickle.loads(row.payload))  # noqa: S301 - digests checked above
-            for row in rows]
+    return [KeptModel(row.run_id, row.trained_through, _unpickled(row)) for row in rows]
+
+
+def _unpickled(row: ModelState) -> Any:
+    """The row's model (its digest already checked).
+
+    Raises:
+        CorruptModelStateError: it no longer unpickles (e.g. stored by another version of its library).
+    """
+    try:
+        return pickle.loads(row.payload)  # noqa: S301 - the digest was checked
+    except Exception as exc:  # noqa: BLE001 - any failure to load means "refit"
+        raise CorruptModelStateError(
+            f"model_state {row.id} ({row.family} of run {row.run_id}) does not unpickle here "
+            f"({type(exc).__name__}: {exc}), likely stored under other library versions; delete that row") from exc

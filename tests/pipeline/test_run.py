@@ -26,6 +26,18 @@ def _published(engine: Engine) -> pl.DataFrame:
         return forecast_repo.read_published(session=session)
 
 
+def _chosen(engine: Engine, run_id: int) -> pl.DataFrame:
+    """sku and region ids with the model `run_id` chose for them."""
+    from forecast.pipeline.forecaster import asked_model
+    from forecast.storage.schema import ForecastValue
+
+    with session_scope(engine) as session:
+        rows = session.execute(select(ForecastValue.sku_id, ForecastValue.region_id, ForecastValue.model)
+                               .where(ForecastValue.run_id == run_id).distinct()).all()
+    return (pl.DataFrame(rows, schema=["sku", "region", "model"], orient="row")
+            .select("sku", "region", asked_model().alias("model")).unique().sort("sku", "region"))
+
+
 def test_run_publishes_one_complete_run_with_ordered_non_negative_rows(loaded: Engine) -> None:
     report = run_forecast(loaded, horizon=14, models=FAST)
     view = _published(loaded)
@@ -109,32 +121,45 @@ def test_a_nightly_run_keeps_recent_model_choices_and_refits_only_those(loaded: 
     from sqlalchemy import func
 
     from forecast.pipeline.forecaster import Forecaster
+    from forecast.pipeline.reuse import choice_slice
     from forecast.storage.schema import Sales
 
     with session_scope(loaded) as session:
         last = session.scalar(select(func.max(Sales.day)))
     models = ["SeasonalNaive", "TSB"]
-    first = run_forecast(loaded, horizon=7, models=models, cutoff=last - dt.timedelta(days=1), reselect_days=7)
-    assert first.selection == {"made_on": str(last - dt.timedelta(days=1)), "reused_from": None,
-                               "series_reused": 0, "series_selected": 18}
-    chosen_first = _published(loaded).select("sku", "region", "model").unique().sort("sku", "region")
+    before = last - dt.timedelta(days=1)
+    first = run_forecast(loaded, horizon=7, models=models, cutoff=before, reselect_days=7)
+    assert first.selection == {"made_on": str(before), "reused_from": None, "series_reused": 0, "series_selected": 18,
+                               "slices_made_on": {str(k): str(before) for k in range(7)}}
+    chosen_first = _chosen(loaded, first.run_id)
+    turn = chosen_first.select(choice_slice(7) == last.toordinal() % 7).to_series()
+    assert 0 < turn.sum() < 18  # the slice whose turn it is tonight
 
     scored: list[int] = []
     holdout = Forecaster._holdout_scores
     monkeypatch.setattr(Forecaster, "_holdout_scores", lambda self, history, *, h, candidates: (
         scored.append(candidates.height), holdout(self, history, h=h, candidates=candidates))[1])
     second = run_forecast(loaded, horizon=7, models=models, cutoff=last, reselect_days=7)
-    assert second.selection == {"made_on": str(last - dt.timedelta(days=1)), "reused_from": first.run_id,
-                                "series_reused": 18, "series_selected": 0}
-    assert scored == [0]  # no candidate went through a holdout
+    assert second.selection == {
+        "made_on": str(before), "reused_from": first.run_id, "series_reused": 18 - turn.sum(),
+        "series_selected": turn.sum(),
+        "slices_made_on": {str(k): str(last if k == last.toordinal() % 7 else before) for k in range(7)}}
+    assert scored == [2 * turn.sum()]  # only tonight's slice went through a holdout, with its 2 candidates
     published = _published(loaded)
     assert published["day"].min() == last + dt.timedelta(days=1)  # refitted on the new day
-    assert published.select("sku", "region", "model").unique().sort("sku", "region").equals(chosen_first)
+    assert _chosen(loaded, second.run_id).filter(~turn).equals(chosen_first.filter(~turn))
     with session_scope(loaded) as session:
         assert session.get(ForecastRun, second.run_id).config["selection"]["reused_from"] == first.run_id
 
-    # too old, asked not to, or other models: chosen again on a holdout
-    eight_days = run_forecast(loaded, horizon=7, models=models, cutoff=last + dt.timedelta(days=7), reselect_days=7)
+    # every slice takes its turn: a week of nights chooses each series again once
+    for night in range(1, 7):
+        report = run_forecast(loaded, horizon=7, models=models, cutoff=last + dt.timedelta(days=night),
+                              reselect_days=7)
+        assert report.selection["made_on"] == str(before if night < 6 else last)
+    assert set(report.selection["slices_made_on"].values()) == {str(last + dt.timedelta(days=n)) for n in range(7)}
+
+    # too old (no run within the week), asked not to, or other models: chosen again on a holdout
+    eight_days = run_forecast(loaded, horizon=7, models=models, cutoff=last + dt.timedelta(days=14), reselect_days=7)
     again = run_forecast(loaded, horizon=7, models=models, cutoff=last, reselect_days=0)
     other = run_forecast(loaded, horizon=7, models=["SeasonalNaive", "CrostonOptimized"], cutoff=last, reselect_days=7)
     for report in (eight_days, again, other):
@@ -178,12 +203,22 @@ def test_a_nightly_run_forecasts_xgboost_from_the_kept_model_without_refitting(
     assert later.refits["mlforecast"]["refitted"] is True and later.status == "published"
     assert "does not match its SHA-256; it was not loaded" in caplog.text
 
+    import hashlib
+
+    garbled = b"\x80\x05not the model"  # its digest matches, but it does not unpickle (other library versions)
+    with session_scope(loaded) as session:
+        session.execute(update(ModelState).values(payload=garbled, sha256=hashlib.sha256(garbled).hexdigest()))
+    again = run_forecast(loaded, horizon=7, models=["XGBoost"], cutoff=last, refit_days=7)
+    assert again.refits["mlforecast"]["refitted"] is True and again.status == "published"
+    assert "does not unpickle here" in caplog.text
+
 
 def test_a_nightly_run_forwards_the_kept_statistical_fits_through_the_new_day(loaded: Engine) -> None:
     import datetime as dt
 
     from sqlalchemy import func
 
+    from forecast.pipeline.reuse import choice_slice
     from forecast.storage.schema import ModelState, Sales
 
     with session_scope(loaded) as session:
@@ -191,18 +226,22 @@ def test_a_nightly_run_forwards_the_kept_statistical_fits_through_the_new_day(lo
     nights = {"models": FAST, "horizon": 7, "reselect_days": 7, "refit_days": 7}
     first = run_forecast(loaded, cutoff=last - dt.timedelta(days=1), **nights)
     assert first.refits == {"statsforecast": {"refitted": True, "series": 18}}
-    theta = first.models["AutoTheta"]
-    assert 0 < theta < 18
+    chosen = _chosen(loaded, first.run_id)
+    turn = chosen.select(choice_slice(7) == last.toordinal() % 7).to_series()  # chosen again tonight
+    forwarded = chosen.filter(~turn & (pl.col("model") == "AutoTheta")).height
+    assert 0 < forwarded < 18
 
     second = run_forecast(loaded, cutoff=last, **nights)
     assert second.refits == {"statsforecast": {
-        "refitted": True, "series": 18, "series_refitted": 18 - theta, "series_forwarded": theta,
+        "refitted": True, "series": 18, "series_refitted": 18 - forwarded, "series_forwarded": forwarded,
         "model_of_run": first.run_id, "trained_through": str(last - dt.timedelta(days=1))}}
     nightly = _published(loaded)
     assert nightly["day"].min() == last + dt.timedelta(days=1) and nightly.height == 18 * 7
     with session_scope(loaded) as session:
         stored = session.execute(select(ModelState.run_id, ModelState.family)).all()
-    assert stored == [(first.run_id, "statsforecast")]  # the second run fitted no AutoTheta, so stored none
+    new_theta = _chosen(loaded, second.run_id).filter(turn & (pl.col("model") == "AutoTheta")).height
+    # the second run stores only the fits it made: those of tonight's slice that chose AutoTheta
+    assert stored == [(first.run_id, "statsforecast")] + [(second.run_id, "statsforecast")] * (new_theta > 0)
 
     refitted = run_forecast(loaded, cutoff=last, **{**nights, "refit_days": 0})
     assert refitted.refits == {"statsforecast": {"refitted": True, "series": 18}}
