@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -18,10 +21,49 @@ from forecast.ingest.signals import pull_source
 from forecast.storage import migrate
 from forecast.storage.engine import make_engine, session_scope
 
-__all__ = ["PG_URL", "drop_postgres", "fresh_postgres", "load_demo", "machine"]
+__all__ = ["PG_URL", "TreeMemory", "drop_postgres", "fresh_postgres", "load_demo", "machine"]
 
 PG_URL = os.environ.get("DEMAND_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 """A PostgreSQL database the benchmarks may CREATE DATABASE from."""
+
+
+class TreeMemory:
+    """Peak memory of this process and its child processes, sampled every `interval` seconds.
+
+    It sums their proportional set sizes (PSS): a page that forked workers still share with the
+    parent counts once, split between them, where summing resident sizes (RSS) counts it in every
+    process (a worker forked from a 4 GiB parent reports ~4 GiB RSS without using it). Peaks
+    shorter than `interval` can be missed.
+    """
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval, self.peak_bytes = interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_gib(self) -> float:
+        return round(self.peak_bytes / 2**30, 2)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in (me, *me.children(recursive=True)):
+                try:
+                    total += proc.memory_full_info().pss
+                except (psutil.NoSuchProcess, psutil.AccessDenied):  # a worker that just ended
+                    continue
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(self.interval)
 
 
 def machine() -> dict[str, Any]:

@@ -24,8 +24,10 @@ holdout fit forwarded through its series (`forward`, levels 80/95, a loop over s
 `StatsForecast.fit_predict` per intermittent model on the series that chose it (conformal
 intervals), and `MLForecast.fit` (5 conformal windows) + `predict` on
 every non-zero series (a global model learns from all of them), as ours does. Our ratio is our end-to-end
-time over the sum of the bare calls. Peak memory is the process's (and its workers') peak RSS after
-each stage. Prints a table and writes benchmarks/results/throughput_<series>.json.
+time over the sum of the bare calls. Peak memory is the peak of the summed proportional set sizes of
+the process and its workers, sampled every 0.5 s during our run (`common.TreeMemory`); the JSON also
+keeps the sum of the process's and its largest worker's peak RSS, which counts the pages forked
+workers share with the parent twice. Prints a table and writes benchmarks/results/throughput_<series>.json.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads s
 import polars as pl  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from benchmarks.common import load_demo, machine  # noqa: E402
+from benchmarks.common import TreeMemory, load_demo, machine  # noqa: E402
 from forecast.features import signal_features  # noqa: E402
 from forecast.models.classify import classify_demand  # noqa: E402
 from forecast.models.gradient import XGB_DEFAULTS, GradientBoostingAdapter, _features_for  # noqa: E402
@@ -71,8 +73,9 @@ CANDIDATES = {"smooth": ("AutoETS", "AutoTheta"), "erratic": ("AutoETS", "AutoTh
 """The candidates by demand class the issue names; `auto` adds the global XGBoost to every non-zero class."""
 
 
-def peak_gib() -> float:
-    """Peak resident memory so far of this process and of its largest finished worker, in GiB."""
+def rss_sum_gib() -> float:
+    """Peak resident memory so far of this process plus that of its largest finished worker, in GiB
+    (an over-count: a forked worker's RSS includes the pages it shares with this process)."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return round((own + workers) / 2**20, 2)
@@ -110,7 +113,7 @@ class AdapterClock:
 def ours(url: str, cutoff: dt.date, *, n_jobs: int) -> dict[str, Any]:
     """One `run_forecast` with `auto` over `CANDIDATES` at `cutoff`; seconds and peak memory per stage."""
     engine = make_engine(url)
-    with AdapterClock() as clock:
+    with AdapterClock() as clock, TreeMemory() as memory:
         report = run_forecast(engine, horizon=HORIZON, models=["auto"], n_jobs=n_jobs, by_class=CANDIDATES,
                               cutoff=cutoff, reselect_days=7, refit_days=7)
     engine.dispose()
@@ -119,7 +122,8 @@ def ours(url: str, cutoff: dt.date, *, n_jobs: int) -> dict[str, Any]:
     stages["selection"] = round(report.stage_seconds["models"] - sum(clock.seconds.values()), 2)
     stages["write and publish"] = report.stage_seconds["write and publish"]
     return {"seconds": report.seconds, "stages": stages, "series": report.series, "rows": report.rows,
-            "models": report.models, "selection": report.selection, "refits": report.refits, "peak_gib": peak_gib()}
+            "models": report.models, "selection": report.selection, "refits": report.refits,
+            "peak_gib": memory.peak_gib, "peak_rss_sum_gib": rss_sum_gib()}
 
 
 def _frames(url: str, cutoff: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
