@@ -77,6 +77,10 @@ class PerSeriesFits(Protocol):
         """The fits of the (unique_id, model) `pairs` only."""
         ...
 
+    def renamed(self, ids: Any) -> Any:
+        """The fits of the series in `ids` (old unique_id -> new), under their new ids."""
+        ...
+
 
 @runtime_checkable
 class ModelAdapter(Protocol):

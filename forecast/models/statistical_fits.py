@@ -86,6 +86,10 @@ class StatFits:
         wanted = set(pairs)
         return StatFits({k: v for k, v in self.fits.items() if k in wanted}, self.params, self.freq)
 
+    def renamed(self, ids: Mapping[str, str]) -> StatFits:
+        """The fits of the series in `ids` (old unique_id -> new), under their new ids."""
+        return StatFits({(ids[u], m): v for (u, m), v in self.fits.items() if u in ids}, self.params, self.freq)
+
     def usable(self, specs: Iterable[ModelSpec], freq: str) -> dict[tuple[str, str], Fit]:
         """The fits that `specs` may forward: same frequency, same model name and parameters."""
         if freq != self.freq:

@@ -154,6 +154,8 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     _tick(progress, "features", stages, started)
     frames = model_frames(panel, cutoff=cutoff)
     series = frames.series
+    keys = _series_keys(series)
+    kept = {family: _renamed(k, {key: uid for uid, key in keys.items()}) for family, k in kept.items()}
     chosen_before = None if earlier is None else earlier.pairs.join(series, on=["sku", "region"]).select(
         "unique_id", "model")
     result = _forecast(forecaster, frames, horizon=horizon, choice=choice, n_jobs=n_jobs, chosen_before=chosen_before,
@@ -181,13 +183,26 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
         for family, model in result.kept.items():
             if family not in kept or model is not kept[family].model:  # fitted in this run
                 model_state_repo.save_kept(session=session, run_id=report.run_id, family=family, trained_through=cutoff,
-                                           model=model)
+                                           model=model.renamed(keys) if isinstance(model, PerSeriesFits) else model)
         if publish:
             forecast_repo.publish_run(session=session, run_id=report.run_id)
             report.status = "published"
     _tick(progress, "write and publish", stages, started)
     report.series, report.rows = series.height, values.height
     report.models = dict(result.selection.group_by("model").len().sort("model").iter_rows())
+
+
+def _series_keys(series: pl.DataFrame) -> dict[str, str]:
+    """unique_id -> a key naming the same SKU x region in every run (a unique_id is a row number, which
+    shifts when series come or go), under which per-series fits are stored."""
+    return dict(series.select("unique_id", pl.concat_str("sku", "region", separator="\x1f")).iter_rows())
+
+
+def _renamed(kept: KeptModel, ids: dict[str, str]) -> KeptModel:
+    """`kept` with its per-series fits under the unique_ids of `ids` (stored key -> this run's id)."""
+    if not isinstance(kept.model, PerSeriesFits):
+        return kept
+    return KeptModel(kept.run_id, kept.trained_through, kept.model.renamed(ids))
 
 
 def _refits(forecaster: Forecaster, result: ForecastResult, kept: dict[str, KeptModel]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import polars as pl
 import pytest
 from sqlalchemy import Engine, select
@@ -247,3 +248,38 @@ def test_a_nightly_run_forwards_the_kept_statistical_fits_through_the_new_day(lo
     assert refitted.refits == {"statsforecast": {"refitted": True, "series": 18}}
     gap = (_published(loaded).sort("sku", "region", "day")["yhat"] - nightly.sort("sku", "region", "day")["yhat"]).abs()
     assert gap.max() > 0  # the forwarded fits are not refits
+
+
+def test_kept_statistical_fits_follow_their_sku_and_region_when_a_new_series_shifts_the_ids(
+        loaded: Engine, small_scenario, tmp_path) -> None:  # noqa: ANN001
+    import datetime as dt
+
+    from sqlalchemy import func
+
+    from forecast.ingest import ColumnMapping, ingest_sales, ingest_skus
+    from forecast.storage.schema import Sales
+
+    with session_scope(loaded) as session:
+        last = session.scalar(select(func.max(Sales.day)))
+    nights = {"models": FAST, "horizon": 7, "reselect_days": 7, "refit_days": 7}
+    run_forecast(loaded, cutoff=last - dt.timedelta(days=1), **nights)
+    before = run_forecast(loaded, cutoff=last, **nights)
+    assert before.refits["statsforecast"]["series_forwarded"] > 0
+    expected = _published(loaded).drop("run_id", "published_at").sort("sku", "region", "day")
+
+    # a SKU whose id sorts first: every unique_id (a row number) of the old series moves by two
+    sales = pl.read_csv(small_scenario.sales, infer_schema=False)
+    first_sku = sales["sku"].min()
+    sales.filter(pl.col("sku") == first_sku).with_columns(pl.lit("AAA-000").alias("sku")).write_csv(
+        tmp_path / "sales.csv")
+    (tmp_path / "skus.csv").write_text("sku,name,category\nAAA-000,New item,Electronics\n")
+    with session_scope(loaded) as session:
+        ingest_skus(tmp_path / "skus.csv", session=session)
+        ingest_sales(tmp_path / "sales.csv", session=session, mapping=ColumnMapping())
+    after = run_forecast(loaded, cutoff=last, **nights)
+    assert after.series == 20 and after.refits["statsforecast"]["series_forwarded"] == (
+        before.refits["statsforecast"]["series_forwarded"])
+    published = _published(loaded).drop("run_id", "published_at").filter(pl.col("sku") != "AAA-000")
+    for col in ("yhat", "lo95", "hi95"):  # the same fits forwarded for the same series
+        np.testing.assert_allclose(published.sort("sku", "region", "day")[col].to_numpy(), expected[col].to_numpy(),
+                                   err_msg=col)
