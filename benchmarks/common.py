@@ -38,6 +38,9 @@ class TreeMemory:
 
     def __init__(self, interval: float = 0.5) -> None:
         self.interval, self.peak_bytes = interval, 0
+        self.stage = "other"
+        """What is running now, set by the caller; `stage_peaks` keeps the peak seen during each."""
+        self.stage_peaks: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -53,6 +56,9 @@ class TreeMemory:
     def peak_gib(self) -> float:
         return round(self.peak_bytes / 2**30, 2)
 
+    def stage_peaks_gib(self) -> dict[str, float]:
+        return {stage: round(peak / 2**30, 2) for stage, peak in self.stage_peaks.items()}
+
     def _sample(self) -> None:
         me = psutil.Process()
         while not self._stop.is_set():
@@ -63,6 +69,7 @@ class TreeMemory:
                 except (psutil.NoSuchProcess, psutil.AccessDenied):  # a worker that just ended
                     continue
             self.peak_bytes = max(self.peak_bytes, total)
+            self.stage_peaks[self.stage] = max(self.stage_peaks.get(self.stage, 0), total)
             self._stop.wait(self.interval)
 
 

@@ -82,10 +82,12 @@ def rss_sum_gib() -> float:
 
 
 class AdapterClock:
-    """Seconds spent inside each adapter's `forecast`, split by full run and point-only holdout."""
+    """Seconds spent inside each adapter's `forecast`, split by full run and point-only holdout (and
+    the stage named to `memory` while it runs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory: TreeMemory) -> None:
         self.seconds: dict[str, float] = {}
+        self.memory = memory
         self._undo: list[Callable[[], None]] = []
 
     def __enter__(self) -> AdapterClock:
@@ -95,11 +97,13 @@ class AdapterClock:
             @functools.wraps(original)
             def timed(*args: Any, _original: Callable = original, _family: str = adapter.family, **kwargs: Any) -> Any:
                 started = time.perf_counter()
+                key = f"{_family} {'holdout' if kwargs.get('point_only') else 'fit and forecast'}"
+                self.memory.stage = key
                 try:
                     return _original(*args, **kwargs)
                 finally:
-                    key = f"{_family} {'holdout' if kwargs.get('point_only') else 'fit and forecast'}"
                     self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - started
+                    self.memory.stage = "other"
 
             adapter.forecast = timed  # type: ignore[method-assign]
             self._undo.append(lambda a=adapter, o=original: setattr(a, "forecast", o))
@@ -113,7 +117,7 @@ class AdapterClock:
 def ours(url: str, cutoff: dt.date, *, n_jobs: int) -> dict[str, Any]:
     """One `run_forecast` with `auto` over `CANDIDATES` at `cutoff`; seconds and peak memory per stage."""
     engine = make_engine(url)
-    with AdapterClock() as clock, TreeMemory() as memory:
+    with TreeMemory() as memory, AdapterClock(memory) as clock:
         report = run_forecast(engine, horizon=HORIZON, models=["auto"], n_jobs=n_jobs, by_class=CANDIDATES,
                               cutoff=cutoff, reselect_days=7, refit_days=7)
     engine.dispose()
@@ -123,7 +127,8 @@ def ours(url: str, cutoff: dt.date, *, n_jobs: int) -> dict[str, Any]:
     stages["write and publish"] = report.stage_seconds["write and publish"]
     return {"seconds": report.seconds, "stages": stages, "series": report.series, "rows": report.rows,
             "models": report.models, "selection": report.selection, "refits": report.refits,
-            "peak_gib": memory.peak_gib, "peak_rss_sum_gib": rss_sum_gib()}
+            "peak_gib": memory.peak_gib, "peak_gib_by_stage": memory.stage_peaks_gib(),
+            "peak_rss_sum_gib": rss_sum_gib()}
 
 
 def _frames(url: str, cutoff: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
