@@ -83,6 +83,9 @@ FEATURE_COLUMNS: tuple[str, ...] = tuple(FEATURE_SCHEMA)
 _PANEL_COLUMNS = (*SERIES, "day", "y")
 _ROW = "__feature_row__"
 _ENGINE = "in-memory"  # measured: the streaming default costs 2x on small panels
+_STREAMING_ROWS = 5_000_000
+"""From this many panel rows on, the streaming engine: at 10,000 series x 1,088 days (10.9M rows) it
+peaked at 6.7 GiB PSS against 8.0 GiB in memory, in the same time (94 s against 89-101 s)."""
 
 
 def build_features(
@@ -133,7 +136,8 @@ def build_features(
     price = pl.col("price") if "price" in keys.columns else pl.lit(None, dtype=pl.Float64).alias("price")
     features = with_price_rel(features.join(keys.lazy().select(_ROW, price), on=_ROW), cutoff=cutoff)
     columns = (pl.col(col).cast(dtype) for col, dtype in FEATURE_SCHEMA.items())
-    result = features.sort(_ROW).select(columns).collect(engine=_ENGINE)
+    result = features.sort(_ROW).select(columns).collect(
+        engine="streaming" if keys.height >= _STREAMING_ROWS else _ENGINE)
     logger.debug("built %d feature rows at cutoff %s", result.height, cutoff)
     return panel.hstack(result)
 

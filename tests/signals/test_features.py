@@ -416,3 +416,11 @@ def test_point_in_time_features_of_random_worlds(world: dict[str, Any]) -> None:
     assert_frame_equal(run(world, frames="added"), base)  # (a) rows known at or after as_of_instant(cutoff)
     assert_frame_equal(run(world, frames="altered"), base)  # (b) other values in the rows known after it
     assert_frame_equal(run(world, panel="panel_new_y").drop("y"), base.drop("y"))  # (c) other y after cutoff
+
+
+def test_large_panels_build_the_same_features_on_the_streaming_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    import signals.features
+
+    in_memory = livestream_out()
+    monkeypatch.setattr(signals.features, "_STREAMING_ROWS", 1)  # every panel counts as large
+    assert_frame_equal(livestream_out(), in_memory)
