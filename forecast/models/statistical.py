@@ -25,7 +25,6 @@ Choices:
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +48,15 @@ from utilsforecast.processing import make_future_dataframe
 
 from forecast.errors import InvalidInputError
 from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise
-from forecast.models.statistical_fits import FORWARDABLE, Fit, StatFits, forward_rows, slim
+from forecast.models.statistical_fits import (
+    BOUNDS,
+    FORWARDABLE,
+    Fit,
+    StatFits,
+    forward_rows,
+    guarded_result,
+    slim,
+)
 
 if TYPE_CHECKING:
     from forecast.models.distributed import DaskEngine
@@ -69,8 +76,6 @@ AUTOARIMA_DEFAULTS: dict[str, Any] = {
     "max_p": 2, "max_q": 2, "max_P": 1, "max_Q": 1, "max_order": 4,
     "stepwise": True, "nmodels": 30, "approximation": True,
 }
-_BOUNDS = {"lo80": "lo-80", "hi80": "hi-80", "lo95": "lo-95", "hi95": "hi-95"}
-_OUT_KEYS = ("mean", *(f"lo-{lv}" for lv in sorted(LEVELS, reverse=True)), *(f"hi-{lv}" for lv in sorted(LEVELS)))
 
 _FACTORIES: dict[str, Callable[[int, dict[str, Any]], Any]] = {
     "AutoETS": lambda m, p: AutoETS(**{"season_length": m, **p}),
@@ -90,13 +95,13 @@ _FACTORIES: dict[str, Callable[[int, dict[str, Any]], Any]] = {
 class _Guarded:
     """A statsforecast model that never raises: a failed or non-finite forecast becomes all-NaN.
 
-    It also returns its keys in one fixed order (`_OUT_KEYS`): statsforecast names the output
+    It also returns its keys in one fixed order (`OUT_KEYS`): statsforecast names the output
     columns after the keys of the last series, and models disagree on the order of `lo-*`/`hi-*`.
     Besides `forecast` it offers statsforecast's `new`/`fit`/`predict`, for models whose fits are
     kept (`statistical_fits`): `fit` also forecasts the `h` steps at `level`, then slims the fit to
     what `forward` needs, and `predict` returns that forecast. (`StatsForecast.fit_predict` fits every
     series before it predicts any: whole fits, 65 KB an AutoETS fit on 700 days and 14 KB an
-    AutoTheta one, would pile up meanwhile, about 0.7 GB for the 10,000-series benchmark.)
+    AutoTheta one, would pile up meanwhile: by estimate 0.7 GB for the 10,000-series benchmark.)
     """
 
     def __init__(self, model: Any, *, conformal: bool, h: int = 1, level: list[int] | None = None) -> None:
@@ -118,9 +123,8 @@ class _Guarded:
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> _Guarded:
         """Fit the wrapped model on one series and forecast it; a failure is remembered (as NaN), not raised."""
-        fitted = self._guard(lambda: self.model.fit(y=y, X=X), y.size)
-        res = None if fitted is None else self._guard(lambda: self.model.predict(h=self.h, level=self.level), 0)
-        self._predicted = self._checked(res, self.h, self.level)
+        self._predicted = guarded_result(lambda: self.model.fit(y=y, X=X).predict(h=self.h, level=self.level),
+                                         h=self.h, level=self.level, label=self.alias, size=y.size)
         self.failed = bool(np.isnan(self._predicted["mean"]).any())
         if not self.failed:
             slim(self.model)
@@ -142,33 +146,8 @@ class _Guarded:
             logger.debug("%s: series of %d points is too short for conformal intervals; point forecast only",
                          self.alias, y.size)
             fit_level = None
-        return self._checked(self._guard(
-            lambda: self.model.forecast(y=y, h=h, X=X, X_future=X_future, level=fit_level), y.size), h, level)
-
-    def _guard(self, call: Callable[[], Any], size: int) -> Any | None:
-        """`call()`, or None when it raises (logged at debug level)."""
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return call()
-        except Exception as exc:  # noqa: BLE001 - any model failure means "use the fallback for this series"
-            logger.debug("%s failed on a series of %d points: %s: %s", self.alias, size, type(exc).__name__, exc)
-            return None
-
-    def _checked(self, res: dict[str, Any] | None, h: int, level: list[int] | None) -> dict[str, np.ndarray]:
-        """`res` in `_OUT_KEYS` order (just the mean without levels); all NaN when missing or not finite."""
-        nan = np.full(h, np.nan)
-        keys = _OUT_KEYS if level else ("mean",)  # statsforecast expects only the mean without levels
-        mean = None if res is None else np.asarray(res["mean"], dtype=float)
-        if mean is None or not np.all(np.isfinite(mean)):
-            if mean is not None:
-                logger.debug("%s returned a non-finite forecast", self.alias)
-            return {key: nan for key in keys}
-        out = {"mean": mean}
-        for key in keys[1:]:
-            bound = np.asarray(res.get(key, nan), dtype=float)
-            out[key] = np.where(np.isfinite(bound), bound, np.nan)
-        return out
+        return guarded_result(lambda: self.model.forecast(y=y, h=h, X=X, X_future=X_future, level=fit_level),
+                              h=h, level=level, label=self.alias, size=y.size)
 
 
 class StatisticalAdapter:
@@ -439,7 +418,7 @@ def _to_long(wide: pl.DataFrame, names: list[str]) -> pl.DataFrame:
                                   else pl.lit(float("nan")))
     return pl.concat([
         wide.select("unique_id", pl.col("ds").cast(pl.Date), pl.lit(name).alias("model"), pl.col(name).alias("yhat"),
-                    *[bound(name, suffix).alias(col) for col, suffix in _BOUNDS.items()])
+                    *[bound(name, suffix).alias(col) for col, suffix in BOUNDS.items()])
         for name in names
     ]).select(list(FORECAST_SCHEMA))
 

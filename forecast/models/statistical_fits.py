@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,13 +30,16 @@ import polars as pl
 
 from utilsforecast.processing import make_future_dataframe
 
-from forecast.models.base import ModelSpec
+from forecast.models.base import LEVELS, ModelSpec
 
-__all__ = ["FORWARDABLE", "Fit", "StatFits", "forward_rows", "slim"]
+__all__ = ["BOUNDS", "FORWARDABLE", "OUT_KEYS", "Fit", "StatFits", "forward_rows", "guarded_result", "slim"]
 
 logger = logging.getLogger(__name__)
 
-_COLUMNS = ("yhat", "lo80", "hi80", "lo95", "hi95")
+OUT_KEYS = ("mean", *(f"lo-{lv}" for lv in sorted(LEVELS, reverse=True)), *(f"hi-{lv}" for lv in sorted(LEVELS)))
+"""statsforecast's result keys in one fixed order (models disagree on the order of `lo-*`/`hi-*`)."""
+BOUNDS = {f"{side}{lv}": f"{side}-{lv}" for lv in sorted(LEVELS) for side in ("lo", "hi")}
+"""FORECAST_SCHEMA bound column -> statsforecast key."""
 
 FORWARDABLE: dict[str, tuple[str, ...]] = {
     "AutoETS": ("m", "components", "par", "fit", "n_params"),
@@ -132,39 +135,46 @@ def forward_rows(fits: Mapping[tuple[str, str], Fit], history: pl.DataFrame, *, 
         done["unique_id"].append(uid)
         done["model"].append(name)
         done["last"].append(ds[-1])
-        done["values"].append(_forward_one(fit.model, y[first:], h=h, levels=levels))
+        tail = y[first:]
+        done["values"].append(guarded_result(lambda m=fit.model, t=tail: m.forward(y=t, h=h, level=levels),
+                                             h=h, level=levels, label=f"{name} forward", size=tail.size))
     return _long(done, h=h, offset=offset), refit
 
 
-def _forward_one(model: Any, y: np.ndarray, *, h: int, levels: list[int] | None) -> np.ndarray:
-    """(h, 5) array: mean, lo80, hi80, lo95, hi95 (NaN when the forward fails or is not finite)."""
-    out = np.full((h, 5), np.nan)
+def guarded_result(call: Callable[[], Any], *, h: int, level: list[int] | None, label: str,
+                   size: int) -> dict[str, np.ndarray]:
+    """`call()`'s statsforecast result in `OUT_KEYS` order (just the mean without `level`): all NaN
+    when it raises or its mean is not finite, NaN for a non-finite bound (logged at debug level)."""
+    nan = np.full(h, np.nan)
+    keys = OUT_KEYS if level else ("mean",)  # statsforecast expects only the mean without levels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = model.forward(y=y, h=h, level=levels)
-    except Exception as exc:  # noqa: BLE001 - a failed forward means "use the fallback for this series"
-        logger.debug("%s forward failed on a series of %d points: %s: %s", type(model).__name__, y.size,
-                     type(exc).__name__, exc)
-        return out
+            res = call()
+    except Exception as exc:  # noqa: BLE001 - any model failure means "use the fallback for this series"
+        logger.debug("%s failed on a series of %d points: %s: %s", label, size, type(exc).__name__, exc)
+        return {key: nan for key in keys}
     mean = np.asarray(res["mean"], dtype=float)
     if not np.all(np.isfinite(mean)):
-        return out
-    out[:, 0] = mean
-    if levels:
-        for j, key in enumerate(("lo-80", "hi-80", "lo-95", "hi-95"), start=1):
-            out[:, j] = np.asarray(res.get(key, np.nan), dtype=float)
+        logger.debug("%s returned a non-finite forecast for a series of %d points", label, size)
+        return {key: nan for key in keys}
+    out = {"mean": mean}
+    for key in keys[1:]:
+        bound = np.asarray(res.get(key, nan), dtype=float)
+        out[key] = np.where(np.isfinite(bound), bound, np.nan)
     return out
 
 
 def _long(done: dict[str, list[Any]], *, h: int, offset: str) -> pl.DataFrame:
     """The forwarded arrays as long forecast rows on each series' next `h` periods."""
-    schema = {"unique_id": pl.String, "ds": pl.Date, "model": pl.String, **dict.fromkeys(_COLUMNS, pl.Float64)}
+    schema = {"unique_id": pl.String, "ds": pl.Date, "model": pl.String,
+              **dict.fromkeys(("yhat", *BOUNDS), pl.Float64)}
     if not done["unique_id"]:
         return pl.DataFrame(schema=schema)
     grid = make_future_dataframe(pl.Series(done["unique_id"], dtype=pl.String),
                                  pl.Series(np.array(done["last"], dtype="datetime64[D]")).cast(pl.Date), freq=offset, h=h)
-    values = np.vstack(done["values"])
+    nan = np.full(h, np.nan)
+    column = lambda key: np.concatenate([res.get(key, nan) for res in done["values"]])  # noqa: E731
     return grid.select(pl.col("unique_id"), pl.col("ds").cast(pl.Date)).with_columns(
-        pl.Series("model", np.repeat(done["model"], h), dtype=pl.String),
-        *[pl.Series(c, values[:, j]) for j, c in enumerate(_COLUMNS)]).select(list(schema)).cast(schema)
+        pl.Series("model", np.repeat(done["model"], h), dtype=pl.String), pl.Series("yhat", column("mean")),
+        *[pl.Series(col, column(key)) for col, key in BOUNDS.items()]).select(list(schema)).cast(schema)

@@ -135,7 +135,7 @@ class Forecaster:
         # The holdout's per-series fits of the chosen pairs are newer than any kept from earlier runs.
         pairs = chosen.select("unique_id", "model").rows()
         carried = {} if refit else {f: k.only(pairs) for f, k in trial_fits.items() if isinstance(k, PerSeriesFits)}
-        given = _merge_kept(dict(kept or {}), carried)
+        given = _merge_kept(kept or {}, carried)
         all_fc, contributions, fitted = self._run_all(history, future, h=h, candidates=final, kept=given)
         fitted = _merge_kept(carried, fitted)
         forecasts = all_fc.join(chosen.select("unique_id", pl.col("model").alias("chosen")), on="unique_id")
@@ -283,7 +283,7 @@ class Forecaster:
             (pl.col("yhat") - pl.col("y")).abs().mean().alias("holdout_mae")), fitted
 
 
-def _merge_kept(older: dict[str, Any], newer: Mapping[str, Any]) -> dict[str, Any]:
+def _merge_kept(older: Mapping[str, Any], newer: Mapping[str, Any]) -> dict[str, Any]:
     """Family -> kept model: `newer`'s, merged into `older`'s where both hold per-series fits."""
     out = dict(older)
     for family, model in newer.items():

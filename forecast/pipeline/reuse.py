@@ -111,8 +111,8 @@ def kept_models(*, session: Session, config: dict[str, Any], cutoff: dt.date, da
         try:
             newest = load_kept(session=session, run_ids=ids, family=family, oldest=oldest, before=cutoff)
             if newest and isinstance(newest[0].model, PerSeriesFits):
-                found[family] = _merged(load_kept(session=session, run_ids=ids, family=family, oldest=oldest,
-                                                  before=cutoff, newest_only=False))
+                found[family] = _merged([*newest, *load_kept(session=session, run_ids=ids, family=family,
+                                                             oldest=oldest, before=cutoff, limit=None, skip=1)])
             elif newest:
                 found[family] = newest[0]
         except CorruptModelStateError as exc:

@@ -49,9 +49,9 @@ def save_kept(*, session: Session, run_id: int, family: str, trained_through: dt
 
 
 def load_kept(*, session: Session, run_ids: list[int], family: str, oldest: dt.date,
-              before: dt.date, newest_only: bool = True) -> list[KeptModel]:
-    """The `family` models of `run_ids` fitted through a day in [oldest, before), newest first (just
-    the newest with `newest_only`); empty if none.
+              before: dt.date, limit: int | None = 1, skip: int = 0) -> list[KeptModel]:
+    """The `family` models of `run_ids` fitted through a day in [oldest, before), newest first: `limit`
+    of them (None: all) after the newest `skip`; empty if none.
 
     Raises:
         CorruptModelStateError: a payload does not match its stored digest (none is unpickled then), or
@@ -62,7 +62,7 @@ def load_kept(*, session: Session, run_ids: list[int], family: str, oldest: dt.d
     query = select(ModelState).where(
         ModelState.run_id.in_(run_ids), ModelState.family == family, ModelState.trained_through >= oldest,
         ModelState.trained_through < before).order_by(ModelState.trained_through.desc(), ModelState.id.desc())
-    rows = session.scalars(query.limit(1) if newest_only else query).all()
+    rows = session.scalars(query.limit(limit).offset(skip)).all()
     for row in rows:
         if hashlib.sha256(row.payload).hexdigest() != row.sha256:
             raise CorruptModelStateError(

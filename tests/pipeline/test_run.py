@@ -219,7 +219,7 @@ def test_a_nightly_run_forwards_the_kept_statistical_fits_through_the_new_day(lo
 
     from sqlalchemy import func
 
-    from forecast.pipeline.reuse import choice_slice
+    from forecast.pipeline.reuse import choice_slice, kept_models
     from forecast.storage.schema import ModelState, Sales
 
     with session_scope(loaded) as session:
@@ -243,6 +243,19 @@ def test_a_nightly_run_forwards_the_kept_statistical_fits_through_the_new_day(lo
     new_theta = _chosen(loaded, second.run_id).filter(turn & (pl.col("model") == "AutoTheta")).height
     # the second run stores only the fits it made: those of tonight's slice that chose AutoTheta
     assert stored == [(first.run_id, "statsforecast")] + [(second.run_id, "statsforecast")] * (new_theta > 0)
+    assert new_theta > 0
+
+    # the night after merges both runs' stored fits; for a pair in both, the second run's (newer) fit wins
+    with session_scope(loaded) as session:
+        config = session.get(ForecastRun, second.run_id).config
+        merged = kept_models(session=session, config=config, cutoff=last + dt.timedelta(days=1), days=7,
+                             families=("statsforecast",))["statsforecast"]
+    theta = lambda frame: {f"{sku}\x1f{region}" for sku, region, _ in frame.filter(model="AutoTheta").rows()}  # noqa: E731
+    from_second = theta(_chosen(loaded, second.run_id).filter(turn))
+    assert merged.run_id == second.run_id
+    assert {uid for uid, _ in merged.model.fits} == theta(chosen) | from_second
+    for (uid, _), fit in merged.model.fits.items():  # holdout fits: trained through cutoff - horizon
+        assert fit.trained_through == (last if uid in from_second else last - dt.timedelta(days=1)) - dt.timedelta(days=7)
 
     refitted = run_forecast(loaded, cutoff=last, **{**nights, "refit_days": 0})
     assert refitted.refits == {"statsforecast": {"refitted": True, "series": 18}}
