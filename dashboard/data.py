@@ -131,6 +131,10 @@ def group_forecast(category: str | None, region: str | None) -> pl.DataFrame:
     return _cached("group_forecast", _url(), category, region)
 
 
+def group_reconciled(category: str | None, region: str | None) -> pl.DataFrame:
+    return _cached("group_reconciled", _url(), category, region)
+
+
 def group_history(category: str | None, region: str | None) -> pl.DataFrame:
     return _cached("group_history", _url(), category, region)
 

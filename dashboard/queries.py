@@ -176,6 +176,21 @@ def group_forecast(engine: Engine, category: str | None, region: str | None) -> 
                                       "lo95": pl.Float64, "hi95": pl.Float64, "series": pl.Int64}, orient="row")
 
 
+def group_reconciled(engine: Engine, category: str | None, region: str | None) -> pl.DataFrame:
+    """The reconciled forecast of a category and/or region (None: all) from `published_total` per day:
+    yhat, its own bands, base_yhat (the node's forecast before reconciliation), run_id and method;
+    empty when the published run was not reconciled."""
+    node = "/".join(["total", *(k for k in (category, region) if k is not None)])
+    with session_scope(engine) as session:
+        rows = forecast_repo.read_published_totals(session=session).filter(pl.col("node") == node)
+        if rows.is_empty():
+            return rows
+        config = session.get(ForecastRun, rows["run_id"][0]).config
+    method = config.get("reconciliation", {}).get("method", "")
+    return rows.select("day", "yhat", "lo80", "hi80", "lo95", "hi95", "base_yhat", "run_id").with_columns(
+        pl.lit(method).alias("method"))
+
+
 def group_history(engine: Engine, category: str | None, region: str | None, days: int = 365) -> pl.DataFrame:
     """The last `days` of sales summed over the published series of a category and/or region: day, units."""
     p = PublishedSeries

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     """A run forecasts XGBoost, and AutoETS/AutoTheta per series, from the fits of runs with the same
     models made at most this many days before (the new days appended) instead of refitting; 0 refits
     every run."""
+    forecast_reconcile: str = "auto"
+    """Reconcile each run's SKU x region forecasts with the category, region and total levels:
+    `auto` (the method the newest reconciled backtest scored best, else bottom_up), a method
+    (bottom_up, mint_ols, mint_wls_struct) or `off`."""
     n_jobs: int = 1
     """Worker processes for the model libraries in scheduled jobs."""
     dask_address: str | None = None

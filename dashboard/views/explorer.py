@@ -68,11 +68,20 @@ def _totals() -> None:
         since = history["day"].min() if history.height else forecast["day"].min()
         signals = {"cases": data.region_cases(region, since)}
     title = f"{category or 'All categories'} in {region or 'all regions'}"
-    st.plotly_chart(forecast_figure(history, forecast, title, signals), key="totals_chart")
-    st.caption(f"{forecast['series'].max():,} series summed. The bands are the sums of the series' bands: "
-               "the total's band if all of them erred together, so wider than the total's own.")
-    table(forecast, f"forecast_{category or 'all'}_{region or 'all'}", label="Download totals CSV",
-          column_config=BANDS)
+    reconciled = data.group_reconciled(category, region)
+    shown = forecast if reconciled.is_empty() else reconciled
+    st.plotly_chart(forecast_figure(history, shown, title, signals), key="totals_chart")
+    if reconciled.is_empty():
+        st.caption(f"{forecast['series'].max():,} series summed. The bands are the sums of the series' bands: "
+                   "the total's band if all of them erred together, so wider than the total's own.")
+    else:
+        own, summed = reconciled["base_yhat"].sum(), forecast["yhat"].sum()
+        st.caption(f"Reconciled ({reconciled['method'][0]}, run #{reconciled['run_id'][0]}): the "
+                   f"{forecast['series'].max():,} series' forecasts add up to this total ({summed:,.0f} units over "
+                   f"the horizon). Before reconciling, this total's own forecast was {own:,.0f}. The bands are the "
+                   "total's own, under a normal approximation.")
+    table(shown.drop("run_id", "method", strict=False), f"forecast_{category or 'all'}_{region or 'all'}",
+          label="Download totals CSV", column_config=BANDS)
 
 
 st.title("Explorer")

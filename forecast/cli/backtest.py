@@ -80,6 +80,38 @@ def run(
 
 @app.command()
 @cli_errors
+def reconcile(
+    run_id: int | None = typer.Argument(None, help="The backtest (default: the newest complete one)."),
+    model: str = typer.Option("Selected", help="The model whose SKU x region forecasts are reconciled."),
+    methods: list[str] = typer.Option(None, "--methods", help="Reconciliation methods (repeatable); default "
+                                      "bottom_up mint_ols mint_wls_struct."),
+    n_jobs: int = N_JOBS,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Reconcile a backtest's forecasts with the category, region and total levels by each method and
+    score every level before and after; `forecast run --reconcile auto` then uses the best method."""
+    from forecast.backtest.reconcile import reconcile_backtest
+    from forecast.pipeline.reconcile import METHODS
+
+    database = migrated_engine()
+    with progress_bar(enabled=not json_output) as update:
+        report = reconcile_backtest(database, run_id, model=model, methods=methods or METHODS, n_jobs=n_jobs,
+                                    progress=update)
+    if json_output:
+        emit_json(report.to_dict())
+        return
+    columns = [c for c in ("rmsse", "mase", "wape", "coverage_80", "coverage_95") if report.table and c in report.table[0]]
+    table = Table("level", "method", *columns, title=f"backtest {report.run_id}, {report.model}, windows "
+                  f"{', '.join(map(str, report.windows))}: mean over the nodes of each level and the windows")
+    for row in report.table:
+        table.add_row(row["level"], row["method"], *("" if row.get(c) is None else f"{row[c]:.3f}" for c in columns))
+    stdout.print(table)
+    stdout.print(f"best: {report.best} (lowest RMSSE averaged over the levels); `demand forecast run --reconcile auto` "
+                 "uses it", highlight=False)
+
+
+@app.command()
+@cli_errors
 def rerun(run_id: int = typer.Argument(..., help="The backtest to run again."), n_jobs: int = N_JOBS,
           engine: str = ENGINE_OPTION, dask_address: str | None = DASK_ADDRESS_OPTION,
           json_output: bool = JSON_OPTION) -> None:

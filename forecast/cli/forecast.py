@@ -42,6 +42,10 @@ def run(
                                           "the fits of runs with the same models made at most this many days before, "
                                           "with the new days appended, instead of refitting "
                                           "(default DEMAND_FORECAST_REFIT_DAYS, 7; 0: refit everything)."),
+    reconcile: str | None = typer.Option(None, help="Reconcile the forecasts with the category, region and total "
+                                         "levels: auto (the method the newest reconciled backtest scored best), "
+                                         "bottom_up, mint_ols, mint_wls_struct, or off "
+                                         "(default DEMAND_FORECAST_RECONCILE, auto)."),
     engine: str = ENGINE_OPTION,
     dask_address: str | None = DASK_ADDRESS_OPTION,
     json_output: bool = JSON_OPTION,
@@ -61,7 +65,8 @@ def run(
                               ensemble=ensemble, ensemble_size=ensemble_size, execution=execution,
                               dask_address=address,
                               reselect_days=settings.forecast_reselect_days if reselect_days is None else reselect_days,
-                              refit_days=settings.forecast_refit_days if refit_days is None else refit_days)
+                              refit_days=settings.forecast_refit_days if refit_days is None else refit_days,
+                              reconcile=settings.forecast_reconcile if reconcile is None else reconcile)
     if json_output:
         emit_json(report.to_dict())
         return
@@ -74,6 +79,9 @@ def run(
                    "not refitted" for family, r in report.refits.items() if not r["refitted"])
     how += "".join(f"; {family}: {r['series_forwarded']} series forecast from kept fits, {r['series_refitted']} refitted"
                    for family, r in report.refits.items() if r.get("series_forwarded"))
+    if report.reconciliation:
+        how += (f"; reconciled with {report.reconciliation['nodes']} category/region/total nodes by "
+                f"{report.reconciliation['method']} ({report.reconciliation['chosen_by']})")
     stdout.print(f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days "
                  f"= {report.rows:,} rows from cutoff {report.cutoff} in {report.seconds:.1f}s; models: {used}{how}",
                  highlight=False)

@@ -11,21 +11,26 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
+from forecast.backtest.reconcile import reconciliation_evidence
 from forecast.errors import InvalidInputError
 from forecast.features import signal_features
 from forecast.models.base import ModelSpec, PerSeriesFits
 from forecast.models.distributed import Execution
 from forecast.pipeline.forecaster import Forecaster, ForecastResult
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
+from forecast.pipeline.reconcile import METHODS, base_forecasts, calibrated
+from forecast.pipeline.reconcile import reconcile as reconcile_totals
 from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
 from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models, slices_chosen
 from forecast.storage import forecast_repo, model_state_repo
+from forecast.storage.repo import sku_categories
 from forecast.storage.engine import session_scope
 from forecast.storage.model_state_repo import KeptModel
 from forecast.storage.schema import Sales
@@ -56,6 +61,8 @@ class RunReport:
     """How the models were chosen: made_on (the cutoff of the oldest holdout that chose them),
     reused_from (the run whose choices were kept), series_reused, series_selected (on this run's
     holdout), and with `reselect_days` slices_made_on (slice -> cutoff of the holdout that chose it)."""
+    reconciliation: dict[str, Any] = field(default_factory=dict)
+    """When reconciled: method, chosen_by (asked, a backtest, or the default) and nodes (aggregate nodes)."""
     refits: dict[str, Any] = field(default_factory=dict)
     """Per model family of the chosen models: refitted (bool), series, and for a kept model the run
     that fitted it and the day it was fitted through; for per-series fits (statsforecast) also
@@ -71,7 +78,7 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
                  publish: bool = True, from_backtest: int | str | None = None, ensemble: str | None = None,
                  ensemble_size: int = 3, by_class: Mapping[str, tuple[str, ...]] | None = None,
                  execution: Execution = "local", dask_address: str | None = None,
-                 reselect_days: int = 0, refit_days: int = 0) -> RunReport:
+                 reselect_days: int = 0, refit_days: int = 0, reconcile: str | None = None) -> RunReport:
     """Forecast every SKU x region from the sales and signals known at `cutoff` and publish the run.
 
     Args:
@@ -91,6 +98,10 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
             series no longer reaches back to its fit's first day. With days > 0 the chosen AutoETS and
             AutoTheta are also forwarded from the holdout's fit instead of refitted. 0 refits every
             time. What was refitted is in the run's config (`refits`).
+        reconcile: None or "off", a method of `reconcile.METHODS`, or "auto" (the method the newest
+            reconciliation backtest scored best, else `DEFAULT_METHOD`): the SKU x region forecasts
+            are reconciled with their category, region and total levels, which are stored too
+            (`forecast_total`, the `published_total` view); the method is in the run's config.
 
     Raises:
         InvalidInputError: no sales, bad horizon, unknown models, or an unusable Dask engine (nothing is written).
@@ -102,6 +113,9 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
         raise InvalidInputError(f"--horizon must be between 1 and 366 days, got {horizon}")
     if ensemble and from_backtest is None:
         raise InvalidInputError("--ensemble combines the models a backtest ranked; add --from-backtest latest (or an id)")
+    reconcile = None if reconcile == "off" else reconcile
+    if reconcile not in (None, "auto", *METHODS):
+        raise InvalidInputError(f"--reconcile {reconcile!r} is unknown; use auto, off or one of {list(METHODS)}")
     with session_scope(engine) as session:
         last_day = session.scalar(select(func.max(Sales.day)))
         if last_day is None:
@@ -119,17 +133,19 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
         if choice is not None:
             config |= {"from_backtest": choice.run_id, "selection_metric": choice.metric, "ensemble": ensemble,
                        "ensemble_size": ensemble_size if ensemble else 1, "band_factors": choice.band_factors}
+        if reconcile is not None:
+            config["reconciliation"] = _reconciliation(session=session, asked=reconcile)
         earlier = None if choice is not None else earlier_choice(session=session, config=config, cutoff=cutoff,
                                                                  days=reselect_days)
         kept = {} if choice is not None else kept_models(session=session, config=config, cutoff=cutoff,
                                                          days=refit_days, families=forecaster.keeping_families())
         run = forecast_repo.create_run(session=session, cutoff=cutoff, horizon=horizon, frequency="D",
                                        config=config, code_version=code_version())
-    report = RunReport(run.id, "draft", cutoff.isoformat(), horizon)
+    report = RunReport(run.id, "draft", cutoff.isoformat(), horizon, reconciliation=dict(config.get("reconciliation", {})))
     try:
         _execute(engine, forecaster, report, cutoff=cutoff, horizon=horizon, progress=progress, publish=publish,
                  choice=choice, n_jobs=n_jobs, earlier=earlier, kept=kept, refit=refit_days == 0,
-                 reselect_days=reselect_days)
+                 reselect_days=reselect_days, reconciliation=config.get("reconciliation"))
     except BaseException as exc:
         with session_scope(engine) as session:
             forecast_repo.fail_run(session=session, run_id=run.id, error=f"{type(exc).__name__}: {exc}",
@@ -147,7 +163,8 @@ def _tick(progress: Progress | None, stage: str, stages: dict[str, float], start
 
 def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutoff: dt.date, horizon: int,
              progress: Progress | None, publish: bool, choice: BacktestChoice | None, n_jobs: int,
-             earlier: EarlierChoice | None, kept: dict[str, KeptModel], refit: bool, reselect_days: int) -> None:
+             earlier: EarlierChoice | None, kept: dict[str, KeptModel], refit: bool, reselect_days: int,
+             reconciliation: dict[str, Any] | None) -> None:
     started, stages = time.perf_counter(), report.stage_seconds
     with session_scope(engine) as session:
         panel = signal_features(session=session, cutoff=cutoff, horizon=horizon)
@@ -171,8 +188,21 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
                             "series_reused": reused, "series_selected": result.selection.height - reused}
         if slices:
             report.selection["slices_made_on"] = {str(k): day.isoformat() for k, day in slices.items()}
+    totals = None
+    if reconciliation is not None:
+        with session_scope(engine) as session:
+            categories = sku_categories(session=session)
+        base = base_forecasts(result.forecasts, series.join(categories, on="sku", how="left"), frames.history,
+                              h=horizon, n_jobs=n_jobs)
+        reconciled = reconcile_totals(base, reconciliation["method"])
+        result = replace(result, forecasts=reconciled.bottom)
+        totals = calibrated(reconciled.totals, reconciliation.get("band_factors", {}))
+        report.reconciliation["nodes"] = totals["node"].n_unique()
+        _tick(progress, "reconcile", stages, started)
     values = keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model")
     with session_scope(engine) as session:
+        if totals is not None:
+            forecast_repo.write_totals(session=session, run_id=report.run_id, totals=totals.rename({"ds": "day"}))
         forecast_repo.write_values(session=session, run_id=report.run_id, values=values)
         if result.contributions is not None and not result.contributions.is_empty():
             forecast_repo.write_contributions(session=session, run_id=report.run_id,
@@ -191,6 +221,20 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     _tick(progress, "write and publish", stages, started)
     report.series, report.rows = series.height, values.height
     report.models = dict(result.selection.group_by("model").len().sort("model").iter_rows())
+
+
+def _reconciliation(*, session: Session, asked: str) -> dict[str, Any]:
+    """The method a run reconciles with and why (asked for, or with `auto` the newest reconciled
+    backtest's best), and that backtest's band factors per aggregate level for the method."""
+    evidence = reconciliation_evidence(session=session)
+    if asked != "auto":
+        method, chosen_by = asked, "asked"
+    else:
+        method = evidence.best_method()
+        chosen_by = f"backtest {evidence.run_id}" if evidence.run_id else "default (no reconciled backtest)"
+    factors = evidence.band_factors(method)
+    return {"method": method, "chosen_by": chosen_by,
+            **({"band_factors": factors, "band_factors_from": evidence.run_id} if factors else {})}
 
 
 def _series_keys(series: pl.DataFrame) -> dict[str, str]:

@@ -10,16 +10,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from forecast.errors import InvalidInputError
 from forecast.storage.bulk import insert_frame
-from forecast.storage.schema import BacktestMetric, BacktestRun, IngestBatch
+from forecast.storage.schema import BacktestForecast, BacktestMetric, BacktestRun, IngestBatch
 
 __all__ = [
     "FORECAST_COLUMNS",
     "METRIC_COLUMNS",
+    "add_metrics",
     "complete_run",
     "create_run",
     "fail_run",
@@ -27,6 +28,7 @@ __all__ = [
     "latest_batch_id",
     "latest_complete_run",
     "list_runs",
+    "read_forecasts",
     "read_metrics",
 ]
 
@@ -89,6 +91,28 @@ def latest_complete_run(*, session: Session) -> BacktestRun | None:
 def list_runs(*, session: Session, limit: int = 20) -> Sequence[BacktestRun]:
     """Newest backtests first."""
     return session.scalars(select(BacktestRun).order_by(BacktestRun.id.desc()).limit(limit)).all()
+
+
+def read_forecasts(*, session: Session, run_id: int, model: str) -> pl.DataFrame:
+    """One model's forecast rows of a run: FORECAST_COLUMNS, ordered by window, sku, region, day."""
+    f = BacktestForecast
+    rows = session.execute(select(*(getattr(f, c) for c in FORECAST_COLUMNS)).where(f.run_id == run_id, f.model == model)
+                           .order_by(f.window_no, f.sku_id, f.region_id, f.day)).all()
+    schema = {"window_no": pl.Int32, "sku_id": pl.String, "region_id": pl.String, "model": pl.String, "day": pl.Date,
+              "step": pl.Int32, "y": pl.Float64, "yhat": pl.Float64, "lo80": pl.Float64, "hi80": pl.Float64,
+              "lo95": pl.Float64, "hi95": pl.Float64, "produced_by": pl.String}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def add_metrics(*, session: Session, run_id: int, metrics: pl.DataFrame) -> int:
+    """Bulk-write more metric rows (METRIC_COLUMNS) to a complete run, replacing its rows of the same
+    models and metrics; returns how many were written."""
+    pairs = metrics.select("model", "metric").unique().rows()
+    for model, metric in pairs:
+        session.execute(delete(BacktestMetric).where(BacktestMetric.run_id == run_id, BacktestMetric.model == model,
+                                                     BacktestMetric.metric == metric))
+    return insert_frame(session, "backtest_metric", metrics.select(pl.lit(run_id).cast(pl.Int64).alias("run_id"),
+                                                                     *METRIC_COLUMNS))
 
 
 def read_metrics(*, session: Session, run_id: int, pooled_only: bool = False, window: int | None = None,

@@ -26,9 +26,12 @@ __all__ = [
     "record_config",
     "list_runs",
     "read_published",
+    "write_totals",
+    "read_published_totals",
 ]
 
 VALUE_COLUMNS = ("sku_id", "region_id", "day", "yhat", "lo80", "hi80", "lo95", "hi95", "model")
+TOTAL_COLUMNS = ("level", "node", "day", "yhat", "lo80", "hi80", "lo95", "hi95", "base_yhat")
 
 
 class IncompleteRunError(DemandError):
@@ -56,6 +59,12 @@ def write_contributions(*, session: Session, run_id: int, contributions: pl.Data
     frame = contributions.select(pl.lit(run_id).cast(pl.Int64).alias("run_id"), "sku_id", "region_id", "day",
                                  "feature", "contribution")
     return insert_frame(session, "forecast_contribution", frame)
+
+
+def write_totals(*, session: Session, run_id: int, totals: pl.DataFrame) -> int:
+    """Bulk-write a run's reconciled aggregate rows (`TOTAL_COLUMNS`); returns how many."""
+    frame = totals.select(pl.lit(run_id).cast(pl.Int64).alias("run_id"), *TOTAL_COLUMNS)
+    return insert_frame(session, "forecast_total", frame)
 
 
 def _check_complete(session: Session, run: ForecastRun) -> int:
@@ -139,4 +148,16 @@ def read_published(*, session: Session, sku: str | None = None, region: str | No
     # SQLite returns the view's date and time as text, PostgreSQL as objects
     normal = [(*r[:2], r[2] if isinstance(r[2], dt.date) else dt.date.fromisoformat(r[2]), *r[3:10], str(r[10]))
               for r in rows]
+    return pl.DataFrame(normal, schema=schema, orient="row")
+
+
+def read_published_totals(*, session: Session, level: str | None = None) -> pl.DataFrame:
+    """Rows of the `published_total` view (the newest published run's reconciled aggregates; optionally
+    one level), ordered by level, node, day."""
+    where, params = ("", {}) if level is None else (" WHERE level = :level", {"level": level})
+    rows = session.execute(text(f"SELECT level, node, day, yhat, lo80, hi80, lo95, hi95, base_yhat, run_id "
+                                f"FROM published_total{where} ORDER BY level, node, day"), params).all()
+    schema = {"level": pl.String, "node": pl.String, "day": pl.Date, "yhat": pl.Float64, "lo80": pl.Float64,
+              "hi80": pl.Float64, "lo95": pl.Float64, "hi95": pl.Float64, "base_yhat": pl.Float64, "run_id": pl.Int64}
+    normal = [(*r[:2], r[2] if isinstance(r[2], dt.date) else dt.date.fromisoformat(r[2]), *r[3:]) for r in rows]
     return pl.DataFrame(normal, schema=schema, orient="row")

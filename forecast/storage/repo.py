@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ __all__ = [
     "list_rejected_rows",
     "upsert_skus",
     "upsert_regions",
+    "sku_categories",
     "storage_summary",
 ]
 
@@ -122,6 +124,12 @@ def upsert_regions(*, session: Session, regions: list[dict[str, Any]]) -> int:
         stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=updates) if updates else stmt.on_conflict_do_nothing()
         session.execute(stmt, [{"name": r.get("name") or r["id"], **r} for r in fields])
     return new
+
+
+def sku_categories(*, session: Session) -> pl.DataFrame:
+    """sku, category (null where none) of every stored SKU."""
+    rows = session.execute(select(Sku.id, Sku.category)).all()
+    return pl.DataFrame(rows, schema={"sku": pl.String, "category": pl.String}, orient="row")
 
 
 def _group_by_keys(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -17,7 +17,7 @@ from forecast.errors import InvalidInputError
 
 __all__ = ["PUBLISHED_VIEWS", "grant_reader"]
 
-PUBLISHED_VIEWS = ("published_forecast", "published_forecast_adjusted")
+PUBLISHED_VIEWS = ("published_forecast", "published_forecast_adjusted", "published_total")
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

@@ -366,6 +366,32 @@ class ForecastContribution(Base):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
 
+class ForecastTotal(Base):
+    """A reconciled aggregate of a run: one node of a level (total, category, region, category x
+    region) on one day. With the run's reconciled SKU x region rows its `yhat` adds up: a node is the
+    sum of the nodes below it. `base_yhat` is the node's own forecast before reconciliation."""
+
+    __tablename__ = "forecast_total"
+
+    run_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    level: Mapped[str] = mapped_column(String(32), primary_key=True)
+    node: Mapped[str] = mapped_column(String(512), primary_key=True)
+    """The node's keys joined with "/" under `total`, e.g. `total/food/R01` (category food, region R01)."""
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    yhat: Mapped[float] = mapped_column(Double)
+    lo80: Mapped[float] = mapped_column(Double)
+    hi80: Mapped[float] = mapped_column(Double)
+    lo95: Mapped[float] = mapped_column(Double)
+    hi95: Mapped[float] = mapped_column(Double)
+    base_yhat: Mapped[float] = mapped_column(Double)
+
+    __table_args__ = (
+        CheckConstraint("lo95 >= 0 AND lo95 <= lo80 AND lo80 <= yhat AND yhat <= hi80 AND hi80 <= hi95",
+                        name="ordered_non_negative"),
+        {"sqlite_with_rowid": False},
+    )
+
+
 class PublishedSeries(Base):
     """Which published run each SKU x region is read from: the pointer `published_forecast` follows.
 

@@ -140,6 +140,24 @@ def test_explorer_shows_the_totals_of_a_category_and_region(published: int, load
     assert "All categories in R01" in app.get("plotly_chart")[0].proto.spec
 
 
+def test_explorer_totals_of_a_reconciled_run_show_the_totals_own_bands(published: int, loaded: Engine) -> None:
+    run = run_forecast(loaded, horizon=14, models=["SeasonalNaive"], reconcile="mint_ols")
+    with session_scope(loaded) as session:
+        totals = forecast_repo.read_published_totals(session=session)
+        forecast = forecast_repo.read_published(session=session)
+    app = _app()
+    app.switch_page("views/explorer.py").run()
+    app.segmented_control(key="explorer_level").set_value("Totals").run()
+    app.selectbox(key="explorer_group_region").select("R01").run()
+    assert not app.exception, app.exception
+    shown = app.dataframe[0].value
+    node = totals.filter(pl.col("node") == "total/R01")
+    assert shown["hi95"].tolist() == pytest.approx(node["hi95"].to_list())
+    # coherent: the published series of R01 add up to the total shown
+    assert shown["yhat"].sum() == pytest.approx(forecast.filter(pl.col("region") == "R01")["yhat"].sum())
+    assert any(f"Reconciled (mint_ols, run #{run.run_id})" in c.value for c in app.caption)
+
+
 @pytest.mark.parametrize("page", ["overview", "explorer", "accuracy", "scenarios", "overrides", "runs"])
 def test_every_table_has_an_escaped_download_and_streamlits_own_export_is_off(
         page: str, published: int, loaded: Engine) -> None:

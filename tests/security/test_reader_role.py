@@ -52,7 +52,7 @@ def test_the_reader_role_selects_the_published_views_only(cli: CliRunner, loaded
     get_settings.cache_clear()
     result = cli.invoke(app, ["db", "grant-reader", reader])
     assert result.exit_code == 0, result.output
-    assert f"role {reader} created: SELECT on published_forecast, published_forecast_adjusted only" in result.output
+    assert f"role {reader} created: SELECT on published_forecast, published_forecast_adjusted, published_total only" in result.output
     assert "s3cret" not in result.output
 
     with _as(db_url, reader) as conn:

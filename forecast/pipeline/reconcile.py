@@ -1,0 +1,191 @@
+"""Coherent totals: SKU x region forecasts reconciled with the category, region and total levels.
+
+hierarchicalforecast does the reconciliation (`HierarchicalReconciliation` with its sparse
+BottomUp and MinTrace, non-negative, and intervals under its normality assumption). Ours is the
+glue only: the grouped hierarchy of our keys (`LEVELS`), base forecasts for the aggregate series
+(AutoETS on their summed history, with intervals; the SKU x region base is whatever the run chose)
+and the way back to forecast rows.
+
+The hierarchy is grouped, not nested: a category x region node sums into both its category and its
+region. hierarchicalforecast estimates each base forecast's standard deviation from its 80% and 95%
+bounds ((hi - lo) / 2z), so the reconciled intervals assume symmetric, normal errors; they are
+coherent in that sense, and clipped at zero like every forecast.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from forecast.backtest.selection import rescale_bands
+from forecast.errors import InvalidInputError
+from forecast.models.base import FORECAST_SCHEMA, ModelSpec, finalise
+from forecast.models.base import LEVELS as INTERVAL_LEVELS
+from forecast.models.statistical import POLARS_OFFSETS, StatisticalAdapter
+
+__all__ = ["BOTTOM", "DEFAULT_METHOD", "LEVELS", "METHODS", "BaseForecasts", "Reconciled", "base_forecasts", "calibrated",
+           "node_sums", "reconcile"]
+
+logger = logging.getLogger(__name__)
+
+TOTAL = "total"
+LEVELS: dict[str, list[str]] = {
+    "total": [TOTAL],
+    "category": [TOTAL, "category"],
+    "region": [TOTAL, "region"],
+    "category x region": [TOTAL, "category", "region"],
+    "sku x region": [TOTAL, "category", "region", "sku"],
+}
+"""Level name -> the columns that name one of its nodes (hierarchicalforecast's `spec`)."""
+BOTTOM = "sku x region"
+UNCATEGORISED = "uncategorised"
+BASE_MODEL = "AutoETS"
+"""The model of the aggregate series' base forecasts: they are smooth sums, where AutoETS does well."""
+
+
+def _methods() -> dict[str, Callable[[], object]]:
+    from hierarchicalforecast.methods import BottomUpSparse, MinTraceSparse
+
+    return {
+        "bottom_up": BottomUpSparse,
+        "mint_ols": lambda: MinTraceSparse(method="ols", nonnegative=True),
+        "mint_wls_struct": lambda: MinTraceSparse(method="wls_struct", nonnegative=True),
+    }
+
+
+METHODS = ("bottom_up", "mint_ols", "mint_wls_struct")
+"""Reconciliation methods by name: hierarchicalforecast's BottomUp and MinTrace (OLS, or WLS with
+structural weights), sparse and non-negative. Neither MinTrace variant needs in-sample fitted values."""
+DEFAULT_METHOD = "bottom_up"
+"""Without a reconciled backtest: it leaves the SKU x region forecasts as the models made them. In
+the backtests of benchmarks/coherent_totals.py MinTrace made them worse on both data sets (RMSSE
+0.78 -> 0.92-0.98 on the demo, 0.76 -> 0.80-0.84 on M5) while helping the middle levels on M5 only."""
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """The reconciled SKU x region rows (FORECAST_SCHEMA, the base model's name kept) and the
+    aggregate nodes' rows: level, node, ds, yhat, lo80, hi80, lo95, hi95, base_yhat."""
+
+    bottom: pl.DataFrame
+    totals: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class BaseForecasts:
+    """Every node's base forecast (`wide`: node, ds, base, base-lo-80, ...) with what reconciling needs."""
+
+    wide: pl.DataFrame
+    history: pl.DataFrame
+    """node, ds, y: every node's summed history."""
+    s_df: Any
+    tags: dict[str, Any]
+    """Level name -> its nodes."""
+    bottom: pl.DataFrame
+    """unique_id, ds, model, node of the SKU x region rows."""
+
+
+def base_forecasts(bottom: pl.DataFrame, series: pl.DataFrame, history: pl.DataFrame, *, h: int,
+                   freq: str = "D", n_jobs: int = 1) -> BaseForecasts:
+    """The SKU x region forecasts `bottom` (FORECAST_SCHEMA) and AutoETS forecasts of every aggregate
+    node of their hierarchy, fitted on the summed `history` (unique_id, ds, y).
+
+    Args:
+        series: unique_id, sku, region, category (null: `uncategorised`) of every series in `bottom`.
+
+    Raises:
+        InvalidInputError: series of `bottom` missing from `series`.
+    """
+    missing = bottom.join(series, on="unique_id", how="anti")["unique_id"].unique().sort()
+    if not missing.is_empty():
+        raise InvalidInputError(f"forecast series {missing.head(5).to_list()} have no sku/region/category; "
+                                "pass every forecast series in `series`")
+    y_df, s_df, tags = _aggregated(history, series)
+    # a node's days without any sale are zero, not missing: each fit needs every day up to the cutoff
+    offset = POLARS_OFFSETS[freq]
+    cutoff = bottom.select(pl.col("ds").min().dt.offset_by(f"-{offset}")).item()
+    grid = y_df.group_by("node").agg(pl.col("ds").min().alias("start")).select(
+        "node", pl.date_ranges("start", pl.lit(cutoff), interval=offset).alias("ds")).explode("ds")
+    y_df = grid.join(y_df.filter(pl.col("ds") <= cutoff), on=["node", "ds"], how="left").with_columns(
+        pl.col("y").fill_null(0.0))
+    nodes = bottom.select("unique_id", "ds", "model").join(_bottom_nodes(series), on="unique_id")
+    own = bottom.join(_bottom_nodes(series), on="unique_id").drop("unique_id", "model")
+    base = pl.concat([_aggregate_base(y_df, tags, h=h, freq=freq, n_jobs=n_jobs), own], how="diagonal_relaxed")
+    wide = base.select("node", "ds", pl.col("yhat").alias("base"),
+                       *[pl.col(f"{side}{lv}").alias(f"base-{side}-{lv}") for lv in INTERVAL_LEVELS
+                         for side in ("lo", "hi")])
+    return BaseForecasts(wide, y_df, s_df, tags, nodes)
+
+
+def reconcile(base: BaseForecasts, method: str = DEFAULT_METHOD) -> Reconciled:
+    """`base` reconciled by `method` (one of METHODS) through hierarchicalforecast.
+
+    Raises:
+        InvalidInputError: an unknown method.
+    """
+    from hierarchicalforecast.core import HierarchicalReconciliation
+
+    if method not in METHODS:
+        raise InvalidInputError(f"unknown reconciliation method {method!r}; use one of {list(METHODS)}")
+    out = HierarchicalReconciliation([_methods()[method]()]).reconcile(
+        Y_hat_df=base.wide, S_df=base.s_df, tags=base.tags, level=list(INTERVAL_LEVELS), id_col="node")
+    name = next(c for c in out.columns if c.startswith("base/") and "-lo-" not in c and "-hi-" not in c)
+    rows = finalise(out.select(
+        pl.col("node").alias("unique_id"), "ds", pl.lit("").alias("model"), pl.col(name).alias("yhat"),
+        *[pl.col(f"{name}-{side}-{lv}").alias(f"{side}{lv}") for lv in INTERVAL_LEVELS for side in ("lo", "hi")]))
+    level_of = pl.DataFrame({"node": [n for nodes in base.tags.values() for n in nodes],
+                             "level": [lv for lv, nodes in base.tags.items() for _ in nodes]})
+    rows = rows.rename({"unique_id": "node"}).join(level_of, on="node").join(
+        base.wide.select("node", "ds", pl.col("base").alias("base_yhat")), on=["node", "ds"])
+    bottom = (rows.filter(pl.col("level") == BOTTOM).drop("model").join(base.bottom, on=["node", "ds"])
+              .select(list(FORECAST_SCHEMA)).sort("unique_id", "ds"))
+    totals = rows.filter(pl.col("level") != BOTTOM).select(
+        "level", "node", "ds", "yhat", "lo80", "hi80", "lo95", "hi95", "base_yhat").sort("level", "node", "ds")
+    return Reconciled(bottom, totals)
+
+
+def calibrated(totals: pl.DataFrame, factors: dict[str, dict[int, float]]) -> pl.DataFrame:
+    """`totals` with each level's band half-widths times its factors (level -> {80: f, 95: f}, from a
+    reconciled backtest); levels without factors as they are."""
+    parts = [rescale_bands(part, {int(k): v for k, v in factors[level].items()}) if level in factors else part
+             for (level,), part in totals.group_by("level", maintain_order=True)]
+    return pl.concat(parts).sort("level", "node", "ds") if parts else totals
+
+
+def node_sums(frame: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
+    """node, ds, y: `frame`'s y (unique_id, ds, y) summed to every node of the hierarchy of `series`."""
+    return _aggregated(frame, series)[0]
+
+
+def _aggregated(frame: pl.DataFrame, series: pl.DataFrame) -> tuple[pl.DataFrame, Any, dict[str, Any]]:
+    """hierarchicalforecast's `aggregate` of `frame` (unique_id, ds, y) over `LEVELS`: every node's
+    sums, the sparse summing matrix and level name -> its nodes."""
+    from hierarchicalforecast.utils import aggregate
+
+    keyed = frame.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).join(
+        _with_category(series), on="unique_id").with_columns(pl.lit(TOTAL).alias(TOTAL))
+    y_df, s_df, tags = aggregate(keyed.select(TOTAL, "category", "region", "sku", "ds", "y"),
+                                 spec=list(LEVELS.values()), sparse_s=True, id_col="node")
+    return y_df, s_df, dict(zip(LEVELS, tags.values(), strict=True))
+
+
+def _with_category(series: pl.DataFrame) -> pl.DataFrame:
+    return series.select("unique_id", "sku", "region", pl.col("category").fill_null(UNCATEGORISED))
+
+
+def _bottom_nodes(series: pl.DataFrame) -> pl.DataFrame:
+    """unique_id -> its bottom node name, as `aggregate` builds it."""
+    return _with_category(series).select(
+        "unique_id", pl.concat_str(pl.lit(TOTAL), "category", "region", "sku", separator="/").alias("node"))
+
+
+def _aggregate_base(y_df: pl.DataFrame, tags: dict, *, h: int, freq: str, n_jobs: int) -> pl.DataFrame:
+    """AutoETS forecasts with intervals of every node above the bottom level."""
+    upper = [n for level, nodes in tags.items() if level != BOTTOM for n in nodes]
+    history = y_df.filter(pl.col("node").is_in(upper)).select(pl.col("node").alias("unique_id"), "ds", "y")
+    out = StatisticalAdapter(n_jobs=n_jobs).forecast(history, None, h=h, freq=freq, specs=[ModelSpec(BASE_MODEL)])
+    return out.forecasts.rename({"unique_id": "node"}).drop("model")
