@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from forecast.backtest.config import SELECTED
 from forecast.backtest.metrics import POOLED, series_metrics
+from forecast.backtest.run import ALL_WINDOWS
 from forecast.backtest.selection import band_factors, rescale_bands
 from forecast.errors import InvalidInputError
 from forecast.features import sales_panel
@@ -106,15 +107,16 @@ def reconcile_backtest(engine: Engine, run_id: int | None = None, *, model: str 
                                                      n_jobs=n_jobs)
         scores.append(window_metrics)
         scored.append(window_rows)
+        logger.info("backtest %d window %d reconciled by %s", run_id, window, ", ".join(methods))
         if progress:
             progress("windows", done + 1, len(windows))
     metrics = pl.concat(scores)
     metrics = pl.concat([metrics, metrics.group_by("sku_id", "region_id", "model", "step", "metric").agg(
-        pl.col("value").fill_nan(None).mean()).with_columns(pl.lit(-1, dtype=pl.Int32).alias("window_no")),
+        pl.col("value").fill_nan(None).mean()).with_columns(pl.lit(ALL_WINDOWS, dtype=pl.Int32).alias("window_no")),
         *_calibration_rows(pl.concat(scored))], how="diagonal_relaxed")
     with session_scope(engine) as session:
         backtest_repo.add_metrics(session=session, run_id=run_id, metrics=metrics.select(backtest_repo.METRIC_COLUMNS))
-    table = _table(metrics.filter(pl.col("window_no") == -1), model)
+    table = _table(metrics.filter(pl.col("window_no") == ALL_WINDOWS), model)
     return ReconcileReport(run_id, model, windows, table.to_dicts(), _best(table))
 
 
@@ -145,7 +147,7 @@ def reconciliation_evidence(*, session: Session) -> Evidence:
     m = BacktestMetric
     run_id = session.scalar(select(m.run_id).where(m.metric == LEVEL_METRICS["rmsse"]).order_by(m.run_id.desc()).limit(1))
     rows = [] if run_id is None else session.execute(select(m.region_id, m.model, m.metric, m.value).where(
-        m.run_id == run_id, m.window_no == -1, m.sku_id == POOLED,
+        m.run_id == run_id, m.window_no == ALL_WINDOWS, m.sku_id == POOLED,
         (m.metric == LEVEL_METRICS["rmsse"]) | m.metric.startswith(BAND_FACTOR))).all()
     frame = pl.DataFrame(rows, schema={"level": pl.String, "model": pl.String, "metric": pl.String,
                                        "value": pl.Float64}, orient="row")
@@ -163,7 +165,7 @@ def _calibration_rows(scored: pl.DataFrame) -> list[pl.DataFrame]:
     upper = scored.filter(pl.col("level") != BOTTOM)
     factors, coverage = [], []
     for (level, model), group in upper.group_by("level", "model"):
-        factors += [(-1, level, model, f"{BAND_FACTOR}{lv}", f) for lv, f in band_factors(group).items()]
+        factors += [(ALL_WINDOWS, level, model, f"{BAND_FACTOR}{lv}", f) for lv, f in band_factors(group).items()]
         for window in sorted(group["window_no"].unique())[1:]:
             earlier = band_factors(group.filter(pl.col("window_no") < window))
             rescaled = rescale_bands(group.filter(pl.col("window_no") == window), earlier)
@@ -174,7 +176,7 @@ def _calibration_rows(scored: pl.DataFrame) -> list[pl.DataFrame]:
     if coverage:
         per_window = pl.DataFrame(coverage, schema=schema, orient="row")
         rows += [per_window, per_window.group_by("region_id", "model", "metric").agg(pl.col("value").mean()).with_columns(
-            pl.lit(-1, dtype=pl.Int32).alias("window"))]
+            pl.lit(ALL_WINDOWS, dtype=pl.Int32).alias("window"))]
     return [r.select(pl.col("window").alias("window_no"), pl.lit(POOLED).alias("sku_id"), "region_id", "model",
                      pl.lit(0, dtype=pl.Int32).alias("step"), "metric", "value") for r in rows]
 
@@ -194,8 +196,7 @@ def _window_scores(engine: Engine, rows: pl.DataFrame, categories: pl.DataFrame,
     with session_scope(engine) as session:
         history = sales_panel(session=session, cutoff=cutoff, max_batch=batch, price=False)
     frame = rows.rename({"sku_id": "sku", "region_id": "region", "day": "ds"})
-    series = series_ids(pl.concat([frame.select("sku", "region"), history.select("sku", "region")]).unique()).join(
-        categories, on="sku", how="left")
+    series = series_ids(frame).join(categories, on="sku", how="left")  # the series forecast in this window
     bottom = frame.join(series, on=["sku", "region"]).select("unique_id", "ds", "model", "yhat", "lo80", "hi80",
                                                             "lo95", "hi95")
     train = history.join(series, on=["sku", "region"]).select("unique_id", pl.col("day").alias("ds"), "y")

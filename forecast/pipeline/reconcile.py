@@ -9,7 +9,9 @@ and the way back to forecast rows.
 The hierarchy is grouped, not nested: a category x region node sums into both its category and its
 region. hierarchicalforecast estimates each base forecast's standard deviation from its 80% and 95%
 bounds ((hi - lo) / 2z), so the reconciled intervals assume symmetric, normal errors; they are
-coherent in that sense, and clipped at zero like every forecast.
+coherent in that sense, and clipped at zero like every forecast. It also treats the series' errors
+as independent, so a run rescales the aggregate bands per level by the factors a reconciled
+backtest measured (`calibrated`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ BASE_MODEL = "AutoETS"
 
 
 def _methods() -> dict[str, Callable[[], object]]:
+    # imported when used: hierarchicalforecast pulls in matplotlib and scikit-learn (~1 s per CLI start)
     from hierarchicalforecast.methods import BottomUpSparse, MinTraceSparse
 
     return {
@@ -145,6 +148,8 @@ def reconcile(base: BaseForecasts, method: str = DEFAULT_METHOD) -> Reconciled:
               .select(list(FORECAST_SCHEMA)).sort("unique_id", "ds"))
     totals = rows.filter(pl.col("level") != BOTTOM).select(
         "level", "node", "ds", "yhat", "lo80", "hi80", "lo95", "hi95", "base_yhat").sort("level", "node", "ds")
+    logger.info("reconciled %d series with %d aggregate nodes by %s", bottom["unique_id"].n_unique(),
+                totals["node"].n_unique(), method)
     return Reconciled(bottom, totals)
 
 
