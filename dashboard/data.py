@@ -131,6 +131,10 @@ def group_forecast(category: str | None, region: str | None) -> pl.DataFrame:
     return _cached("group_forecast", _url(), category, region)
 
 
+def series_explanation(sku: str, region: str) -> dict:
+    return _cached("series_explanation", _url(), sku, region)
+
+
 def group_reconciled(category: str | None, region: str | None) -> pl.DataFrame:
     return _cached("group_reconciled", _url(), category, region)
 

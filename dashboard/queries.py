@@ -9,6 +9,7 @@ import polars as pl
 from sqlalchemy import Engine, func, select, text
 
 from forecast.backtest.run import ALL_WINDOWS, summary_table
+from forecast.pipeline.explain import explain_change
 from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import (
@@ -37,6 +38,7 @@ __all__ = [
     "exceptions",
     "group_forecast",
     "group_history",
+    "group_reconciled",
     "job_health",
     "latest_run",
     "override_value_added",
@@ -49,6 +51,7 @@ __all__ = [
     "series_adjusted",
     "series_backtest",
     "series_contributions",
+    "series_explanation",
     "series_forecast",
     "series_history",
     "series_index",
@@ -174,6 +177,14 @@ def group_forecast(engine: Engine, category: str | None, region: str | None) -> 
         rows = session.execute(query.group_by(v.day).order_by(v.day)).all()
     return pl.DataFrame(rows, schema={"day": pl.Date, "yhat": pl.Float64, "lo80": pl.Float64, "hi80": pl.Float64,
                                       "lo95": pl.Float64, "hi95": pl.Float64, "series": pl.Int64}, orient="row")
+
+
+def series_explanation(engine: Engine, sku: str, region: str) -> dict:
+    """Why the published forecast of one series differs from the run before (`explain_change`), as a
+    dict with its `headline`."""
+    with session_scope(engine) as session:
+        explanation = explain_change(session=session, sku=sku, region=region)
+    return {**explanation.to_dict(), "headline": explanation.headline()}
 
 
 def group_reconciled(engine: Engine, category: str | None, region: str | None) -> pl.DataFrame:

@@ -54,6 +54,24 @@ def _series() -> None:
             f"{r['day']} {r['host']} ({r['viewers']:,} viewers)" for r in upcoming.iter_rows(named=True)))
     table(forecast.select("sku", "region", "day", "yhat", "lo80", "hi80", "lo95", "hi95", "model"), f"forecast_{sku}_{region}",
           label="Download forecast CSV", column_config=BANDS)
+    _change(sku, region)
+
+
+def _change(sku: str, region: str) -> None:
+    """Why this run's forecast differs from the run before (`demand forecast explain`)."""
+    explanation = data.series_explanation(sku, region)
+    with st.expander("Why is this forecast different from the last run's?", expanded=bool(explanation["reasons"])):
+        st.markdown(f"**{explanation['headline']}**")
+        if explanation["previous_run"] is None:
+            return
+        if not explanation["reasons"]:
+            st.caption("No new actuals, signal change, model switch or override found.")
+        for reason in explanation["reasons"]:
+            st.markdown(f"- **{reason['kind']}**: {reason['what']}")
+        table(pl.DataFrame(explanation["daily"]), f"change_{sku}_{region}", column_config={
+            "day": st.column_config.DateColumn(format="YYYY-MM-DD"),
+            "before": st.column_config.NumberColumn(f"run #{explanation['previous_run']}", format="%.1f"),
+            "after": st.column_config.NumberColumn(f"run #{explanation['run']}", format="%.1f")})
 
 
 def _totals() -> None:

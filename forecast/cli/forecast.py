@@ -116,6 +116,29 @@ def runs(limit: int = typer.Option(20, min=1), json_output: bool = JSON_OPTION) 
 
 @app.command()
 @cli_errors
+def explain(sku: str = typer.Argument(...), region: str = typer.Argument(...),
+            run: int | None = typer.Option(None, help="The run to explain (default: the one published for the series)."),
+            against: int | None = typer.Option(None, help="The run to compare with (default: the newest earlier run "
+                                               "that forecast the series)."),
+            json_output: bool = JSON_OPTION) -> None:
+    """Why this run's forecast of SKU in REGION differs from the run before: new actuals, a signal, a model
+    switch, an override."""
+    from forecast.pipeline.explain import explain_change
+
+    with session_scope(migrated_engine()) as session:
+        explanation = explain_change(session=session, sku=sku, region=region, run_id=run, against=against)
+    if json_output:
+        emit_json(explanation.to_dict())
+        return
+    stdout.print(explanation.headline(), highlight=False)
+    for reason in explanation.reasons:
+        stdout.print(f"  - {reason['kind']}: {reason['what']}", highlight=False, markup=False)
+    if explanation.previous_run is not None and not explanation.reasons:
+        stdout.print("  - no new actuals, signal change, model switch or override found", highlight=False)
+
+
+@app.command()
+@cli_errors
 def show(sku: str = typer.Argument(...), region: str = typer.Argument(...), json_output: bool = JSON_OPTION) -> None:
     """The published forecast of one SKU in one region."""
     with session_scope(migrated_engine()) as session:

@@ -108,6 +108,19 @@ def test_explorer_draws_one_series_with_its_bands(published: int) -> None:
     assert app.get("plotly_chart")[0].proto.spec.count(f"{second.split(' · ')[0]} in R02") == 1
 
 
+def test_explorer_says_why_the_forecast_changed_since_the_last_run(published: int, loaded: Engine) -> None:
+    second = run_forecast(loaded, horizon=14, models=["AutoTheta"]).run_id
+    app = _app()
+    app.switch_page("views/explorer.py").run()
+    assert not app.exception, app.exception
+    assert app.expander[0].label == "Why is this forecast different from the last run's?"
+    text = [m.value for m in app.markdown]
+    assert any(f"in run {second}" in t and f"in run {published}" in t for t in text)
+    assert "- **model**: model switched from SeasonalNaive to AutoTheta" in text
+    daily = app.dataframe[-1].value
+    assert len(daily) == 14 and list(daily.columns) == ["day", "before", "after"]
+
+
 def test_runs_page_lists_runs_and_jobs(published: int, loaded: Engine) -> None:
     from scheduler.jobs import accuracy
 
