@@ -16,7 +16,7 @@ DEMO_SCHEDULER = DEMAND_SALES_DROP_DIR=$(DEMO)/inbox DEMAND_SIGNALS_CONFIG=$(DEM
 	DEMAND_SCHEDULE_SALES_PULL='* * * * *' DEMAND_N_JOBS=2 \
 	DEMAND_FORECAST_MODELS='[$(subst $(space),$(comma),$(DEMO_MODELS:%="%"))]'
 
-.PHONY: install demo test audit bench bench-publish bench-peer bench-ingest bench-forecast bench-uplift bench-m5 bench-shock bench-totals bench-dashboard clean
+.PHONY: install demo test audit bench bench-publish bench-peer bench-ingest bench-forecast bench-uplift bench-m5 bench-shock bench-totals bench-cold-start bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,9 @@ bench-shock: install  ## Iowa liquor sales through the 2020 onset, with and with
 
 bench-totals: install  ## accuracy at the category, region and total levels before and after reconciliation (demo and M5 backtests); writes benchmarks/results/coherent_totals.json
 	$(BIN)/python benchmarks/coherent_totals.py
+
+bench-cold-start: install  ## SKUs launched mid-history forecast 7/14/21 days after launch with and without their analogues; writes benchmarks/results/cold_start.json
+	$(BIN)/python benchmarks/cold_start.py
 
 bench-dashboard: install  ## the dashboard in Chromium with 10,000 series: first explorer render, page changes; writes benchmarks/results/dashboard.json
 	$(BIN)/python benchmarks/dashboard.py

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     """Reconcile each run's SKU x region forecasts with the category, region and total levels:
     `auto` (the method the newest reconciled backtest scored best, else bottom_up), a method
     (bottom_up, mint_ols, mint_wls_struct) or `off`."""
+    forecast_cold_start: bool = True
+    """Forecast SKUs without sales that a livestream features in the horizon, and blend short
+    histories (under 28 days), from similar SKUs' forecasts (forecast/pipeline/cold_start.py)."""
     n_jobs: int = 1
     """Worker processes for the model libraries in scheduled jobs."""
     dask_address: str | None = None

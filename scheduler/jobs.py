@@ -106,6 +106,7 @@ def _forecast_body() -> JobOutcome:
     report = run_forecast(engine(), horizon=settings.forecast_horizon, models=settings.forecast_models,
                           n_jobs=settings.n_jobs, progress=check_stop, reselect_days=settings.forecast_reselect_days,
                           refit_days=settings.forecast_refit_days, reconcile=settings.forecast_reconcile,
+                          cold_start=settings.forecast_cold_start,
                           from_backtest="latest" if settings.forecast_from_backtest and has_backtest else None)
     message = (f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days from cutoff "
                f"{report.cutoff}")

@@ -46,6 +46,9 @@ def run(
                                          "levels: auto (the method the newest reconciled backtest scored best), "
                                          "bottom_up, mint_ols, mint_wls_struct, or off "
                                          "(default DEMAND_FORECAST_RECONCILE, auto)."),
+    cold_start: bool | None = typer.Option(None, "--cold-start/--no-cold-start", help="Forecast SKUs without sales "
+                                           "that a livestream features, and blend short histories, from similar "
+                                           "SKUs (default DEMAND_FORECAST_COLD_START, on)."),
     engine: str = ENGINE_OPTION,
     dask_address: str | None = DASK_ADDRESS_OPTION,
     json_output: bool = JSON_OPTION,
@@ -66,7 +69,8 @@ def run(
                               dask_address=address,
                               reselect_days=settings.forecast_reselect_days if reselect_days is None else reselect_days,
                               refit_days=settings.forecast_refit_days if refit_days is None else refit_days,
-                              reconcile=settings.forecast_reconcile if reconcile is None else reconcile)
+                              reconcile=settings.forecast_reconcile if reconcile is None else reconcile,
+                              cold_start=settings.forecast_cold_start if cold_start is None else cold_start)
     if json_output:
         emit_json(report.to_dict())
         return
@@ -79,6 +83,9 @@ def run(
                    "not refitted" for family, r in report.refits.items() if not r["refitted"])
     how += "".join(f"; {family}: {r['series_forwarded']} series forecast from kept fits, {r['series_refitted']} refitted"
                    for family, r in report.refits.items() if r.get("series_forwarded"))
+    if report.cold_start.get("new_series") or report.cold_start.get("blended_series"):
+        how += (f"; cold start: {report.cold_start['new_series']} new series from similar SKUs, "
+                f"{report.cold_start['blended_series']} short ones blended")
     if report.reconciliation:
         how += (f"; reconciled with {report.reconciliation['nodes']} category/region/total nodes by "
                 f"{report.reconciliation['method']} ({report.reconciliation['chosen_by']})")

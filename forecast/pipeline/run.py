@@ -23,16 +23,17 @@ from forecast.errors import InvalidInputError
 from forecast.features import signal_features
 from forecast.models.base import ModelSpec, PerSeriesFits
 from forecast.models.distributed import Execution
+from forecast.pipeline.cold_start import cold_start as cold_start_series
 from forecast.pipeline.forecaster import Forecaster, ForecastResult
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
+from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
 from forecast.pipeline.reconcile import METHODS, base_forecasts, calibrated
 from forecast.pipeline.reconcile import reconcile as reconcile_totals
-from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
 from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models, slices_chosen
 from forecast.storage import forecast_repo, model_state_repo
-from forecast.storage.repo import sku_categories
 from forecast.storage.engine import session_scope
 from forecast.storage.model_state_repo import KeptModel
+from forecast.storage.repo import sku_categories
 from forecast.storage.schema import Sales
 from forecast.version import code_version
 
@@ -61,6 +62,8 @@ class RunReport:
     """How the models were chosen: made_on (the cutoff of the oldest holdout that chose them),
     reused_from (the run whose choices were kept), series_reused, series_selected (on this run's
     holdout), and with `reselect_days` slices_made_on (slice -> cutoff of the holdout that chose it)."""
+    cold_start: dict[str, Any] = field(default_factory=dict)
+    """With cold start: new_series (forecast from analogues), blended_series, without_analogues."""
     reconciliation: dict[str, Any] = field(default_factory=dict)
     """When reconciled: method, chosen_by (asked, a backtest, or the default) and nodes (aggregate nodes)."""
     refits: dict[str, Any] = field(default_factory=dict)
@@ -78,7 +81,8 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
                  publish: bool = True, from_backtest: int | str | None = None, ensemble: str | None = None,
                  ensemble_size: int = 3, by_class: Mapping[str, tuple[str, ...]] | None = None,
                  execution: Execution = "local", dask_address: str | None = None,
-                 reselect_days: int = 0, refit_days: int = 0, reconcile: str | None = None) -> RunReport:
+                 reselect_days: int = 0, refit_days: int = 0, reconcile: str | None = None,
+                 cold_start: bool = False) -> RunReport:
     """Forecast every SKU x region from the sales and signals known at `cutoff` and publish the run.
 
     Args:
@@ -102,6 +106,9 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
             reconciliation backtest scored best, else `DEFAULT_METHOD`): the SKU x region forecasts
             are reconciled with their category, region and total levels, which are stored too
             (`forecast_total`, the `published_total` view); the method is in the run's config.
+        cold_start: also forecast SKUs without sales that a livestream features in the horizon, and
+            blend short histories with their analogues' forecasts (`cold_start.cold_start`); what it
+            did is in the run's config (`cold_start`).
 
     Raises:
         InvalidInputError: no sales, bad horizon, unknown models, or an unusable Dask engine (nothing is written).
@@ -135,6 +142,8 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
                        "ensemble_size": ensemble_size if ensemble else 1, "band_factors": choice.band_factors}
         if reconcile is not None:
             config["reconciliation"] = _reconciliation(session=session, asked=reconcile)
+        if cold_start:
+            config["cold_start"] = True
         earlier = None if choice is not None else earlier_choice(session=session, config=config, cutoff=cutoff,
                                                                  days=reselect_days)
         kept = {} if choice is not None else kept_models(session=session, config=config, cutoff=cutoff,
@@ -145,7 +154,7 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
     try:
         _execute(engine, forecaster, report, cutoff=cutoff, horizon=horizon, progress=progress, publish=publish,
                  choice=choice, n_jobs=n_jobs, earlier=earlier, kept=kept, refit=refit_days == 0,
-                 reselect_days=reselect_days, reconciliation=config.get("reconciliation"))
+                 reselect_days=reselect_days, reconciliation=config.get("reconciliation"), cold=cold_start)
     except BaseException as exc:
         with session_scope(engine) as session:
             forecast_repo.fail_run(session=session, run_id=run.id, error=f"{type(exc).__name__}: {exc}",
@@ -164,7 +173,7 @@ def _tick(progress: Progress | None, stage: str, stages: dict[str, float], start
 def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutoff: dt.date, horizon: int,
              progress: Progress | None, publish: bool, choice: BacktestChoice | None, n_jobs: int,
              earlier: EarlierChoice | None, kept: dict[str, KeptModel], refit: bool, reselect_days: int,
-             reconciliation: dict[str, Any] | None) -> None:
+             reconciliation: dict[str, Any] | None, cold: bool) -> None:
     started, stages = time.perf_counter(), report.stage_seconds
     with session_scope(engine) as session:
         panel = signal_features(session=session, cutoff=cutoff, horizon=horizon)
@@ -181,24 +190,20 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     _tick(progress, "models", stages, started)
     report.refits = _refits(forecaster, result, kept)
     if choice is None:
-        reused = int(result.selection["reused"].sum())
-        slices = slices_chosen(earlier if reused else None, cutoff=cutoff, days=reselect_days)
-        report.selection = {"made_on": min(slices.values(), default=cutoff).isoformat(),
-                            "reused_from": earlier.run_id if earlier and reused else None,
-                            "series_reused": reused, "series_selected": result.selection.height - reused}
-        if slices:
-            report.selection["slices_made_on"] = {str(k): day.isoformat() for k, day in slices.items()}
+        report.selection = _selection_report(result, earlier, cutoff=cutoff, reselect_days=reselect_days)
+    if cold:
+        with session_scope(engine) as session:
+            started_cold = cold_start_series(session=session, frames=frames, forecasts=result.forecasts, cutoff=cutoff,
+                                             horizon=horizon)
+        frames, series = started_cold.frames, started_cold.frames.series
+        result = replace(result, forecasts=started_cold.forecasts)
+        report.cold_start = started_cold.summary
     totals = None
     if reconciliation is not None:
-        with session_scope(engine) as session:
-            categories = sku_categories(session=session)
-        base = base_forecasts(result.forecasts, series.join(categories, on="sku", how="left"), frames.history,
-                              h=horizon, n_jobs=n_jobs)
-        reconciled = reconcile_totals(base, reconciliation["method"])
-        result = replace(result, forecasts=reconciled.bottom)
-        totals = calibrated(reconciled.totals, reconciliation.get("band_factors", {}))
+        result, totals = _reconciled(engine, result, frames, reconciliation, horizon=horizon, n_jobs=n_jobs)
         report.reconciliation["nodes"] = totals["node"].n_unique()
-        _tick(progress, "reconcile", stages, started)
+    if cold or reconciliation is not None:
+        _tick(progress, "cold start and reconcile", stages, started)
     values = keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model")
     with session_scope(engine) as session:
         if totals is not None:
@@ -210,6 +215,8 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
         forecast_repo.record_duration(session=session, run_id=report.run_id, seconds=time.perf_counter() - started)
         if report.selection:
             forecast_repo.record_config(session=session, run_id=report.run_id, selection=report.selection)
+        if report.cold_start:
+            forecast_repo.record_config(session=session, run_id=report.run_id, cold_start=report.cold_start)
         forecast_repo.record_config(session=session, run_id=report.run_id, refits=report.refits)
         for family, model in result.kept.items():
             if family not in kept or model is not kept[family].model:  # fitted in this run
@@ -221,6 +228,32 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     _tick(progress, "write and publish", stages, started)
     report.series, report.rows = series.height, values.height
     report.models = dict(result.selection.group_by("model").len().sort("model").iter_rows())
+
+
+def _selection_report(result: ForecastResult, earlier: EarlierChoice | None, *, cutoff: dt.date,
+                      reselect_days: int) -> dict[str, Any]:
+    """How the run's models were chosen (`RunReport.selection`)."""
+    reused = int(result.selection["reused"].sum())
+    slices = slices_chosen(earlier if reused else None, cutoff=cutoff, days=reselect_days)
+    selection = {"made_on": min(slices.values(), default=cutoff).isoformat(),
+                 "reused_from": earlier.run_id if earlier and reused else None,
+                 "series_reused": reused, "series_selected": result.selection.height - reused}
+    if slices:
+        selection["slices_made_on"] = {str(k): day.isoformat() for k, day in slices.items()}
+    return selection
+
+
+def _reconciled(engine: Engine, result: ForecastResult, frames: ModelFrames, reconciliation: dict[str, Any], *,
+                horizon: int, n_jobs: int) -> tuple[ForecastResult, pl.DataFrame]:
+    """`result` with its forecasts reconciled by the run's method, and the aggregate nodes' rows with
+    their bands rescaled by the method's band factors."""
+    with session_scope(engine) as session:
+        categories = sku_categories(session=session)
+    base = base_forecasts(result.forecasts, frames.series.join(categories, on="sku", how="left"), frames.history,
+                          h=horizon, n_jobs=n_jobs)
+    reconciled = reconcile_totals(base, reconciliation["method"])
+    return (replace(result, forecasts=reconciled.bottom),
+            calibrated(reconciled.totals, reconciliation.get("band_factors", {})))
 
 
 def _reconciliation(*, session: Session, asked: str) -> dict[str, Any]:
