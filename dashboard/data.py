@@ -103,8 +103,12 @@ def series_overrides(sku: str, region: str) -> pl.DataFrame:
     return queries.series_overrides(engine(), sku, region)
 
 
-def override_value_added() -> pl.DataFrame:
-    return _cached("override_value_added", _url())
+def override_value_added(by: tuple[str, ...] = ("planner", "reason")) -> pl.DataFrame:
+    return _cached("override_value_added", _url(), by)
+
+
+def model_value_added(run_id: int, by: str | None = None) -> pl.DataFrame:
+    return _cached("model_value_added", _url(), run_id, by)
 
 
 def series_signals(sku: str, region: str, since) -> dict[str, pl.DataFrame]:

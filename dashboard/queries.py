@@ -41,6 +41,7 @@ __all__ = [
     "group_reconciled",
     "job_health",
     "latest_run",
+    "model_value_added",
     "override_value_added",
     "recent_runs",
     "region_cases",
@@ -332,8 +333,14 @@ def series_overrides(engine: Engine, sku: str, region: str) -> pl.DataFrame:
         return override_repo.list_overrides(session=session, sku=sku, region=region)
 
 
-def override_value_added(engine: Engine) -> pl.DataFrame:
-    """Forecast value added of the overrides, per planner and reason, on the tracked days they touched.
+NAIVE = "SeasonalNaive"
+OVERRIDE_GROUPS = {"planner": "created_by", "reason": "reason", "category": "category", "region": "region_id"}
+"""How the override value added can be broken down: label -> column."""
+
+
+def override_value_added(engine: Engine, by: tuple[str, ...] = ("planner", "reason")) -> pl.DataFrame:
+    """Forecast value added of the overrides on the tracked days they touched, per lag and `by`
+    (planner, reason, category and/or region).
 
     A tracked row (a published forecast `lag` days ahead and its actual) counts as overridden when an
     override covering its day existed `lag` days before it; the adjusted value is the newest one's.
@@ -345,9 +352,11 @@ def override_value_added(engine: Engine) -> pl.DataFrame:
         tracked = pl.DataFrame(session.execute(select(a.sku_id, a.region_id, a.day, a.lag, a.yhat, a.actual)).all(),
                                schema=["sku_id", "region_id", "day", "lag", "yhat", "actual"], orient="row")
         overrides = override_repo.list_overrides(session=session)
+        categories = dict(session.execute(select(Sku.id, Sku.category)).all())
     if tracked.is_empty() or overrides.is_empty():
         return pl.DataFrame()
-    tracked = tracked.with_columns(pl.col("day").cast(pl.Date))
+    tracked = tracked.with_columns(pl.col("day").cast(pl.Date),
+                                   pl.col("sku_id").replace_strict(categories, default=None).alias("category"))
     overrides = overrides.with_columns(pl.col("created_at").cast(pl.Datetime).dt.date().alias("created_day"))
     matched = tracked.join(overrides, on=["sku_id", "region_id"]).filter(
         (pl.col("start_day") <= pl.col("day")) & (pl.col("day") <= pl.col("end_day"))
@@ -355,11 +364,42 @@ def override_value_added(engine: Engine) -> pl.DataFrame:
     newest = matched.sort("id", descending=True).unique(["sku_id", "region_id", "day", "lag"], keep="first")
     adjusted = newest.with_columns(pl.when(pl.col("kind") == "value").then(pl.col("amount"))
                                    .otherwise(pl.col("yhat") * (1 + pl.col("amount") / 100)).alias("adjusted"))
-    wape = lambda col: ((pl.col(col) - pl.col("actual")).abs().sum() / pl.col("actual").sum())  # noqa: E731
-    return adjusted.group_by("created_by", "reason", "lag").agg(
-        pl.len().alias("rows"), wape("yhat").alias("wape_statistical"), wape("adjusted").alias("wape_adjusted"),
-    ).with_columns((pl.col("wape_statistical") - pl.col("wape_adjusted")).alias("value_added")).sort(
-        "created_by", "reason", "lag")
+    keys = [OVERRIDE_GROUPS[b] for b in by]
+    return _value_added(adjusted.rename({"actual": "y"}), [*keys, "lag"], "yhat", "adjusted").rename(
+        {"wape_yhat": "wape_statistical"}).sort(*keys, "lag")
+
+
+def model_value_added(engine: Engine, run_id: int, by: str | None = None) -> pl.DataFrame:
+    """Forecast value added of each model of backtest `run_id` over SeasonalNaive on the same series,
+    days and windows, per model (and `by`: category or region).
+
+    `value_added` = WAPE of SeasonalNaive - WAPE of the model (positive: the model did better than
+    repeating last week). Empty when the backtest did not run SeasonalNaive.
+    """
+    f = BacktestForecast
+    with session_scope(engine) as session:
+        rows = session.execute(select(f.window_no, f.sku_id, f.region_id, f.day, f.model, f.y, f.yhat).where(
+            f.run_id == run_id)).all()
+        categories = dict(session.execute(select(Sku.id, Sku.category)).all())
+    frame = pl.DataFrame(rows, schema=["window", "sku", "region", "day", "model", "y", "yhat"], orient="row")
+    naive = frame.filter(pl.col("model") == NAIVE)
+    if naive.is_empty():
+        return pl.DataFrame()
+    keys = ["window", "sku", "region", "day"]
+    both = frame.filter(pl.col("model") != NAIVE).join(naive.select(*keys, pl.col("yhat").alias("naive")), on=keys)
+    both = both.with_columns(pl.col("sku").replace_strict(categories, default=None).alias("category"))
+    groups = [by] if by else []
+    return _value_added(both, ["model", *groups], "naive", "yhat").rename(
+        {"wape_naive": "wape_seasonal_naive", "wape_yhat": "wape_model"}).sort(
+        [*groups, "value_added"], descending=[*(False for _ in groups), True])
+
+
+def _value_added(frame: pl.DataFrame, keys: list[str], before: str, after: str) -> pl.DataFrame:
+    """Per `keys`: rows, the pooled WAPE of forecast `before` and of `after` against `y`, and
+    value_added = the first - the second."""
+    wape = lambda col: ((pl.col(col) - pl.col("y")).abs().sum() / pl.col("y").sum()).alias(f"wape_{col}")  # noqa: E731
+    return frame.group_by(keys).agg(pl.len().alias("rows"), wape(before), wape(after)).with_columns(
+        (pl.col(f"wape_{before}") - pl.col(f"wape_{after}")).alias("value_added"))
 
 
 def _with_ancestors(session, region: str) -> list[str]:

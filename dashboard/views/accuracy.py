@@ -1,13 +1,25 @@
-"""Accuracy: backtest metrics by model, horizon step, category and region; two runs compared;
-the tracked accuracy of what was published."""
+"""Accuracy: backtest metrics by model, horizon step, category and region; each model's value added
+over SeasonalNaive; two runs compared; the tracked accuracy of what was published and the value the
+planners' overrides added."""
 
 from __future__ import annotations
 
 import plotly.express as px
+import polars as pl
 import streamlit as st
 
 from dashboard import data
 from dashboard.widgets import table
+
+
+def _value_added(frame: pl.DataFrame, key: str, *, empty: str, meaning: str) -> None:
+    """A value-added table with what `value_added` means, or why there is none."""
+    if frame.is_empty():
+        st.caption(empty)
+        return
+    st.caption(f"value_added = {meaning}")
+    table(frame, key)
+
 
 st.title("Accuracy")
 runs = data.backtest_runs()
@@ -34,6 +46,14 @@ else:
         st.subheader("By region")
         table(data.backtest_by_group(run_id, "region"), f"backtest_{run_id}_by_region")
 
+    st.subheader("Forecast value added: each model against SeasonalNaive")
+    model_by = st.radio("By", ["overall", "category", "region"], horizontal=True, key="model_value_added_by")
+    _value_added(data.model_value_added(run_id, None if model_by == "overall" else model_by),
+                 f"model_value_added_{run_id}_{model_by}",
+                 empty="This backtest did not run SeasonalNaive, the step every model is measured against.",
+                 meaning="SeasonalNaive's WAPE − the model's, on the same series, days and windows "
+                         "(positive: the model beat repeating last week).")
+
     if len(ids) > 1:
         st.subheader("Compare two backtests")
         other = st.selectbox("Against", [i for i in ids if i != run_id])
@@ -48,3 +68,10 @@ else:
     table(tracked, "tracked_by_lag")
     by = st.radio("Tracked accuracy by", ["model", "category", "region"], horizontal=True, key="tracked_by")
     table(data.tracked_by(by), f"tracked_by_{by}")
+
+st.subheader("Forecast value added: planners' overrides against the statistical forecast")
+override_by = st.radio("By", ["planner", "reason", "category", "region"], horizontal=True, key="override_value_added_by")
+_value_added(data.override_value_added((override_by,)), f"override_value_added_{override_by}",
+             empty="No tracked day has an override yet: value added shows once actuals arrive for overridden days.",
+             meaning="WAPE of the published statistical forecast − WAPE of the overridden one, per lag "
+                     "(positive: the override helped).")

@@ -213,14 +213,20 @@ def test_accuracy_page_shows_backtests_compared_and_tracked_accuracy(published: 
     assert app.selectbox[0].value == second and app.get("plotly_chart")
     by_category, by_region = app.dataframe[1].value, app.dataframe[2].value
     assert set(by_region["region"]) == {"R01", "R02"} and by_category["wape"].between(0, 5).all()
-    compared = app.dataframe[3].value
+    added = app.dataframe[3].value  # each model's value added over SeasonalNaive
+    assert set(added["model"]) == {"AutoTheta", "Selected", "Ensemble"}
+    assert (added["value_added"] == added["wape_seasonal_naive"] - added["wape_model"]).all()
+    app.radio(key="model_value_added_by").set_value("region").run()
+    assert set(app.dataframe[3].value["region"]) == {"R01", "R02"}
+    compared = app.dataframe[4].value
     assert f"wrmsse #{first}" in compared.columns and len(compared) == 4
-    tracked = app.dataframe[4].value
+    tracked = app.dataframe[5].value
     assert tracked["lag"].tolist() == [1, 7] and (tracked["rows"] > 0).all()
-    by_model = app.dataframe[5].value
+    by_model = app.dataframe[6].value
     assert set(by_model["model"]) == {"SeasonalNaive"} and by_model["rows"].sum() == tracked["rows"].sum()
-    app.radio[0].set_value("region").run()
-    assert set(app.dataframe[5].value["region"]) == {"R01", "R02"}
+    app.radio(key="tracked_by").set_value("region").run()
+    assert set(app.dataframe[6].value["region"]) == {"R01", "R02"}
+    assert any("No tracked day has an override yet" in c.value for c in app.caption)
 
     app.switch_page("views/explorer.py").run()  # the series' own scores in the newest backtest
     mine = app.dataframe[0].value

@@ -12,7 +12,7 @@ from dashboard.queries import override_value_added
 from forecast.pipeline.accuracy import track_accuracy
 from forecast.pipeline.run import run_forecast
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import ForecastAccuracy, ForecastOverride, ForecastValue, Sales
+from forecast.storage.schema import ForecastAccuracy, ForecastOverride, ForecastValue, Sales, Sku
 
 
 def test_value_added_compares_the_adjusted_with_the_statistical_forecast(loaded: Engine) -> None:
@@ -39,6 +39,53 @@ def test_value_added_compares_the_adjusted_with_the_statistical_forecast(loaded:
     assert added["wape_statistical"][0] == pytest.approx(wape(lag1["yhat"]))
     assert added["wape_adjusted"][0] == pytest.approx(wape(lag1["yhat"] * 1.5))
     assert added["value_added"][0] == pytest.approx(wape(lag1["yhat"]) - wape(lag1["yhat"] * 1.5))
+
+
+def test_override_value_added_breaks_down_by_category_and_region(loaded: Engine) -> None:
+    with session_scope(loaded) as session:
+        last = session.scalar(select(func.max(Sales.day)))
+        category = session.scalar(select(Sku.category).where(Sku.id == "STA-001"))
+    cutoff = last - dt.timedelta(days=10)
+    run_forecast(loaded, horizon=14, models=["SeasonalNaive"], cutoff=cutoff)
+    with session_scope(loaded) as session:
+        for region in ("R01", "R02"):
+            session.add(ForecastOverride(sku_id="STA-001", region_id=region, start_day=cutoff + dt.timedelta(days=1),
+                                         end_day=last, kind="percent", amount=-20.0, reason="fair", created_by="pia",
+                                         created_at=dt.datetime.combine(cutoff, dt.time(12), dt.timezone.utc)))
+    track_accuracy(loaded)
+    by_region = override_value_added(loaded, ("region",))
+    assert by_region.select("region_id", "lag").rows() == [("R01", 1), ("R01", 7), ("R02", 1), ("R02", 7)]
+    by_category = override_value_added(loaded, ("category",))
+    assert by_category["category"].to_list() == [category, category]
+    lag1 = by_region.filter(pl.col("lag") == 1)
+    assert by_category.filter(pl.col("lag") == 1)["rows"].item() == lag1["rows"].sum() == 20
+
+
+def test_model_value_added_is_seasonal_naives_wape_minus_the_models(loaded: Engine) -> None:
+    from dashboard.queries import model_value_added
+    from forecast.backtest import BacktestConfig, run_backtest
+    from forecast.storage.schema import BacktestForecast
+
+    run_id = run_backtest(loaded, BacktestConfig(windows=2, horizon=7, models=("SeasonalNaive", "AutoTheta"))).run_id
+    added = model_value_added(loaded, run_id)
+    assert set(added["model"]) == {"AutoTheta", "Selected", "Ensemble"}
+    with session_scope(loaded) as session:
+        rows = pl.DataFrame(session.execute(select(BacktestForecast.model, BacktestForecast.window_no, BacktestForecast.y,
+                                                   BacktestForecast.yhat).where(BacktestForecast.run_id == run_id)).all(),
+                            schema=["model", "window", "y", "yhat"], orient="row")
+    wape = lambda f: float((f["yhat"] - f["y"]).abs().sum() / f["y"].sum())  # noqa: E731
+    theta = added.filter(pl.col("model") == "AutoTheta").row(0, named=True)
+    assert theta["wape_model"] == pytest.approx(wape(rows.filter(pl.col("model") == "AutoTheta")))
+    assert theta["wape_seasonal_naive"] == pytest.approx(wape(rows.filter(pl.col("model") == "SeasonalNaive")))
+    # Selected exists from the second window only: it is compared with SeasonalNaive on that window
+    selected = added.filter(pl.col("model") == "Selected").row(0, named=True)
+    assert selected["wape_seasonal_naive"] == pytest.approx(
+        wape(rows.filter((pl.col("model") == "SeasonalNaive") & (pl.col("window") == 1))))
+    by_region = model_value_added(loaded, run_id, "region")
+    assert by_region.filter(pl.col("model") == "AutoTheta")["rows"].sum() == theta["rows"]
+    assert added["value_added"].to_list() == sorted(added["value_added"].to_list(), reverse=True)
+    none = run_backtest(loaded, BacktestConfig(windows=1, horizon=7, models=("AutoTheta",))).run_id
+    assert model_value_added(loaded, none).is_empty()
 
 
 def test_exceptions_list_the_largest_changes_and_the_worst_tracked_series(loaded: Engine) -> None:
