@@ -5,8 +5,8 @@ Run: `make bench-cold-start` or `.venv/bin/python benchmarks/cold_start.py [--da
 The demo scenario (seed 11, 25 SKUs x 8 regions) launches some fashion SKUs mid-history; they ramp
 up over about two weeks (the generator's `ramp`). For each launched SKU and each k in `--days`, a
 run at the cutoff k days after its launch forecasts 28 days with `--models` (default AutoETS)
-twice: with cold start (its series have k < 28 days: blended with the analogues' forecasts, weight
-k/28 on their own) and without (the model on its k days alone). The table gives the WAPE and bias
+twice: with cold start (its series have under 28 days since their first sale: blended with the
+analogues' forecasts, weight those days/28 on their own) and without (the model on its days alone). The table gives the WAPE and bias
 of the launched SKUs' series over the 28 days, and the 80%/95% coverage, pooled over SKUs and regions.
 Writes benchmarks/results/cold_start.json.
 """

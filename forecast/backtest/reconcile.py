@@ -202,8 +202,6 @@ def _window_scores(engine: Engine, rows: pl.DataFrame, categories: pl.DataFrame,
     train = history.join(series, on=["sku", "region"]).select("unique_id", pl.col("day").alias("ds"), "y")
     base = base_forecasts(bottom, series, train, h=horizon, n_jobs=n_jobs)
     actuals = node_sums(frame.join(series, on=["sku", "region"]), series)
-    level_of = pl.DataFrame({"node": [n for nodes in base.tags.values() for n in nodes],
-                             "level": [lv for lv, nodes in base.tags.items() for _ in nodes]})
     before = base.wide.select("node", "ds", pl.lit(BASE).alias("method"), pl.col("base").alias("yhat"),
                               *[pl.col(f"base-{s}-{lv}").alias(f"{s}{lv}") for lv in INTERVAL_LEVELS for s in ("lo", "hi")])
     after = []
@@ -216,7 +214,7 @@ def _window_scores(engine: Engine, rows: pl.DataFrame, categories: pl.DataFrame,
         pl.col("node").alias("unique_id"), pl.lit(cutoff).alias("cutoff"), "ds", "y",
         (pl.lit(model + JOIN) + pl.col("method")).alias("model"), "yhat", "lo80", "hi80", "lo95", "hi95")
     per_node = series_metrics(scored, base.history.rename({"node": "unique_id"}), season_length=FREQUENCIES["D"])
-    level_of = level_of.rename({"node": "unique_id"})
+    level_of = base.levels().rename({"node": "unique_id"})
     metrics = (per_node.filter(pl.col("metric").is_in(list(LEVEL_METRICS))).join(level_of, on="unique_id")
                .group_by("level", "model", "metric").agg(pl.col("value").fill_nan(None).mean())
                .select(pl.lit(window, dtype=pl.Int32).alias("window_no"), pl.lit(POOLED).alias("sku_id"),

@@ -31,6 +31,7 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from forecast.backtest.selection import rescale_bands
 from forecast.features import build_panel_features, load_signals
 from forecast.models.base import FORECAST_SCHEMA, finalise
 from forecast.pipeline.frames import ModelFrames
@@ -45,6 +46,8 @@ ANALOGUES = 5
 PRICE_BAND = 1.5
 """Analogues cost between 1/1.5 and 1.5 times the new SKU (any price when either is unknown)."""
 WIDEN = 1.5
+WIDENED = {80: WIDEN, 95: WIDEN}
+"""Factors on the half-widths of the analogues' bands (`rescale_bands`)."""
 BOUNDS = ("lo80", "hi80", "lo95", "hi95")
 
 
@@ -86,7 +89,8 @@ def cold_start(*, session: Session, frames: ModelFrames, forecasts: pl.DataFrame
            .join(launches.select("sku", "region", "ds", "host"), on=["sku", "region", "ds"], how="left")
            .join(uplift, on="host", how="left")
            .with_columns(pl.col("uplift").fill_null(0.0).exp().alias("factor")))
-    new_rows = _widened(new.with_columns(*[(pl.col(c) * pl.col("factor")).alias(c) for c in ("yhat", *BOUNDS)]))
+    new_rows = rescale_bands(new.with_columns(*[(pl.col(c) * pl.col("factor")).alias(c) for c in ("yhat", *BOUNDS)]),
+                             WIDENED)
     host = pl.col("host").drop_nulls().first().over("unique_id")
     new_rows = new_rows.with_columns(pl.format("ColdStart({} analogues{})", "analogues", pl.when(host.is_not_null())
                                                .then(pl.format(", host {}", host)).otherwise(pl.lit(""))).alias("model"))
@@ -172,19 +176,13 @@ def _analogue_forecast(analogues: pl.DataFrame, series: pl.DataFrame, forecasts:
         series, on=["sku", "region"], how="left")
 
 
-def _widened(frame: pl.DataFrame) -> pl.DataFrame:
-    """The bands' half-widths times WIDEN."""
-    return frame.with_columns(
-        *[(pl.col("yhat") - (pl.col("yhat") - pl.col(lo)) * WIDEN).alias(lo) for lo in ("lo80", "lo95")],
-        *[(pl.col("yhat") + (pl.col(hi) - pl.col("yhat")) * WIDEN).alias(hi) for hi in ("hi80", "hi95")])
-
-
 def _blended(forecasts: pl.DataFrame, analogue: pl.DataFrame) -> pl.DataFrame:
     """Short series: own forecast x days/COLD_DAYS + the widened analogue forecast x the rest."""
     if analogue.is_empty():
         return forecasts.clear()
     weight = (pl.col("days") / COLD_DAYS).alias("own")
-    mixed = forecasts.join(_widened(analogue).with_columns(weight), on=["unique_id", "ds"], suffix="_analogue")
+    mixed = forecasts.join(rescale_bands(analogue, WIDENED).with_columns(weight), on=["unique_id", "ds"],
+                           suffix="_analogue")
     return finalise(mixed.select(
         "unique_id", "ds",
         pl.format("{} + ColdStart({} analogues, {})", "model", "analogues", (1 - pl.col("own")).round(2)).alias("model"),

@@ -91,6 +91,11 @@ class BaseForecasts:
     bottom: pl.DataFrame
     """unique_id, ds, model, node of the SKU x region rows."""
 
+    def levels(self) -> pl.DataFrame:
+        """node, level of every node."""
+        return pl.DataFrame({"node": [n for nodes in self.tags.values() for n in nodes],
+                             "level": [lv for lv, nodes in self.tags.items() for _ in nodes]})
+
 
 def base_forecasts(bottom: pl.DataFrame, series: pl.DataFrame, history: pl.DataFrame, *, h: int,
                    freq: str = "D", n_jobs: int = 1) -> BaseForecasts:
@@ -140,9 +145,7 @@ def reconcile(base: BaseForecasts, method: str = DEFAULT_METHOD) -> Reconciled:
     rows = finalise(out.select(
         pl.col("node").alias("unique_id"), "ds", pl.lit("").alias("model"), pl.col(name).alias("yhat"),
         *[pl.col(f"{name}-{side}-{lv}").alias(f"{side}{lv}") for lv in INTERVAL_LEVELS for side in ("lo", "hi")]))
-    level_of = pl.DataFrame({"node": [n for nodes in base.tags.values() for n in nodes],
-                             "level": [lv for lv, nodes in base.tags.items() for _ in nodes]})
-    rows = rows.rename({"unique_id": "node"}).join(level_of, on="node").join(
+    rows = rows.rename({"unique_id": "node"}).join(base.levels(), on="node").join(
         base.wide.select("node", "ds", pl.col("base").alias("base_yhat")), on=["node", "ds"])
     bottom = (rows.filter(pl.col("level") == BOTTOM).drop("model").join(base.bottom, on=["node", "ds"])
               .select(list(FORECAST_SCHEMA)).sort("unique_id", "ds"))

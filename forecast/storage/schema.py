@@ -298,6 +298,8 @@ class CalendarEvent(Base):
 
 
 RUN_STATUSES = ("draft", "published", "failed", "superseded")
+ORDERED_BANDS = "lo95 >= 0 AND lo95 <= lo80 AND lo80 <= yhat AND yhat <= hi80 AND hi80 <= hi95"
+"""The check every forecast row with bands passes (FORECAST_SCHEMA's `finalise` guarantees it)."""
 
 
 class ForecastRun(Base):
@@ -345,8 +347,7 @@ class ForecastValue(Base):
     model: Mapped[str] = mapped_column(String(128))
 
     __table_args__ = (
-        CheckConstraint("lo95 >= 0 AND lo95 <= lo80 AND lo80 <= yhat AND yhat <= hi80 AND hi80 <= hi95",
-                        name="ordered_non_negative"),
+        CheckConstraint(ORDERED_BANDS, name="ordered_non_negative"),
         {"sqlite_with_rowid": False},
     )
 
@@ -386,8 +387,7 @@ class ForecastTotal(Base):
     base_yhat: Mapped[float] = mapped_column(Double)
 
     __table_args__ = (
-        CheckConstraint("lo95 >= 0 AND lo95 <= lo80 AND lo80 <= yhat AND yhat <= hi80 AND hi80 <= hi95",
-                        name="ordered_non_negative"),
+        CheckConstraint(ORDERED_BANDS, name="ordered_non_negative"),
         {"sqlite_with_rowid": False},
     )
 
@@ -472,8 +472,7 @@ class ScenarioValue(Base):
     model: Mapped[str] = mapped_column(String(128))
 
     __table_args__ = (
-        CheckConstraint("lo95 >= 0 AND lo95 <= lo80 AND lo80 <= yhat AND yhat <= hi80 AND hi80 <= hi95",
-                        name="ordered_non_negative"),
+        CheckConstraint(ORDERED_BANDS, name="ordered_non_negative"),
         CheckConstraint("baseline_lo95 >= 0 AND baseline_lo95 <= baseline_lo80 AND baseline_lo80 <= baseline_yhat "
                         "AND baseline_yhat <= baseline_hi80 AND baseline_hi80 <= baseline_hi95",
                         name="baseline_ordered_non_negative"),
