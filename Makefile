@@ -16,7 +16,7 @@ DEMO_SCHEDULER = DEMAND_SALES_DROP_DIR=$(DEMO)/inbox DEMAND_SIGNALS_CONFIG=$(DEM
 	DEMAND_SCHEDULE_SALES_PULL='* * * * *' DEMAND_N_JOBS=2 \
 	DEMAND_FORECAST_MODELS='[$(subst $(space),$(comma),$(DEMO_MODELS:%="%"))]'
 
-.PHONY: install demo test audit bench bench-publish bench-peer bench-ingest bench-forecast bench-uplift bench-m5 bench-shock bench-totals bench-cold-start bench-dashboard clean
+.PHONY: install demo test audit bench bench-publish bench-peer bench-ingest bench-forecast bench-uplift bench-m5 bench-shock bench-shock-policy bench-totals bench-cold-start bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,9 @@ bench-m5: install  ## WRMSSE on the real M5 sample (backtest, 4 windows); writes
 
 bench-shock: install  ## Iowa liquor sales through the 2020 onset, with and without case counts; writes benchmarks/results/signals_shock.json
 	$(BIN)/python benchmarks/signals_shock.py
+
+bench-shock-policy: install  ## the regional-shock policy on and off through the demo's epidemic wave and Iowa 2020; writes benchmarks/results/shock_policy.json
+	$(BIN)/python benchmarks/shock_policy.py
 
 bench-totals: install  ## accuracy at the category, region and total levels before and after reconciliation (demo and M5 backtests); writes benchmarks/results/coherent_totals.json
 	$(BIN)/python benchmarks/coherent_totals.py

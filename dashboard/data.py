@@ -127,6 +127,10 @@ def exceptions() -> dict[str, pl.DataFrame]:
     return _cached("exceptions", _url())
 
 
+def shock_flags() -> pl.DataFrame:
+    return _cached("shock_flags", _url())
+
+
 def daily_totals() -> pl.DataFrame:
     return _cached("daily_totals", _url())
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select, text
 
 from forecast.backtest.run import ALL_WINDOWS, summary_table
 from forecast.pipeline.explain import explain_change
-from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo
+from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo, shock_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import (
     BacktestForecast,
@@ -480,9 +480,31 @@ def series_backtest(engine: Engine, sku: str, region: str) -> pl.DataFrame:
     return mine.pivot(on="metric", index="model", values="value").with_columns(pl.lit(run.id).alias("backtest"))
 
 
-SURGE_RATIO = 1.5
-SURGE_MIN_PER_100K = 5.0
-"""A region surges when its last 7 days have at least this many new cases per 100k and 1.5 x the 7 before."""
+def shock_flags(engine: Engine) -> pl.DataFrame:
+    """Each region's newest regional-shock check that is flagged or was triggered, cleared or raised
+    in the last 28 days: region, flag (raised, held, cleared), since, why, the measures, and what the
+    published run changed for it (`run_changed`: empty when the run predates the flag or ran
+    without the shock policy)."""
+    with session_scope(engine) as session:
+        checks = shock_repo.latest_checks(session=session)
+        run = session.scalars(select(ForecastRun).where(ForecastRun.status == "published")
+                              .order_by(ForecastRun.published_at.desc()).limit(1)).first()
+        shock = (run.config.get("shock") or {}) if run is not None else {}
+    if checks.is_empty():
+        return checks
+    recent = checks.filter(pl.col("active") | (pl.col("reason") != "") & (
+        pl.col("checked_on") > pl.col("checked_on").max() - dt.timedelta(days=28)))
+    rules, regions = shock.get("rules", {}), shock.get("regions", {})
+    changed = {r: (f"run {run.id}: fits the last {rules['window']} days (not 2-3 years), bands x{rules['band_factor']:g}; "
+                   + ", ".join(f"{m} {n}" for m, n in v["models"].items())) for r, v in regions.items()}
+    flag = (pl.when(~pl.col("active")).then(pl.lit("cleared")).when("triggered").then(pl.lit("raised"))
+            .otherwise(pl.lit("held")))
+    return recent.select(
+        "region", flag.alias("flag"), pl.col("raised_on").alias("since"), "checked_on", pl.col("reason").alias("why"),
+        pl.col("cases_week_per_100k").round(1), pl.col("case_rise").round(1), "breakout_series",
+        pl.col("breakout_share").round(2),
+        pl.col("region").replace_strict(changed, default="", return_dtype=pl.String).alias("run_changed"),
+    ).sort(pl.col("flag") == "cleared", "region")
 
 
 def _days_before(day: dt.date | None, days: int) -> dt.date:
@@ -491,9 +513,9 @@ def _days_before(day: dt.date | None, days: int) -> dt.date:
 
 
 def exceptions(engine: Engine, limit: int = 10) -> dict[str, pl.DataFrame]:
-    """What a planner should look at first: the largest forecast changes against the previous run,
-    the series whose tracked one-day-ahead accuracy over the last 28 days is worst, and the regions
-    whose case counts are surging (`SURGE_RATIO`, `SURGE_MIN_PER_100K`)."""
+    """What a planner should look at first: the largest forecast changes against the previous run
+    and the series whose tracked one-day-ahead accuracy over the last 28 days is worst (regional
+    shocks: `shock_flags`)."""
     with session_scope(engine) as session:
         runs = session.execute(select(ForecastRun.id).where(ForecastRun.published_at.is_not(None))
                                .order_by(ForecastRun.published_at.desc()).limit(2)).scalars().all()
@@ -506,14 +528,11 @@ def exceptions(engine: Engine, limit: int = 10) -> dict[str, pl.DataFrame]:
                                                       ForecastAccuracy.yhat, ForecastAccuracy.actual).where(
             ForecastAccuracy.lag == 1, ForecastAccuracy.day > _days_before(last_tracked, 28)))
             .all(), schema=["sku", "region", "yhat", "actual"], orient="row")
-        last_case = session.scalar(select(func.max(CaseCount.day)))
-        cases = pl.DataFrame(session.execute(select(CaseCount.region_id, CaseCount.day, CaseCount.known_at,
-                                                    CaseCount.new_cases_per_100k).where(
-            CaseCount.region_id.is_not(None), CaseCount.day > _days_before(last_case, 14)))
-            .all(), schema=["region", "day", "known_at", "per100k"], orient="row")
     changes = pl.DataFrame()
-    if len(runs) == 2:
-        both = values.filter(pl.col("day").is_in(values.filter(pl.col("run_id") == runs[1])["day"].implode()))
+    days = [set(values.filter(pl.col("run_id") == r)["day"]) for r in runs]
+    shared = days[0] & days[1] if len(days) == 2 else set()
+    if shared:  # (a run published for an earlier cutoff may share no day with the one before)
+        both = values.filter(pl.col("day").is_in(list(shared)))
         totals = both.group_by("sku", "region", "run_id").agg(pl.col("yhat").sum()).pivot(
             on="run_id", index=["sku", "region"], values="yhat")
         changes = totals.select("sku", "region", pl.col(str(runs[1])).alias("previous"),
@@ -525,17 +544,7 @@ def exceptions(engine: Engine, limit: int = 10) -> dict[str, pl.DataFrame]:
         ((pl.col("yhat") - pl.col("actual")).abs().sum() / pl.col("actual").sum()).alias("wape"),
         pl.col("actual").sum().alias("units"), pl.len().alias("days"),
     ).filter(pl.col("units") > 0).sort("wape", descending=True).head(limit) if not tracked.is_empty() else tracked
-    surging = pl.DataFrame()
-    if not cases.is_empty():
-        newest = cases.sort("known_at").unique(["region", "day"], keep="last")
-        week = pl.col("day") > last_case - dt.timedelta(days=7)
-        surging = newest.group_by("region").agg(
-            pl.col("per100k").filter(week).sum().alias("last_7_days"),
-            pl.col("per100k").filter(~week).sum().alias("previous_7_days"),
-        ).with_columns((pl.col("last_7_days") / pl.col("previous_7_days")).round(2).alias("ratio"))
-        surging = surging.filter((pl.col("ratio") >= SURGE_RATIO) & (pl.col("last_7_days") >= SURGE_MIN_PER_100K)).sort(
-            "ratio", descending=True)
-    return {"changes": changes, "poor_accuracy": poor, "surging_regions": surging}
+    return {"changes": changes, "poor_accuracy": poor}
 
 
 def daily_totals(engine: Engine) -> pl.DataFrame:

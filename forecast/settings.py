@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     schedule_forecast: str = "0 2 * * *"
     schedule_backtest: str = "0 4 * * sun"
     schedule_accuracy: str = "30 1 * * *"
+    schedule_shocks: str = "45 1 * * *"
     sales_drop_dir: Path | None = None
     """Folder the sales pull ingests files from; each is moved to processed/ or failed/ beside them."""
     sales_preset: str | None = None
@@ -100,6 +101,19 @@ class Settings(BaseSettings):
     forecast_cold_start: bool = True
     """Forecast SKUs without sales that a livestream features in the horizon, and blend short
     histories (under 28 days), from similar SKUs' forecasts (forecast/pipeline/cold_start.py)."""
+    forecast_shock_policy: bool = True
+    """Forecast the series of regions flagged for a regional shock with short-memory settings and
+    wider bands (forecast/pipeline/shock.py); the run checks every region first."""
+    shock_case_rise: Positive = 10.0
+    """A region is triggered when its week's new cases per 100k exceed the previous week's by this much."""
+    shock_breakout_share: float = Field(default=0.5, gt=0, le=1)
+    """... or when this share of its series' last 7 days fell outside their 80% bands (5+ series)."""
+    shock_hold_days: int = Field(default=14, ge=1)
+    """A flag clears after this many days without a trigger."""
+    shock_window_days: int = Field(default=112, ge=28)
+    """Days of history a flagged region's models fit on (instead of two or three years)."""
+    shock_band_factor: float = Field(default=1.5, ge=1, allow_inf_nan=False)
+    """A flagged region's band half-widths are multiplied by this."""
     n_jobs: int = 1
     """Worker processes for the model libraries in scheduled jobs."""
     dask_address: str | None = None

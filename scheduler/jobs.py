@@ -22,12 +22,13 @@ from forecast.ingest.signal_config import load_sources
 from forecast.ingest.signals import pull_source
 from forecast.pipeline.accuracy import track_accuracy
 from forecast.pipeline.run import run_forecast
+from forecast.pipeline.shock import ShockRules, check_shocks_at
 from forecast.settings import get_settings
 from forecast.storage import backtest_repo, job_repo
 from forecast.storage.engine import make_engine, session_scope
 from scheduler.tracking import JobOutcome, JobWaiting, check_stop, tracked
 
-__all__ = ["INPUTS", "JOBS", "accuracy", "backtest", "forecast", "sales_pull", "signals_pull"]
+__all__ = ["INPUTS", "JOBS", "accuracy", "backtest", "forecast", "sales_pull", "shocks", "signals_pull"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ def _forecast_body() -> JobOutcome:
                           n_jobs=settings.n_jobs, progress=check_stop, reselect_days=settings.forecast_reselect_days,
                           refit_days=settings.forecast_refit_days, reconcile=settings.forecast_reconcile,
                           cold_start=settings.forecast_cold_start,
+                          shock=ShockRules.from_settings(settings) if settings.forecast_shock_policy else None,
                           from_backtest="latest" if settings.forecast_from_backtest and has_backtest else None)
     message = (f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days from cutoff "
                f"{report.cutoff}")
@@ -123,6 +125,12 @@ def _backtest_body() -> JobOutcome:
                                      f"{len(report.cutoffs)} windows")
 
 
+def _shocks_body() -> JobOutcome:
+    checks = check_shocks_at(engine(), rules=ShockRules.from_settings(get_settings()))
+    flagged = checks.filter("active")["region"].to_list()
+    return JobOutcome(checks.height, f"{checks.height} regions checked; flagged: {', '.join(flagged) or 'none'}")
+
+
 def _accuracy_body() -> JobOutcome:
     rows = track_accuracy(engine())
     return JobOutcome(rows, f"{rows:,} tracked forecast rows (lags 1, 7, 28) recomputed")
@@ -130,7 +138,7 @@ def _accuracy_body() -> JobOutcome:
 
 BODIES: dict[str, Callable[[], JobOutcome]] = {
     "sales_pull": _sales_pull_body, "signals_pull": _signals_pull_body, "accuracy": _accuracy_body,
-    "forecast": _forecast_body, "backtest": _backtest_body,
+    "forecast": _forecast_body, "backtest": _backtest_body, "shocks": _shocks_body,
 }
 
 
@@ -161,6 +169,11 @@ def backtest(*, attempt: int = 1, scheduled_for: str | None = None) -> str:
     return _run("backtest", attempt, scheduled_for, backtest)
 
 
+def shocks(*, attempt: int = 1, scheduled_for: str | None = None) -> str:
+    """Check every region for a regional shock (the dashboard shows the flags)."""
+    return _run("shocks", attempt, scheduled_for, shocks)
+
+
 def accuracy(*, attempt: int = 1, scheduled_for: str | None = None) -> str:
     """Track the published forecasts against the actuals that arrived."""
     return _run("accuracy", attempt, scheduled_for, accuracy)
@@ -168,5 +181,5 @@ def accuracy(*, attempt: int = 1, scheduled_for: str | None = None) -> str:
 
 JOBS: dict[str, Callable[..., str]] = {
     "sales_pull": sales_pull, "signals_pull": signals_pull, "accuracy": accuracy, "forecast": forecast,
-    "backtest": backtest,
+    "backtest": backtest, "shocks": shocks,
 }

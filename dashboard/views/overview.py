@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.charts import totals_figure
 from dashboard.widgets import table
+from forecast.settings import get_settings
 
 st.title("Overview")
 run = data.latest_run()
@@ -38,6 +39,20 @@ else:
         st.success("Every job's last run succeeded.")
     table(last.select("job", "status", "scheduled_for", "finished_at", "rows", "message"), "job_health")
 
+st.subheader("Regional shocks")
+shocks = data.shock_flags()
+flagged = shocks.filter(pl.col("flag") != "cleared") if not shocks.is_empty() else shocks
+if flagged.is_empty():
+    st.success("No region is flagged: case counts are not rising fast and forecasts are holding their bands.")
+else:
+    st.error(f"Regional shock flagged in {flagged.height} region(s): {', '.join(flagged['region'])}. Their series are "
+             "forecast with short-memory settings and wider bands until the flag clears.")
+if not shocks.is_empty():
+    table(shocks, "shock_flags")
+st.caption("A region is flagged when its new cases per 100k rise fast week on week, or when many of its series "
+           f"fall outside their 80% bands at once; the flag clears after {get_settings().shock_hold_days} days "
+           "without either (`demand forecast shocks`).")
+
 st.subheader("Exceptions")
 found = data.exceptions()
 explorer = st.column_config.LinkColumn("open", display_text="explorer")
@@ -47,7 +62,7 @@ def _linked(frame):
     return frame.with_columns(pl.format("explorer?sku={}&region={}", "sku", "region").alias("open"))
 
 
-tabs = st.tabs(["Largest changes since the previous run", "Poor recent accuracy", "Case counts surging"])
+tabs = st.tabs(["Largest changes since the previous run", "Poor recent accuracy"])
 with tabs[0]:
     if found["changes"].is_empty():
         st.caption("Only one run is published so far.")
@@ -58,11 +73,6 @@ with tabs[1]:
         st.caption("No tracked accuracy yet (the accuracy job compares published forecasts with new actuals).")
     else:
         table(_linked(found["poor_accuracy"]), "poor_accuracy", column_config={"open": explorer})
-with tabs[2]:
-    if found["surging_regions"].is_empty():
-        st.caption("No region's new cases rose by half or more in the last 7 days (at 5 or more per 100k).")
-    else:
-        table(found["surging_regions"], "surging_regions")
 
 st.subheader("All series, day by day")
 st.plotly_chart(totals_figure(data.daily_totals()), key="daily_totals")

@@ -49,18 +49,19 @@ def run(
     cold_start: bool | None = typer.Option(None, "--cold-start/--no-cold-start", help="Forecast SKUs without sales "
                                            "that a livestream features, and blend short histories, from similar "
                                            "SKUs (default DEMAND_FORECAST_COLD_START, on)."),
+    shock: bool | None = typer.Option(None, "--shock/--no-shock", help="Check every region for a regional shock "
+                                      "and forecast flagged regions with short-memory settings and wider bands "
+                                      "(default DEMAND_FORECAST_SHOCK_POLICY, on)."),
     engine: str = ENGINE_OPTION,
     dask_address: str | None = DASK_ADDRESS_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Fit, forecast and publish one run from the stored sales and signals known at the cutoff."""
     from forecast.pipeline.run import run_forecast
+    from forecast.pipeline.shock import ShockRules
 
     execution, address = execution_options(engine, dask_address)
-    try:
-        cutoff_day = dt.date.fromisoformat(cutoff) if cutoff else None
-    except ValueError:
-        raise InvalidInputError(f"--cutoff {cutoff!r} is not a date; use YYYY-MM-DD") from None
+    cutoff_day = _day(cutoff, "--cutoff")
     database, settings = migrated_engine(), get_settings()
     with progress_bar(enabled=not json_output) as update:
         report = run_forecast(database, horizon=horizon, models=models, cutoff=cutoff_day, n_jobs=n_jobs,
@@ -70,7 +71,9 @@ def run(
                               reselect_days=settings.forecast_reselect_days if reselect_days is None else reselect_days,
                               refit_days=settings.forecast_refit_days if refit_days is None else refit_days,
                               reconcile=settings.forecast_reconcile if reconcile is None else reconcile,
-                              cold_start=settings.forecast_cold_start if cold_start is None else cold_start)
+                              cold_start=settings.forecast_cold_start if cold_start is None else cold_start,
+                              shock=ShockRules.from_settings(settings)
+                              if (settings.forecast_shock_policy if shock is None else shock) else None)
     if json_output:
         emit_json(report.to_dict())
         return
@@ -86,12 +89,23 @@ def run(
     if report.cold_start.get("new_series") or report.cold_start.get("blended_series"):
         how += (f"; cold start: {report.cold_start['new_series']} new series from similar SKUs, "
                 f"{report.cold_start['blended_series']} short ones blended")
+    if report.shock.get("regions"):
+        how += (f"; regional shock in {', '.join(report.shock['regions'])}: their series fit on the last "
+                f"{report.shock['rules']['window']} days, bands x{report.shock['rules']['band_factor']:g}")
     if report.reconciliation:
         how += (f"; reconciled with {report.reconciliation['nodes']} category/region/total nodes by "
                 f"{report.reconciliation['method']} ({report.reconciliation['chosen_by']})")
     stdout.print(f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days "
                  f"= {report.rows:,} rows from cutoff {report.cutoff} in {report.seconds:.1f}s; models: {used}{how}",
                  highlight=False)
+
+
+def _day(value: str | None, option: str) -> dt.date | None:
+    """`value` as a date (None stays None)."""
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        raise InvalidInputError(f"{option} {value!r} is not a date; use YYYY-MM-DD") from None
 
 
 def _backtest_id(value: str | None) -> int | str | None:
@@ -142,6 +156,26 @@ def explain(sku: str = typer.Argument(...), region: str = typer.Argument(...),
         stdout.print(f"  - {reason['kind']}: {reason['what']}", highlight=False, markup=False)
     if explanation.previous_run is not None and not explanation.reasons:
         stdout.print("  - no new actuals, signal change, model switch or override found", highlight=False)
+
+
+@app.command()
+@cli_errors
+def shocks(cutoff: str | None = typer.Option(None, help="Day to check, YYYY-MM-DD (default: the last sales day)."),
+           json_output: bool = JSON_OPTION) -> None:
+    """Check every region for a regional shock (case counts rising fast, or many forecasts breaking out of
+    their bands), store the flags and print them; thresholds are the DEMAND_SHOCK_* settings."""
+    from forecast.pipeline.shock import ShockRules, check_shocks_at
+
+    checks = check_shocks_at(migrated_engine(), rules=ShockRules.from_settings(get_settings()),
+                             cutoff=_day(cutoff, "--cutoff"))
+    if json_output:
+        emit_json(checks.with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts())
+        return
+    flagged = checks.filter("active")
+    stdout.print(f"{checks.height} regions checked; flagged: {', '.join(flagged['region']) or 'none'}", highlight=False)
+    for r in checks.filter(pl.col("reason") != "").iter_rows(named=True):
+        state = "cleared" if not r["active"] else f"flagged since {r['raised_on']}"
+        stdout.print(f"  - {r['region']} {state}: {r['reason']}", highlight=False, markup=False)
 
 
 @app.command()

@@ -98,7 +98,7 @@ def status(json_output: bool = JSON_OPTION) -> None:
 
 @app.command("run-once")
 @cli_errors
-def run_once(job: str = typer.Argument(..., help="sales_pull, signals_pull, forecast, backtest or accuracy."),
+def run_once(job: str = typer.Argument(..., help="sales_pull, signals_pull, forecast, backtest, accuracy or shocks."),
              json_output: bool = JSON_OPTION) -> None:
     """Run one job now, recorded in the job history like a scheduled run (no retries)."""
     from scheduler.jobs import BODIES

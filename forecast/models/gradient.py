@@ -330,6 +330,12 @@ class GradientBoostingAdapter:
         self.max_train = max_train
         self.dask = dask
 
+    @staticmethod
+    def rows_for_intervals(*, h: int, freq: str) -> int:
+        """Rows the shortest series needs for conformal intervals with every feature of `freq`: 2
+        windows of `h` beyond the longest lookback (91 days for h=28, daily)."""
+        return 2 * h + _features_for(freq, 2**31).lookback + 1
+
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
                  specs: list[ModelSpec], point_only: bool = False, kept: KeptBooster | None = None) -> ModelOutput:
         """Fit one XGBoost on all series of `history` (or update `kept`) and forecast `h` periods recursively.

@@ -31,13 +31,14 @@ logger = logging.getLogger(__name__)
 AUTO = "auto"
 
 
-def _adapters(n_jobs: int, dask: DaskEngine | None = None) -> list[ModelAdapter]:
+def _adapters(n_jobs: int, dask: DaskEngine | None = None, max_train: int | None = None) -> list[ModelAdapter]:
     from forecast.models.gradient import GradientBoostingAdapter
     from forecast.models.prophet_adapter import ProphetAdapter
     from forecast.models.statistical import StatisticalAdapter
 
-    return [StatisticalAdapter(n_jobs=n_jobs, dask=dask), ProphetAdapter(n_jobs=n_jobs),
-            GradientBoostingAdapter(contributions="approx", dask=dask)]
+    bounded = {} if max_train is None else {"max_train": max_train}
+    return [StatisticalAdapter(n_jobs=n_jobs, dask=dask, **bounded), ProphetAdapter(n_jobs=n_jobs, **bounded),
+            GradientBoostingAdapter(contributions="approx", dask=dask, **bounded)]
 
 
 def available_models() -> tuple[str, ...]:
@@ -71,6 +72,8 @@ class Forecaster:
         by_class: demand class -> candidate models of `auto` (default: `classify.CANDIDATES`).
         execution: `local` (this process) or `dask` (a Dask cluster; connects here).
         dask_address: the Dask scheduler for `dask`: `tcp://HOST:PORT`, or `local` for a LocalCluster.
+        max_train: the most recent observations per series every family fits on (default: each
+            family's own bound, two or three years of days).
 
     Raises:
         InvalidInputError: bad frequency or model names, `dask` without an address, or an unreachable cluster.
@@ -79,7 +82,7 @@ class Forecaster:
     def __init__(self, models: Sequence[str | ModelSpec] = (AUTO,), *, freq: str = "D", n_jobs: int = 1,
                  exog: dict[str, list[str]] | None = None,
                  by_class: Mapping[str, tuple[str, ...]] | None = None, execution: Execution = "local",
-                 dask_address: str | None = None) -> None:
+                 dask_address: str | None = None, max_train: int | None = None) -> None:
         if freq not in FREQUENCIES:
             raise InvalidInputError(f"frequency {freq!r} is not supported; use one of {', '.join(FREQUENCIES)}")
         from forecast.models.classify import CANDIDATES
@@ -87,13 +90,19 @@ class Forecaster:
         self.freq, self.exog, self.by_class = freq, exog or {}, dict(by_class or CANDIDATES)
         self.execution, self.dask_address = execution, dask_address
         self.dask = dask_engine(execution, dask_address)
-        self.adapters = _adapters(n_jobs, self.dask)
+        self.n_jobs, self.max_train = n_jobs, max_train
+        self.adapters = _adapters(n_jobs, self.dask, max_train)
         self.specs = [m if isinstance(m, ModelSpec) else ModelSpec(m) for m in models]
         known = {m for a in self.adapters for m in a.models}
         asked = [s.name for s in self.specs] + [m for names in self.by_class.values() for m in names]
         unknown = sorted({m for m in asked if m != AUTO and m not in known})
         if unknown:
             raise InvalidInputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))} or auto")
+
+    def with_memory(self, max_train: int) -> Forecaster:
+        """The same models and settings, fitting only the last `max_train` observations of each series."""
+        return Forecaster(self.specs, freq=self.freq, n_jobs=self.n_jobs, exog=self.exog, by_class=self.by_class,
+                          execution=self.execution, dask_address=self.dask_address, max_train=max_train)
 
     def keeping_families(self) -> tuple[str, ...]:
         """The families that return their fitted models and can forecast from them again."""
@@ -119,7 +128,8 @@ class Forecaster:
         if h <= 0:
             raise InvalidInputError(f"horizon must be positive, got {h}")
         classes = classify_demand(history).select("unique_id", "demand_class")
-        candidates = self._candidates(classes, self.by_class)
+        candidates = _without_bandless(self._candidates(classes, self.by_class), history, self.adapters, h=h,
+                                       freq=self.freq)
         reused = (pl.DataFrame(schema={"unique_id": pl.String, "model": pl.String}) if chosen_before is None
                   else candidates.join(chosen_before.select("unique_id", "model"), on=["unique_id", "model"]))
         fresh = candidates.join(reused, on="unique_id", how="anti")
@@ -281,6 +291,24 @@ class Forecaster:
         joined = predicted.join(test.select("unique_id", "ds", "y"), on=["unique_id", "ds"])
         return joined.group_by("unique_id", asked_model().alias("model")).agg(
             (pl.col("yhat") - pl.col("y")).abs().mean().alias("holdout_mae")), fitted
+
+
+def _without_bandless(candidates: pl.DataFrame, history: pl.DataFrame, adapters: Sequence[ModelAdapter], *, h: int,
+                      freq: str) -> pl.DataFrame:
+    """`candidates` without a global model for the series too short for its intervals, where they have
+    another candidate: one such series would leave every series of the global model without bands."""
+    for adapter in adapters:
+        needs = getattr(adapter, "rows_for_intervals", None)
+        if needs is None:
+            continue
+        mine = pl.col("model").is_in(list(adapter.models))
+        short = history.group_by("unique_id").len().filter(pl.col("len") < needs(h=h, freq=freq))
+        drop = short.join(candidates.filter(~mine), on="unique_id", how="semi")["unique_id"]
+        if len(drop):
+            logger.info("%d series are too short for %s's intervals (%d rows): chosen among the other candidates",
+                        len(drop), "/".join(adapter.models), needs(h=h, freq=freq))
+            candidates = candidates.filter(~(mine & pl.col("unique_id").is_in(drop.implode())))
+    return candidates
 
 
 def _merge_kept(older: Mapping[str, Any], newer: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_fra
 from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
 from forecast.pipeline.reconcile import METHODS, base_forecasts, calibrated
 from forecast.pipeline.reconcile import reconcile as reconcile_totals
+from forecast.pipeline.shock import ShockRules, check_shocks, flagged_ids, shock_forecast, subset
 from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models, slices_chosen
 from forecast.storage import forecast_repo, model_state_repo
 from forecast.storage.engine import session_scope
@@ -64,6 +65,8 @@ class RunReport:
     holdout), and with `reselect_days` slices_made_on (slice -> cutoff of the holdout that chose it)."""
     cold_start: dict[str, Any] = field(default_factory=dict)
     """With cold start: new_series (forecast from analogues), blended_series, without_analogues."""
+    shock: dict[str, Any] = field(default_factory=dict)
+    """With the shock policy: flagged regions (region -> raised_on, reason, series, models) and the rules."""
     reconciliation: dict[str, Any] = field(default_factory=dict)
     """When reconciled: method, chosen_by (asked, a backtest, or the default) and nodes (aggregate nodes)."""
     refits: dict[str, Any] = field(default_factory=dict)
@@ -82,7 +85,7 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
                  ensemble_size: int = 3, by_class: Mapping[str, tuple[str, ...]] | None = None,
                  execution: Execution = "local", dask_address: str | None = None,
                  reselect_days: int = 0, refit_days: int = 0, reconcile: str | None = None,
-                 cold_start: bool = False) -> RunReport:
+                 cold_start: bool = False, shock: ShockRules | None = None) -> RunReport:
     """Forecast every SKU x region from the sales and signals known at `cutoff` and publish the run.
 
     Args:
@@ -109,6 +112,9 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
         cold_start: also forecast SKUs without sales that a livestream features in the horizon, and
             blend short histories with their analogues' forecasts (`cold_start.cold_start`); what it
             did is in the run's config (`cold_start`).
+        shock: check every region for a regional shock at `cutoff` (`shock.check_shocks`, stored in
+            `shock_check`) and forecast the series of flagged regions with these rules' short-memory
+            settings and wider bands; the flagged regions are in the run's config (`shock`).
 
     Raises:
         InvalidInputError: no sales, bad horizon, unknown models, or an unusable Dask engine (nothing is written).
@@ -144,6 +150,8 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
             config["reconciliation"] = _reconciliation(session=session, asked=reconcile)
         if cold_start:
             config["cold_start"] = True
+        if shock is not None:
+            config["shock"] = {"rules": shock.to_dict()}
         earlier = None if choice is not None else earlier_choice(session=session, config=config, cutoff=cutoff,
                                                                  days=reselect_days)
         kept = {} if choice is not None else kept_models(session=session, config=config, cutoff=cutoff,
@@ -154,7 +162,8 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
     try:
         _execute(engine, forecaster, report, cutoff=cutoff, horizon=horizon, progress=progress, publish=publish,
                  choice=choice, n_jobs=n_jobs, earlier=earlier, kept=kept, refit=refit_days == 0,
-                 reselect_days=reselect_days, reconciliation=config.get("reconciliation"), cold=cold_start)
+                 reselect_days=reselect_days, reconciliation=config.get("reconciliation"), cold=cold_start,
+                 shock=shock)
     except BaseException as exc:
         with session_scope(engine) as session:
             forecast_repo.fail_run(session=session, run_id=run.id, error=f"{type(exc).__name__}: {exc}",
@@ -173,7 +182,7 @@ def _tick(progress: Progress | None, stage: str, stages: dict[str, float], start
 def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutoff: dt.date, horizon: int,
              progress: Progress | None, publish: bool, choice: BacktestChoice | None, n_jobs: int,
              earlier: EarlierChoice | None, kept: dict[str, KeptModel], refit: bool, reselect_days: int,
-             reconciliation: dict[str, Any] | None, cold: bool) -> None:
+             reconciliation: dict[str, Any] | None, cold: bool, shock: ShockRules | None) -> None:
     started, stages = time.perf_counter(), report.stage_seconds
     with session_scope(engine) as session:
         panel = signal_features(session=session, cutoff=cutoff, horizon=horizon)
@@ -185,8 +194,19 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     kept = {family: _renamed(k, {key: uid for uid, key in keys.items()}) for family, k in kept.items()}
     chosen_before = None if earlier is None else earlier.pairs.join(series, on=["sku", "region"]).select(
         "unique_id", "model")
-    result = _forecast(forecaster, frames, horizon=horizon, choice=choice, n_jobs=n_jobs, chosen_before=chosen_before,
+    checks = None
+    if shock is not None:
+        with session_scope(engine) as session:
+            checks = check_shocks(session=session, frames=frames, cutoff=cutoff, rules=shock, horizon=horizon)
+    flagged = flagged_ids(series, checks) if checks is not None else series["unique_id"].clear()
+    result = _forecast(forecaster, subset(frames, flagged, keep=False) if len(flagged) else frames, horizon=horizon,
+                       choice=choice, n_jobs=n_jobs, chosen_before=chosen_before,
                        kept={family: k.model for family, k in kept.items()}, refit=refit)
+    if len(flagged):  # the flagged regions' series apart, with the shock settings (the kept models are the others')
+        shocked = shock_forecast(forecaster, subset(frames, flagged), h=horizon, rules=shock)
+        result = replace(_combined(result, shocked), kept=result.kept)
+    if checks is not None:
+        report.shock = _shock_report(checks, series, result.selection, shock)
     _tick(progress, "models", stages, started)
     report.refits = _refits(forecaster, result, kept)
     if choice is None:
@@ -217,6 +237,8 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
             forecast_repo.record_config(session=session, run_id=report.run_id, selection=report.selection)
         if report.cold_start:
             forecast_repo.record_config(session=session, run_id=report.run_id, cold_start=report.cold_start)
+        if report.shock:
+            forecast_repo.record_config(session=session, run_id=report.run_id, shock=report.shock)
         forecast_repo.record_config(session=session, run_id=report.run_id, refits=report.refits)
         for family, model in result.kept.items():
             if family not in kept or model is not kept[family].model:  # fitted in this run
@@ -319,9 +341,25 @@ def _forecast(forecaster: Forecaster, frames: ModelFrames, *, horizon: int, choi
     rest = frames.series.join(chosen.selection.select("unique_id"), on="unique_id", how="anti")["unique_id"]
     if rest.is_empty():
         return chosen
-    keep = pl.col("unique_id").is_in(rest.implode())
-    others = forecaster.forecast(frames.history.filter(keep), frames.future.filter(keep), h=horizon, refit=refit)
-    parts = [r.contributions for r in (chosen, others) if r.contributions is not None]
-    return ForecastResult(pl.concat([chosen.forecasts, others.forecasts]).sort("unique_id", "ds"),
+    others_frames = subset(frames, rest)
+    return _combined(chosen, forecaster.forecast(others_frames.history, others_frames.future, h=horizon, refit=refit))
+
+
+def _combined(first: ForecastResult, second: ForecastResult) -> ForecastResult:
+    """The forecasts, contributions and choices of two results for different series (kept models: none)."""
+    parts = [r.contributions for r in (first, second) if r.contributions is not None]
+    return ForecastResult(pl.concat([first.forecasts, second.forecasts]).sort("unique_id", "ds"),
                           pl.concat(parts) if parts else None,
-                          pl.concat([chosen.selection, others.selection], how="diagonal_relaxed"))
+                          pl.concat([first.selection, second.selection], how="diagonal_relaxed"))
+
+
+def _shock_report(checks: pl.DataFrame, series: pl.DataFrame, selection: pl.DataFrame,
+                  rules: ShockRules) -> dict[str, Any]:
+    """The run's `shock` config: the rules and, per flagged region, since when, why, its series and their models."""
+    regions = {}
+    models = selection.join(series.select("unique_id", "region"), on="unique_id")
+    for row in checks.filter("active").iter_rows(named=True):
+        chosen = models.filter(pl.col("region") == row["region"]).group_by("model").len().sort("model")
+        regions[row["region"]] = {"raised_on": row["raised_on"].isoformat(), "reason": row["reason"],
+                                  "series": int(chosen["len"].sum()), "models": dict(chosen.iter_rows())}
+    return {"rules": rules.to_dict(), "regions": regions}

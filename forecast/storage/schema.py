@@ -59,6 +59,7 @@ __all__ = [
     "RejectedRow",
     "Sales",
     "SalesHistory",
+    "ShockCheck",
     "SignalPayload",
     "Sku",
 ]
@@ -742,3 +743,28 @@ class ModelState(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (UniqueConstraint("run_id", "family", name="one_per_run_and_family"),)
+
+
+class ShockCheck(Base):
+    """One region's regional-shock flag as checked on a day (forecast/pipeline/shock.py).
+
+    `triggered` says whether a trigger fired on `checked_on` (case counts rising by at least the
+    threshold, or many of the region's forecasts breaking out of their bands); `active` whether the
+    flag is up (a trigger within the hold period). `reason` is the line planners read.
+    """
+
+    __tablename__ = "shock_check"
+
+    checked_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    region_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    triggered: Mapped[bool] = mapped_column(Boolean)
+    cases_week_per_100k: Mapped[float | None] = mapped_column(Double)
+    case_rise: Mapped[float | None] = mapped_column(Double)
+    breakout_series: Mapped[int | None] = mapped_column(Integer)
+    breakout_share: Mapped[float | None] = mapped_column(Double)
+    breakout_above: Mapped[float | None] = mapped_column(Double)
+    raised_on: Mapped[dt.date | None] = mapped_column(Date)
+    last_trigger: Mapped[dt.date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
 from forecast.pipeline.run import run_forecast
+from forecast.pipeline.shock import ShockRules
 from forecast.settings import get_settings
 from forecast.storage import forecast_repo, override_repo, user_repo
 from forecast.storage.engine import session_scope
@@ -88,6 +89,19 @@ def test_overview_shows_the_published_run_and_totals(published: int, loaded: Eng
         forecast = forecast_repo.read_published(session=session)["yhat"].sum()
     assert totals["forecast"].sum() == pytest.approx(forecast)
     assert app.info[0].value.startswith("No scheduled job has run yet")
+    assert app.success[0].value.startswith("No region is flagged")
+
+
+def test_overview_shows_a_flagged_region_why_and_what_the_run_changed(published: int, loaded: Engine) -> None:
+    rising = dt.date(2024, 11, 7)  # the small scenario's R02 cases are rising fast (tests/pipeline/test_shock.py)
+    run = run_forecast(loaded, horizon=14, models=["SeasonalNaive"], cutoff=rising, shock=ShockRules()).run_id
+    app = _app()
+    assert app.error[0].value.startswith("Regional shock flagged in 1 region(s): R02.")
+    shocks = next(d.value for d in app.dataframe if "why" in d.value.columns)
+    row = shocks.set_index("region").loc["R02"]
+    assert row["flag"] == "raised" and str(row["since"])[:10] == rising.isoformat() and row["case_rise"] > 10
+    assert row["why"].startswith("cases ") and "(threshold +10)" in row["why"]
+    assert row["run_changed"] == f"run {run}: fits the last 112 days (not 2-3 years), bands x1.5; SeasonalNaive 9"
 
 
 def test_explorer_draws_one_series_with_its_bands(published: int) -> None:

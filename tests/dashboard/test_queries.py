@@ -105,7 +105,9 @@ def test_exceptions_list_the_largest_changes_and_the_worst_tracked_series(loaded
         values = pl.DataFrame(session.execute(select(ForecastValue.run_id, ForecastValue.day, ForecastValue.yhat).where(
             ForecastValue.sku_id == top["sku"], ForecastValue.region_id == top["region"])).all(),
             schema=["run_id", "day", "yhat"], orient="row")
-    overlap = values.filter(pl.col("day").is_in(values.filter(pl.col("run_id") == early)["day"].implode()))
+    shared = set(values.filter(pl.col("run_id") == early)["day"]) & set(values.filter(pl.col("run_id") == late)["day"])
+    assert len(shared) == 14  # both runs over the days both cover, not the earlier run's whole horizon
+    overlap = values.filter(pl.col("day").is_in(list(shared)))
     assert top["now"] == pytest.approx(overlap.filter(pl.col("run_id") == late)["yhat"].sum())
     assert top["previous"] == pytest.approx(overlap.filter(pl.col("run_id") == early)["yhat"].sum())
     poor = found["poor_accuracy"]

@@ -67,3 +67,21 @@ def test_the_chosen_fit_is_carried_from_the_holdout_through_its_last_days_unless
 def test_unknown_candidates_are_refused_up_front() -> None:
     with pytest.raises(InvalidInputError, match="unknown model.*NotAModel"):
         Forecaster(["auto"], by_class={**BY_CLASS, "smooth": ("NotAModel",)})
+
+
+def test_a_series_too_short_for_xgboosts_bands_is_not_its_candidate_so_the_others_keep_their_bands(
+        caplog: pytest.LogCaptureFixture) -> None:
+    panel, h = _panel(), 28  # 181 days each; XGBoost's conformal bands need 2 x 28 + 35 = 91
+    launched = panel.filter(pl.col("unique_id") == "smooth", pl.col("ds") > dt.date(2024, 4, 10)).with_columns(
+        pl.lit("launched").alias("unique_id"))  # 80 days
+    both = pl.concat([panel, launched])
+    with caplog.at_level("INFO", logger="forecast.pipeline.forecaster"):
+        result = Forecaster(["SeasonalNaive", "XGBoost"], exog={"mlforecast": []}).forecast(both, None, h=h)
+    assert "1 series are too short for XGBoost's intervals (91 rows)" in caplog.text
+    assert dict(result.selection.select("unique_id", "model").iter_rows())["launched"] == "SeasonalNaive"
+    xgb = Forecaster(["XGBoost"], exog={"mlforecast": []})
+    banded = xgb.forecast(panel, None, h=h).forecasts
+    assert (banded["hi80"] > banded["lo80"]).any()
+    alone = xgb.forecast(both, None, h=h)  # its only candidate: still forecast, without bands as before
+    assert alone.selection["model"].to_list() == ["XGBoost"] * 3
+    assert (alone.forecasts["hi80"] == alone.forecasts["yhat"]).all()

@@ -17,7 +17,7 @@ from forecast.storage.schema import JobRun
 from scheduler.service import SchedulerService
 
 QUIET = {"DEMAND_SCHEDULE_" + job.upper(): "" for job in ("sales_pull", "signals_pull", "forecast", "backtest",
-                                                          "accuracy")}
+                                                          "accuracy", "shocks")}
 
 
 @pytest.fixture
