@@ -3,11 +3,13 @@
 Run: `make bench-shock-policy` or `.venv/bin/python benchmarks/shock_policy.py [--data demo iowa]`.
 
 At every origin each region is checked with the service's own detector (`forecast.pipeline.shock`):
-case counts as known at the origin, and the residuals of the previous origin's forecasts over the
-last days (the breakout trigger). Every series is forecast with the normal settings ("off"); the
-series of flagged regions are also forecast with the policy ("on": `shock_forecast`, the same
-function a run calls: short-memory fit and widened bands). Both are scored on the same series and
-windows, the flagged ones.
+case counts as known at the origin, and the residuals of the previous origin's published forecasts
+(the default policy's) over the last days (the breakout trigger). Every series is forecast with the
+normal settings ("off"), and the series of flagged regions also with the policy's two parts, alone
+and together, through the functions a run calls: "wider bands" (`widened`: half-widths x 1.5),
+"short memory" (`short_memory_forecast`: every model refitted on the last `--window` days, the
+flagged series apart) and "short memory + wider bands". All are scored on the same series and
+windows.
 
 - demo: seed 11, 25 SKUs x 8 regions, 3 years, one staggered epidemic wave per region; origins every
   `--every` days from 16 weeks before the first region's peak to 8 weeks after the last, 28-day
@@ -18,8 +20,8 @@ windows, the flagged ones.
   (NYT, parsed by the service) as a monthly mean of daily new cases per 100k; the policy fits the last
   `--iowa-window` months; flags hold for 45 days (one more monthly check).
 
-Prints WAPE, bias and 80%/95% coverage, off and on, on the flagged series-windows (and on all of
-them: unflagged ones are the same both ways); writes benchmarks/results/shock_policy.json.
+Prints WAPE, bias and 80%/95% coverage of each policy on the flagged series-windows (and on wider
+sets, where unflagged windows are the same under every policy); writes benchmarks/results/shock_policy.json.
 """
 
 from __future__ import annotations
@@ -43,12 +45,13 @@ from benchmarks.common import load_demo, machine  # noqa: E402
 from benchmarks.signals_shock import DATA, monthly_cases, sales_panel  # noqa: E402
 from forecast.features import signal_features  # noqa: E402
 from forecast.pipeline.forecaster import Forecaster  # noqa: E402
-from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, model_frames, series_ids  # noqa: E402
-from forecast.pipeline.shock import ShockRules, detect_shocks, flagged_ids, shock_forecast, subset  # noqa: E402
+from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, model_frames, series_ids, subset  # noqa: E402
+from forecast.pipeline.shock import ShockRules, detect_shocks, flagged_ids, short_memory_forecast, widened  # noqa: E402
 from forecast.storage.engine import make_engine, session_scope  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "shock_policy.json"
 HORIZON = 28
+POLICIES = ("off", "wider bands", "short memory", "short memory + wider bands")
 
 
 def _score(frame: pl.DataFrame) -> dict[str, float]:
@@ -75,14 +78,18 @@ def _roll(origins: list[dt.date], frames_at, forecaster: Forecaster, rules: Shoc
                                previous=previous)
         flagged = flagged_ids(frames.series, checks)
         off = forecaster.forecast(frames.history, frames.future, h=h).forecasts
-        on = off.filter(~pl.col("unique_id").is_in(flagged.implode()))
+        short = off
         if len(flagged):
-            on = pl.concat([on, shock_forecast(forecaster, subset(frames, flagged), h=h, rules=rules).forecasts])
-        for policy, fc in (("off", off), ("on", on)):
+            memory = short_memory_forecast(forecaster, subset(frames, flagged), h=h, rules=rules).forecasts
+            short = pl.concat([off.filter(~pl.col("unique_id").is_in(flagged.implode())), memory]).sort("unique_id", "ds")
+        variants = {"off": off, "wider bands": widened(off, rules, flagged), "short memory": short,
+                    "short memory + wider bands": widened(short, rules, flagged)}
+        for policy, fc in variants.items():
             rows.append(fc.join(actuals, on=["unique_id", "ds"]).with_columns(
                 pl.lit(origin).alias("origin"), pl.lit(policy).alias("policy"),
                 pl.col("unique_id").is_in(flagged.implode()).alias("flagged")))
-        earlier = on.select("unique_id", "ds", "lo80", "hi80")  # what the service published at this origin
+        # what the service publishes by default, whose bands the next origin's breakout trigger reads
+        earlier = variants["wider bands"].select("unique_id", "ds", "lo80", "hi80")
         previous = checks
         checks_log += [{"origin": origin.isoformat(), **{k: (v.isoformat() if isinstance(v, dt.date) else v)
                                                          for k, v in r.items()}}
@@ -95,7 +102,7 @@ def _roll(origins: list[dt.date], frames_at, forecaster: Forecaster, rules: Shoc
 def _table(scored: pl.DataFrame, data: str, groups: dict[str, pl.Expr]) -> list[dict]:
     out = []
     for name, keep in groups.items():
-        for policy in ("off", "on"):
+        for policy in POLICIES:
             part = scored.filter(keep & (pl.col("policy") == policy))
             out.append({"data": data, "rows_of": name, "policy": policy,
                         "windows": part.select("origin", "unique_id").unique().height, **_score(part)})
@@ -123,7 +130,7 @@ def demo(args: argparse.Namespace) -> tuple[list[dict], dict]:
             return frames, actuals.filter(pl.col("ds") > origin)
 
         forecaster = Forecaster(args.models, n_jobs=args.n_jobs, exog=DEFAULT_EXOG)
-        scored, checks = _roll(origins, frames_at, forecaster, ShockRules(), h=HORIZON, log="demo")
+        scored, checks = _roll(origins, frames_at, forecaster, ShockRules(window=args.window), h=HORIZON, log="demo")
         engine.dispose()
     wave = pl.col("origin").is_between(peaks[0] - dt.timedelta(weeks=6), peaks[-1] + dt.timedelta(weeks=4))
     rows = _table(scored, "demo", {"flagged": pl.col("flagged"), "all": pl.lit(True),
@@ -173,6 +180,7 @@ def main() -> None:
     parser.add_argument("--data", nargs="*", default=["demo", "iowa"], choices=["demo", "iowa"])
     parser.add_argument("--models", nargs="*", default=["AutoETS", "XGBoost"], help="demo models (chosen per series)")
     parser.add_argument("--every", type=int, default=7, help="days between demo origins")
+    parser.add_argument("--window", type=int, default=112, help="days a flagged demo series fits on (short memory)")
     parser.add_argument("--iowa-window", type=int, default=24, help="months a flagged Iowa series fits on")
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
@@ -183,7 +191,7 @@ def main() -> None:
     for name in args.data:
         part_rows, details[name] = (demo if name == "demo" else iowa)(args)
         rows += part_rows
-    payload = {"machine": machine(), "rules": ShockRules().to_dict(), "iowa_window_months": args.iowa_window,
+    payload = {"machine": machine(), "rules": ShockRules(window=args.window).to_dict(), "iowa_window_months": args.iowa_window,
                "demo_models": args.models, "seconds": round(time.perf_counter() - started, 1), "rows": rows,
                "details": details}
     RESULTS.parent.mkdir(exist_ok=True)

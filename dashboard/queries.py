@@ -495,7 +495,8 @@ def shock_flags(engine: Engine) -> pl.DataFrame:
     recent = checks.filter(pl.col("active") | (pl.col("reason") != "") & (
         pl.col("checked_on") > pl.col("checked_on").max() - dt.timedelta(days=28)))
     rules, regions = shock.get("rules", {}), shock.get("regions", {})
-    changed = {r: (f"run {run.id}: fits the last {rules['window']} days (not 2-3 years), bands x{rules['band_factor']:g}; "
+    memory = f"fits the last {rules['window']} days (not 2-3 years), " if rules.get("window") else ""
+    changed = {r: (f"run {run.id}: {memory}bands x{rules['band_factor']:g}; "
                    + ", ".join(f"{m} {n}" for m, n in v["models"].items())) for r, v in regions.items()}
     flag = (pl.when(~pl.col("active")).then(pl.lit("cleared")).when("triggered").then(pl.lit("raised"))
             .otherwise(pl.lit("held")))

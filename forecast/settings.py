@@ -110,8 +110,9 @@ class Settings(BaseSettings):
     """... or when this share of its series' last 7 days fell outside their 80% bands (5+ series)."""
     shock_hold_days: int = Field(default=14, ge=1)
     """A flag clears after this many days without a trigger."""
-    shock_window_days: int = Field(default=112, ge=28)
-    """Days of history a flagged region's models fit on (instead of two or three years)."""
+    shock_window_days: int = Field(default=0, ge=0)
+    """Days of history a flagged region's models fit on instead of two or three years (short memory;
+    at least 112 keeps XGBoost's intervals); 0, the default, keeps the normal memory."""
     shock_band_factor: float = Field(default=1.5, ge=1, allow_inf_nan=False)
     """A flagged region's band half-widths are multiplied by this."""
     n_jobs: int = 1

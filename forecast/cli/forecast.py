@@ -90,8 +90,9 @@ def run(
         how += (f"; cold start: {report.cold_start['new_series']} new series from similar SKUs, "
                 f"{report.cold_start['blended_series']} short ones blended")
     if report.shock.get("regions"):
-        how += (f"; regional shock in {', '.join(report.shock['regions'])}: their series fit on the last "
-                f"{report.shock['rules']['window']} days, bands x{report.shock['rules']['band_factor']:g}")
+        rules = report.shock["rules"]
+        memory = f"fit on the last {rules['window']} days, " if rules["window"] else ""
+        how += f"; regional shock in {', '.join(report.shock['regions'])}: {memory}bands x{rules['band_factor']:g}"
     if report.reconciliation:
         how += (f"; reconciled with {report.reconciliation['nodes']} category/region/total nodes by "
                 f"{report.reconciliation['method']} ({report.reconciliation['chosen_by']})")

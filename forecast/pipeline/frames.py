@@ -14,7 +14,8 @@ import polars as pl
 
 from forecast.features import FEATURE_COLUMNS
 
-__all__ = ["DEFAULT_EXOG", "MODEL_FEATURES", "NUMERIC_FEATURES", "ModelFrames", "keyed", "model_frames", "series_ids"]
+__all__ = ["DEFAULT_EXOG", "MODEL_FEATURES", "NUMERIC_FEATURES", "ModelFrames", "keyed", "model_frames", "series_ids",
+           "subset"]
 
 TEXT_FEATURES = ("ls_host",)
 """String features a model may encode itself (XGBoost: category codes); `cal_names` is for people."""
@@ -59,6 +60,13 @@ def model_frames(panel: pl.DataFrame, *, cutoff: dt.date, series: pl.DataFrame |
         frame.filter(pl.col("ds") <= cutoff).select("unique_id", "ds", "y", *MODEL_FEATURES),
         frame.filter(pl.col("ds") > cutoff).select("unique_id", "ds", *MODEL_FEATURES)])
     return ModelFrames(series, history, future)
+
+
+def subset(frames: ModelFrames, ids: pl.Series, *, keep: bool = True) -> ModelFrames:
+    """`frames` with only the series of `ids` (or, with `keep=False`, all but them)."""
+    inside = pl.col("unique_id").is_in(ids.implode())
+    rows = inside if keep else ~inside
+    return ModelFrames(frames.series.filter(rows), frames.history.filter(rows), frames.future.filter(rows))
 
 
 def keyed(frame: pl.DataFrame, series: pl.DataFrame, *columns: str) -> pl.DataFrame:

@@ -25,11 +25,11 @@ from forecast.models.base import ModelSpec, PerSeriesFits
 from forecast.models.distributed import Execution
 from forecast.pipeline.cold_start import cold_start as cold_start_series
 from forecast.pipeline.forecaster import Forecaster, ForecastResult
-from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
+from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames, subset
 from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
 from forecast.pipeline.reconcile import METHODS, base_forecasts, calibrated
 from forecast.pipeline.reconcile import reconcile as reconcile_totals
-from forecast.pipeline.shock import ShockRules, check_shocks, flagged_ids, shock_forecast, subset
+from forecast.pipeline.shock import ShockRules, check_shocks, flagged_ids, short_memory_forecast, widened
 from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models, slices_chosen
 from forecast.storage import forecast_repo, model_state_repo
 from forecast.storage.engine import session_scope
@@ -199,12 +199,15 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
         with session_scope(engine) as session:
             checks = check_shocks(session=session, frames=frames, cutoff=cutoff, rules=shock, horizon=horizon)
     flagged = flagged_ids(series, checks) if checks is not None else series["unique_id"].clear()
-    result = _forecast(forecaster, subset(frames, flagged, keep=False) if len(flagged) else frames, horizon=horizon,
+    apart = len(flagged) > 0 and shock.window > 0
+    result = _forecast(forecaster, subset(frames, flagged, keep=False) if apart else frames, horizon=horizon,
                        choice=choice, n_jobs=n_jobs, chosen_before=chosen_before,
                        kept={family: k.model for family, k in kept.items()}, refit=refit)
-    if len(flagged):  # the flagged regions' series apart, with the shock settings (the kept models are the others')
-        shocked = shock_forecast(forecaster, subset(frames, flagged), h=horizon, rules=shock)
+    if apart:  # the flagged regions' series with short memory (the kept models are the others')
+        shocked = short_memory_forecast(forecaster, subset(frames, flagged), h=horizon, rules=shock)
         result = replace(_combined(result, shocked), kept=result.kept)
+    if len(flagged):
+        result = replace(result, forecasts=widened(result.forecasts, shock, flagged))
     if checks is not None:
         report.shock = _shock_report(checks, series, result.selection, shock)
     _tick(progress, "models", stages, started)

@@ -8,11 +8,12 @@ A region is *triggered* on a day when either
   forecast made before them (a calibrated band leaves about 20% outside).
 
 A flag is raised on the first trigger and held until `hold_days` pass without one. While a region is
-flagged its series are forecast with short-memory settings (`shock_forecast`): every model fits only
-the last `window` observations, so level and slope come from the recent weeks, and XGBoost keeps
-only the lags and rolling windows that fit in them (the immediate variables: last days' and weeks'
-sales and the signals); and the bands are widened by `band_factor`. Written by hand: no forecasting
-library we use detects regime changes across many series or switches settings per region.
+flagged, its series' bands are widened by `band_factor` (`widened`) and, with a `window`, they are
+forecast with short memory (`short_memory_forecast`): every model fits only the last `window`
+observations, so level and slope come from the recent weeks, and XGBoost keeps only the lags and
+rolling windows that fit in them (the immediate variables: last days' and weeks' sales and the
+signals). Written by hand: no forecasting library we use detects regime changes across many series
+or switches settings per region.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from forecast.storage.engine import session_scope
 from forecast.storage.schema import Sales
 
 __all__ = ["CHECK_SCHEMA", "ShockRules", "breakouts", "case_rise", "check_shocks", "check_shocks_at", "detect_shocks",
-           "flagged_ids", "shock_forecast", "subset", "widened"]
+           "flagged_ids", "short_memory_forecast", "widened"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,10 @@ class ShockRules:
     """Days of residuals the breakout trigger reads."""
     hold_days: int = 14
     """A flag clears after this many days without a trigger."""
-    window: int = 112
-    """Observations per series a flagged region's models fit on (16 weeks: XGBoost's conformal
-    intervals need 2 windows of 28 days beyond its 35-day lookback)."""
+    window: int = 0
+    """Observations per series a flagged region's models fit on (112 = 16 weeks is the shortest that
+    leaves XGBoost's conformal intervals 2 windows of 28 days beyond its 35-day lookback); 0 keeps
+    the normal memory. Off by default: the backtest (benchmarks/shock_policy.py) found it less accurate."""
     band_factor: float = 1.5
     """Half-widths of a flagged region's 80% and 95% bands are multiplied by this."""
 
@@ -81,9 +83,11 @@ class ShockRules:
         for name in ("case_rise", "breakout_share", "band_factor"):
             if not getattr(self, name) > 0:
                 raise InvalidInputError(f"shock {name} must be positive, got {getattr(self, name)}")
-        for name in ("min_series", "lookback", "hold_days", "window"):
+        for name in ("min_series", "lookback", "hold_days"):
             if getattr(self, name) < 1:
                 raise InvalidInputError(f"shock {name} must be at least 1, got {getattr(self, name)}")
+        if self.window < 0:
+            raise InvalidInputError(f"shock window must be 0 (normal memory) or a number of days, got {self.window}")
 
     def to_dict(self) -> dict[str, float | int]:
         """Plain dict for a run's config."""
@@ -192,16 +196,13 @@ def flagged_ids(series: pl.DataFrame, checks: pl.DataFrame) -> pl.Series:
     return series.join(active, on="region", how="semi")["unique_id"]
 
 
-def subset(frames: ModelFrames, ids: pl.Series, *, keep: bool = True) -> ModelFrames:
-    """`frames` with only the series of `ids` (or, with `keep=False`, all but them)."""
+def widened(forecasts: pl.DataFrame, rules: ShockRules, ids: pl.Series | None = None) -> pl.DataFrame:
+    """`forecasts` with their bands' half-widths times `rules.band_factor` (only the series of `ids` when given)."""
+    factors = dict.fromkeys(LEVELS, rules.band_factor)
+    if ids is None:
+        return rescale_bands(forecasts, factors)
     inside = pl.col("unique_id").is_in(ids.implode())
-    rows = inside if keep else ~inside
-    return ModelFrames(frames.series.filter(rows), frames.history.filter(rows), frames.future.filter(rows))
-
-
-def widened(forecasts: pl.DataFrame, rules: ShockRules) -> pl.DataFrame:
-    """`forecasts` with their bands' half-widths times `rules.band_factor`."""
-    return rescale_bands(forecasts, dict.fromkeys(LEVELS, rules.band_factor))
+    return pl.concat([rescale_bands(forecasts.filter(inside), factors), forecasts.filter(~inside)]).sort("unique_id", "ds")
 
 
 def check_shocks(*, session: Session, frames: ModelFrames, cutoff: dt.date, rules: ShockRules,
@@ -238,7 +239,9 @@ def check_shocks_at(engine: Engine, *, rules: ShockRules, cutoff: dt.date | None
         return check_shocks(session=session, frames=frames, cutoff=cutoff, rules=rules)
 
 
-def shock_forecast(forecaster: Forecaster, frames: ModelFrames, *, h: int, rules: ShockRules) -> ForecastResult:
-    """Forecasts of `frames` (a flagged region's series) with short-memory settings and widened bands."""
+def short_memory_forecast(forecaster: Forecaster, frames: ModelFrames, *, h: int, rules: ShockRules) -> ForecastResult:
+    """Forecasts of `frames` (flagged regions' series) by `forecaster`'s models fitted on the last
+    `rules.window` observations only (XGBoost on these series alone; the model chosen again on a
+    holdout inside the window)."""
     result = forecaster.with_memory(rules.window).forecast(frames.history, frames.future, h=h, refit=True)
-    return replace(result, forecasts=widened(result.forecasts, rules), kept={})
+    return replace(result, kept={})

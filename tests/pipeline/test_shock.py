@@ -97,8 +97,8 @@ def test_a_flag_holds_without_triggers_for_the_hold_days_then_clears() -> None:
 
 
 def test_bad_rules_are_refused_with_the_setting_named() -> None:
-    with pytest.raises(InvalidInputError, match="shock window must be at least 1, got 0"):
-        ShockRules(window=0)
+    with pytest.raises(InvalidInputError, match=r"shock window must be 0 \(normal memory\) or a number of days, got -1"):
+        ShockRules(window=-1)
     with pytest.raises(InvalidInputError, match="shock case_rise must be positive, got -1"):
         ShockRules(case_rise=-1)
 
@@ -157,7 +157,7 @@ def test_forecasts_breaking_out_of_a_published_runs_bands_flag_their_region(load
 
 
 def test_a_run_forecasts_flagged_regions_with_short_memory_and_wider_bands(loaded: Engine) -> None:
-    rules = ShockRules(case_rise=50.0)  # on BOTH_RISING only R02's cases rise by 50 per 100k in a week
+    rules = ShockRules(case_rise=50.0, window=112)  # on BOTH_RISING only R02's cases rise by 50 per 100k in a week
     plain = run_forecast(loaded, horizon=14, models=["AutoETS"], cutoff=BOTH_RISING)
     shocked = run_forecast(loaded, horizon=14, models=["AutoETS"], cutoff=BOTH_RISING, shock=rules)
     assert list(shocked.shock["regions"]) == ["R02"] and plain.shock == {}
@@ -184,6 +184,21 @@ def test_a_run_forecasts_flagged_regions_with_short_memory_and_wider_bands(loade
 def _frames(engine: Engine, cutoff: dt.date, *, horizon: int) -> ModelFrames:
     with session_scope(engine) as session:
         return model_frames(signal_features(session=session, cutoff=cutoff, horizon=horizon), cutoff=cutoff)
+
+
+def test_by_default_a_flagged_region_keeps_its_forecasts_and_widens_its_bands(loaded: Engine) -> None:
+    rules = ShockRules(case_rise=50.0)
+    assert rules.window == 0
+    plain = _values(loaded, run_forecast(loaded, horizon=14, models=["AutoETS"], cutoff=BOTH_RISING).run_id)
+    shocked = run_forecast(loaded, horizon=14, models=["AutoETS"], cutoff=BOTH_RISING, shock=rules)
+    assert list(shocked.shock["regions"]) == ["R02"]
+    second = _values(loaded, shocked.run_id)
+    assert plain.drop("run_id", "lo95", "lo80", "hi80", "hi95").equals(second.drop("run_id", "lo95", "lo80", "hi80", "hi95"))
+    r01 = [f.filter(pl.col("region_id") == "R01").drop("run_id") for f in (plain, second)]
+    assert r01[0].equals(r01[1])
+    before, after = (f.filter(pl.col("region_id") == "R02") for f in (plain, second))
+    assert (after["hi95"] - after["yhat"]).to_list() == pytest.approx((1.5 * (before["hi95"] - before["yhat"])).to_list())
+    assert (after["hi80"] - after["yhat"]).to_list() == pytest.approx((1.5 * (before["hi80"] - before["yhat"])).to_list())
 
 
 def _values(engine: Engine, run_id: int) -> pl.DataFrame:
