@@ -102,8 +102,8 @@ class Settings(BaseSettings):
     """Forecast SKUs without sales that a livestream features in the horizon, and blend short
     histories (under 28 days), from similar SKUs' forecasts (forecast/pipeline/cold_start.py)."""
     forecast_shock_policy: bool = True
-    """Forecast the series of regions flagged for a regional shock with short-memory settings and
-    wider bands (forecast/pipeline/shock.py); the run checks every region first."""
+    """Each run checks every region for a regional shock first and widens the bands of flagged
+    regions' series (with `shock_window_days`, also fits them on recent days only; forecast/pipeline/shock.py)."""
     shock_case_rise: Positive = 10.0
     """A region is triggered when its week's new cases per 100k exceed the previous week's by this much."""
     shock_breakout_share: float = Field(default=0.5, gt=0, le=1)

@@ -40,17 +40,18 @@ else:
     table(last.select("job", "status", "scheduled_for", "finished_at", "rows", "message"), "job_health")
 
 st.subheader("Regional shocks")
-shocks = data.shock_flags()
+shocks, settings = data.shock_flags(), get_settings()
 flagged = shocks.filter(pl.col("flag") != "cleared") if not shocks.is_empty() else shocks
 if flagged.is_empty():
     st.success("No region is flagged: case counts are not rising fast and forecasts are holding their bands.")
 else:
-    st.error(f"Regional shock flagged in {flagged.height} region(s): {', '.join(flagged['region'])}. Their series are "
-             "forecast with short-memory settings and wider bands until the flag clears.")
+    memory = f" and fit on their last {settings.shock_window_days} days" if settings.shock_window_days else ""
+    st.error(f"Regional shock flagged in {flagged.height} region(s): {', '.join(flagged['region'])}. Their series' "
+             f"bands are widened x{settings.shock_band_factor:g}{memory} until the flag clears.")
 if not shocks.is_empty():
     table(shocks, "shock_flags")
 st.caption("A region is flagged when its new cases per 100k rise fast week on week, or when many of its series "
-           f"fall outside their 80% bands at once; the flag clears after {get_settings().shock_hold_days} days "
+           f"fall outside their 80% bands at once; the flag clears after {settings.shock_hold_days} days "
            "without either (`demand forecast shocks`).")
 
 st.subheader("Exceptions")

@@ -50,8 +50,8 @@ def run(
                                            "that a livestream features, and blend short histories, from similar "
                                            "SKUs (default DEMAND_FORECAST_COLD_START, on)."),
     shock: bool | None = typer.Option(None, "--shock/--no-shock", help="Check every region for a regional shock "
-                                      "and forecast flagged regions with short-memory settings and wider bands "
-                                      "(default DEMAND_FORECAST_SHOCK_POLICY, on)."),
+                                      "and widen flagged regions' bands (with DEMAND_SHOCK_WINDOW_DAYS, also fit "
+                                      "them on recent days only) (default DEMAND_FORECAST_SHOCK_POLICY, on)."),
     engine: str = ENGINE_OPTION,
     dask_address: str | None = DASK_ADDRESS_OPTION,
     json_output: bool = JSON_OPTION,

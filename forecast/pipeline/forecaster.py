@@ -90,7 +90,7 @@ class Forecaster:
         self.freq, self.exog, self.by_class = freq, exog or {}, dict(by_class or CANDIDATES)
         self.execution, self.dask_address = execution, dask_address
         self.dask = dask_engine(execution, dask_address)
-        self.n_jobs, self.max_train = n_jobs, max_train
+        self.n_jobs = n_jobs
         self.adapters = _adapters(n_jobs, self.dask, max_train)
         self.specs = [m if isinstance(m, ModelSpec) else ModelSpec(m) for m in models]
         known = {m for a in self.adapters for m in a.models}
@@ -295,18 +295,19 @@ class Forecaster:
 
 def _without_bandless(candidates: pl.DataFrame, history: pl.DataFrame, adapters: Sequence[ModelAdapter], *, h: int,
                       freq: str) -> pl.DataFrame:
-    """`candidates` without a global model for the series too short for its intervals, where they have
-    another candidate: one such series would leave every series of the global model without bands."""
+    """`candidates` without a global model for the series too short for its intervals (within the rows
+    it trains on), where they have another candidate: one such series would leave every series of the
+    global model without bands."""
     for adapter in adapters:
-        needs = getattr(adapter, "rows_for_intervals", None)
-        if needs is None:
+        if not hasattr(adapter, "rows_for_intervals"):
             continue
+        needs, limit = adapter.rows_for_intervals(h=h, freq=freq), getattr(adapter, "max_train", None)
         mine = pl.col("model").is_in(list(adapter.models))
-        short = history.group_by("unique_id").len().filter(pl.col("len") < needs(h=h, freq=freq))
-        drop = short.join(candidates.filter(~mine), on="unique_id", how="semi")["unique_id"]
+        rows = history.group_by("unique_id").len().with_columns(pl.col("len").clip(upper_bound=limit))
+        drop = rows.filter(pl.col("len") < needs).join(candidates.filter(~mine), on="unique_id", how="semi")["unique_id"]
         if len(drop):
             logger.info("%d series are too short for %s's intervals (%d rows): chosen among the other candidates",
-                        len(drop), "/".join(adapter.models), needs(h=h, freq=freq))
+                        len(drop), "/".join(adapter.models), needs)
             candidates = candidates.filter(~(mine & pl.col("unique_id").is_in(drop.implode())))
     return candidates
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from forecast.storage.bulk import insert_frame
@@ -13,8 +13,12 @@ from forecast.storage.schema import ForecastRun, ForecastValue, ShockCheck
 
 __all__ = ["earlier_bands", "latest_checks", "read_checks", "write_checks"]
 
-_COLUMNS = ("active", "triggered", "cases_week_per_100k", "case_rise", "breakout_series", "breakout_share",
-            "breakout_above", "raised_on", "last_trigger", "reason")
+_SCHEMA = {"checked_on": pl.Date, "region": pl.String, "active": pl.Boolean, "triggered": pl.Boolean,
+           "cases_week_per_100k": pl.Float64, "case_rise": pl.Float64, "breakout_series": pl.Int64,
+           "breakout_share": pl.Float64, "breakout_above": pl.Float64, "raised_on": pl.Date, "last_trigger": pl.Date,
+           "reason": pl.String}
+"""What the read functions return: the day and region of a check, then its columns (`_COLUMNS`)."""
+_COLUMNS = tuple(_SCHEMA)[2:]
 
 
 def write_checks(*, session: Session, checked_on: dt.date, checks: pl.DataFrame) -> int:
@@ -25,17 +29,11 @@ def write_checks(*, session: Session, checked_on: dt.date, checks: pl.DataFrame)
     return insert_frame(session, "shock_check", frame)
 
 
-def _frame(session: Session, statement) -> pl.DataFrame:
-    columns = ["checked_on", "region", *_COLUMNS]
-    rows = session.execute(statement).all()
-    schema = {"checked_on": pl.Date, "region": pl.String, "active": pl.Boolean, "triggered": pl.Boolean,
-              "cases_week_per_100k": pl.Float64, "case_rise": pl.Float64, "breakout_series": pl.Int64,
-              "breakout_share": pl.Float64, "breakout_above": pl.Float64, "raised_on": pl.Date,
-              "last_trigger": pl.Date, "reason": pl.String}
-    return pl.DataFrame(rows, schema=dict(zip(columns, schema.values(), strict=True)), orient="row")
+def _frame(session: Session, statement: Select) -> pl.DataFrame:
+    return pl.DataFrame(session.execute(statement).all(), schema=_SCHEMA, orient="row")
 
 
-def _selected():
+def _selected() -> Select:
     return select(ShockCheck.checked_on, ShockCheck.region_id, *(getattr(ShockCheck, c) for c in _COLUMNS))
 
 

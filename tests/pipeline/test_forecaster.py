@@ -82,6 +82,8 @@ def test_a_series_too_short_for_xgboosts_bands_is_not_its_candidate_so_the_other
     xgb = Forecaster(["XGBoost"], exog={"mlforecast": []})
     banded = xgb.forecast(panel, None, h=h).forecasts
     assert (banded["hi80"] > banded["lo80"]).any()
+    bounded = Forecaster(["SeasonalNaive", "XGBoost"], exog={"mlforecast": []}, max_train=80).forecast(panel, None, h=h)
+    assert set(bounded.selection["model"]) == {"SeasonalNaive"}  # 80 rows to train on are too few for any series
     alone = xgb.forecast(both, None, h=h)  # its only candidate: still forecast, without bands as before
     assert alone.selection["model"].to_list() == ["XGBoost"] * 3
     assert (alone.forecasts["hi80"] == alone.forecasts["yhat"]).all()

@@ -23,6 +23,8 @@ def test_run_once_then_status_and_jobs(loaded: Engine, cli: CliRunner, monkeypat
     run = json.loads(result.stdout)
     assert run["status"] == "succeeded" and run["rows"] == 18 * 7 and run["instance"].startswith("run-once ")
     assert cli.invoke(app, ["scheduler", "run-once", "accuracy"]).exit_code == 0
+    shocks = json.loads(cli.invoke(app, ["scheduler", "run-once", "shocks", "--json"]).stdout)
+    assert shocks["status"] == "succeeded" and shocks["message"] == "2 regions checked; flagged: none"
 
     status = json.loads(cli.invoke(app, ["scheduler", "status", "--json"]).stdout)
     assert status["active"] is None
@@ -31,7 +33,7 @@ def test_run_once_then_status_and_jobs(loaded: Engine, cli: CliRunner, monkeypat
     assert by_job["forecast"]["last"]["status"] == "succeeded" and by_job["sales_pull"]["last"] is None
 
     history = json.loads(cli.invoke(app, ["jobs", "--json"]).stdout)
-    assert [h["job"] for h in history] == ["accuracy", "forecast"]
+    assert [h["job"] for h in history] == ["shocks", "accuracy", "forecast"]
     assert json.loads(cli.invoke(app, ["jobs", "--failed", "--json"]).stdout) == []
     table = cli.invoke(app, ["jobs"])
     assert table.exit_code == 0 and "forecast" in table.stdout
