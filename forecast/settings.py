@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     schedule_forecast: str = "0 2 * * *"
     schedule_backtest: str = "0 4 * * sun"
     schedule_accuracy: str = "30 1 * * *"
-    schedule_shocks: str = "45 1 * * *"
+    schedule_shocks: str = ""
+    """Off by default: the forecast run checks every region first; set it to check at other times too."""
     sales_drop_dir: Path | None = None
     """Folder the sales pull ingests files from; each is moved to processed/ or failed/ beside them."""
     sales_preset: str | None = None
