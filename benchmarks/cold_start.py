@@ -29,7 +29,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import polars as pl  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from benchmarks.common import load_demo, machine  # noqa: E402
+from benchmarks.common import accuracy_and_coverage, load_demo, machine  # noqa: E402
 from forecast.pipeline.run import run_forecast  # noqa: E402
 from forecast.storage.engine import make_engine, session_scope  # noqa: E402
 from forecast.storage.schema import ForecastValue, Sales  # noqa: E402
@@ -51,14 +51,6 @@ def _scores(engine, run_id: int, skus: list[str]) -> pl.DataFrame:
                          orient="row")
     actual = pl.DataFrame(sold, schema=["sku", "region", "day", "y"], orient="row")
     return frame.join(actual, on=["sku", "region", "day"], how="left").with_columns(pl.col("y").fill_null(0.0))
-
-
-def _summary(frame: pl.DataFrame) -> dict[str, float]:
-    err = pl.col("yhat") - pl.col("y")
-    inside = lambda lv: pl.col("y").is_between(pl.col(f"lo{lv}"), pl.col(f"hi{lv}")).mean()  # noqa: E731
-    row = frame.select((err.abs().sum() / pl.col("y").sum()).alias("wape"), (err.sum() / pl.col("y").sum()).alias("bias"),
-                       inside(80).alias("coverage_80"), inside(95).alias("coverage_95")).row(0, named=True)
-    return {k: round(v, 4) for k, v in row.items()}
 
 
 def main() -> None:
@@ -86,7 +78,7 @@ def main() -> None:
                 frame = pl.concat(scored)
                 results.append({"days_of_history": days, "cold_start": cold, "series": frame.select("sku", "region")
                                 .unique().height, "models": sorted(set(frame["model"].str.replace(r" \(.*", ""))),
-                                **_summary(frame)})
+                                **accuracy_and_coverage(frame)})
                 print(results[-1], file=sys.stderr)
         engine.dispose()
     payload = {"machine": machine(), "data": "demo scenario seed 11, 25 SKUs x 8 regions", "horizon": HORIZON,

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import psutil
 
 from sqlalchemy import create_engine, text
@@ -71,6 +72,16 @@ class TreeMemory:
             self.peak_bytes = max(self.peak_bytes, total)
             self.stage_peaks[self.stage] = max(self.stage_peaks.get(self.stage, 0), total)
             self._stop.wait(self.interval)
+
+
+def accuracy_and_coverage(frame: pl.DataFrame) -> dict[str, float]:
+    """wape, bias (sum of errors / sum of actuals) and the share of actuals inside the 80% and 95%
+    bands, of forecast rows (yhat, lo80, hi80, lo95, hi95) joined with their actuals `y`."""
+    err = pl.col("yhat") - pl.col("y")
+    inside = lambda lv: pl.col("y").is_between(pl.col(f"lo{lv}"), pl.col(f"hi{lv}")).mean()  # noqa: E731
+    row = frame.select((err.abs().sum() / pl.col("y").sum()).alias("wape"), (err.sum() / pl.col("y").sum()).alias("bias"),
+                       inside(80).alias("coverage_80"), inside(95).alias("coverage_95")).row(0, named=True)
+    return {k: round(float(v), 4) for k, v in row.items()}
 
 
 def machine() -> dict[str, Any]:

@@ -41,7 +41,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import polars as pl  # noqa: E402
 
-from benchmarks.common import load_demo, machine  # noqa: E402
+from benchmarks.common import accuracy_and_coverage, load_demo, machine  # noqa: E402
 from benchmarks.signals_shock import DATA, monthly_cases, sales_panel  # noqa: E402
 from forecast.features import signal_features  # noqa: E402
 from forecast.pipeline.forecaster import Forecaster  # noqa: E402
@@ -52,18 +52,6 @@ from forecast.storage.engine import make_engine, session_scope  # noqa: E402
 RESULTS = Path(__file__).parent / "results" / "shock_policy.json"
 HORIZON = 28
 POLICIES = ("off", "wider bands", "short memory", "short memory + wider bands")
-
-
-def _score(frame: pl.DataFrame) -> dict[str, float]:
-    """WAPE, bias, coverage_80, coverage_95 of forecast rows joined with actuals `y`."""
-    if frame.is_empty():
-        return {"rows": 0}
-    actual = frame["y"].sum()
-    row = frame.select(((pl.col("yhat") - pl.col("y")).abs().sum() / actual).alias("wape"),
-                       ((pl.col("yhat") - pl.col("y")).sum() / actual).alias("bias"),
-                       pl.col("y").is_between(pl.col("lo80"), pl.col("hi80")).mean().alias("coverage_80"),
-                       pl.col("y").is_between(pl.col("lo95"), pl.col("hi95")).mean().alias("coverage_95")).row(0, named=True)
-    return {"rows": frame.height, **{k: round(float(v), 4) for k, v in row.items()}}
 
 
 def _roll(origins: list[dt.date], frames_at, forecaster: Forecaster, rules: ShockRules, *, h: int,
@@ -105,7 +93,8 @@ def _table(scored: pl.DataFrame, data: str, groups: dict[str, pl.Expr]) -> list[
         for policy in POLICIES:
             part = scored.filter(keep & (pl.col("policy") == policy))
             out.append({"data": data, "rows_of": name, "policy": policy,
-                        "windows": part.select("origin", "unique_id").unique().height, **_score(part)})
+                        "windows": part.select("origin", "unique_id").unique().height, "rows": part.height,
+                        **(accuracy_and_coverage(part) if part.height else {})})
     return out
 
 
