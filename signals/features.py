@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import polars as pl
 
 from signals.features_calendar import calendar_features
 from signals.features_cases import SCENARIOS, case_features
 from signals.features_common import SERIES, ancestor_pairs, conform
-from signals.features_livestreams import livestream_features
+from signals.features_livestreams import host_uplifts, livestream_features
 from signals.features_prices import with_price_rel
 from signals.features_promotions import promotion_features
 from signals.frames import CALENDAR_SCHEMA, CASES_SCHEMA, LIVESTREAM_SCHEMA, PROMOTION_SCHEMA
@@ -84,8 +85,12 @@ _PANEL_COLUMNS = (*SERIES, "day", "y")
 _ROW = "__feature_row__"
 _ENGINE = "in-memory"  # measured: the streaming default costs 2x on small panels
 _STREAMING_ROWS = 5_000_000
-"""From this many panel rows on, the streaming engine: at 10,000 series x 1,088 days (10.9M rows) it
+"""From this many rows on, a part is built on the streaming engine (a panel whose series are not
+each in one block of rows is built in one part): at 10,000 series x 1,088 days (10.9M rows) it
 peaked at 6.7 GiB PSS against 8.0 GiB in memory, in the same time (94 s against 89-101 s)."""
+_PART_ROWS = 500_000
+"""A panel whose series each take one block of rows is built in parts of whole series of about this
+many rows, with the hosts' uplift (which reads every series) computed once for all of them."""
 
 
 def build_features(
@@ -129,17 +134,47 @@ def build_features(
         "promotions": conform(promotions, PROMOTION_SCHEMA, "promotions"),
         "calendar": conform(calendar, CALENDAR_SCHEMA, "calendar"),
     }
-    options = {"scenario": case_scenario, "weekly_rate": scenario_weekly_rate, "sku_categories": sku_categories}
+    options = {"scenario": case_scenario, "weekly_rate": scenario_weekly_rate, "sku_categories": sku_categories,
+               "region_parents": region_parents, "last_day": keys["day"].max() if keys.height else cutoff}
+    parts = _series_blocks(keys, _PART_ROWS)
+    if len(parts) > 1:
+        options["hosts"] = host_uplifts(keys.lazy(), frames["livestreams"], cutoff=cutoff,
+                                        sku_categories=sku_categories).collect().lazy()
+    result = pl.concat([_features_of(keys.slice(start, rows), frames, cutoff=cutoff, **options)
+                        for start, rows in parts])
+    logger.debug("built %d feature rows at cutoff %s in %d part(s)", result.height, cutoff, len(parts))
+    return panel.hstack(result)
+
+
+def _series_blocks(keys: pl.DataFrame, rows: int) -> list[tuple[int, int]]:
+    """(first row, rows) of parts of about `rows` rows that each hold whole series; one part for the
+    whole panel when it is small or a series' rows are not in one block."""
+    if keys.height <= rows:
+        return [(0, keys.height)]
+    starts = keys.select(pl.arg_where(pl.struct(SERIES).ne_missing(pl.struct(SERIES).shift())))
+    starts = starts.to_series().to_list()
+    if len(starts) != keys.select(pl.struct(SERIES).n_unique()).item():
+        return [(0, keys.height)]
+    cuts, last = [0], 0
+    for start in starts:
+        if start - last >= rows:
+            cuts.append(start)
+            last = start
+    bounds = [*cuts, keys.height]
+    return [(a, b - a) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def _features_of(keys: pl.DataFrame, frames: dict[str, pl.LazyFrame], *, cutoff: dt.date,
+                 **options: Any) -> pl.DataFrame:
+    """FEATURE_COLUMNS for the rows of `keys`, in their order."""
     features = keys.lazy().select(_ROW, *SERIES, "day")
-    for part, on in _feature_parts(keys, frames, cutoff=cutoff, region_parents=region_parents, **options):
+    for part, on in _feature_parts(keys, frames, cutoff=cutoff, **options):
         features = features.join(part, on=on, how="left")
     price = pl.col("price") if "price" in keys.columns else pl.lit(None, dtype=pl.Float64).alias("price")
     features = with_price_rel(features.join(keys.lazy().select(_ROW, price), on=_ROW), cutoff=cutoff)
     columns = (pl.col(col).cast(dtype) for col, dtype in FEATURE_SCHEMA.items())
-    result = features.sort(_ROW).select(columns).collect(
+    return features.sort(_ROW).select(columns).collect(
         engine="streaming" if keys.height >= _STREAMING_ROWS else _ENGINE)
-    logger.debug("built %d feature rows at cutoff %s", result.height, cutoff)
-    return panel.hstack(result)
 
 
 def _feature_parts(
@@ -151,13 +186,15 @@ def _feature_parts(
     sku_categories: Mapping[str, str] | None,
     scenario: str,
     weekly_rate: float,
+    last_day: dt.date,
+    hosts: pl.LazyFrame | None = None,
 ) -> list[tuple[pl.LazyFrame, list[str]]]:
-    """The lazy feature frame of each signal family, with the key columns to join it on."""
+    """The lazy feature frame of each signal family, with the key columns to join it on (`last_day`:
+    the panel's last day; `hosts`: the hosts' uplift computed for the whole panel, when `keys` is a part)."""
     ancestors = ancestor_pairs(keys["region"].unique().sort().to_list(), region_parents)
     lazy_keys = keys.lazy()
     region_days = lazy_keys.select("region", "day").unique()
     on_key = [*SERIES, "day"]
-    last_day = keys["day"].max() if keys.height else cutoff
     cases_part = case_features(
         region_days,
         frames["cases"],
@@ -168,7 +205,8 @@ def _feature_parts(
         weekly_rate=weekly_rate,
     )
     livestream_part = livestream_features(
-        lazy_keys.select(*on_key, "y"), frames["livestreams"], cutoff=cutoff, sku_categories=sku_categories
+        lazy_keys.select(*on_key, "y"), frames["livestreams"], cutoff=cutoff, sku_categories=sku_categories,
+        hosts=hosts,
     )
     promotion_part = promotion_features(lazy_keys.select(*on_key, "y"), frames["promotions"], cutoff=cutoff)
     calendar_part = calendar_features(region_days, frames["calendar"], cutoff=cutoff, ancestors=ancestors)

@@ -10,7 +10,7 @@ import polars as pl
 from signals.features_common import DAYS_CAP, SERIES, days_to_nearest, latest_visible
 from signals.features_hosts import host_uplift
 
-__all__ = ["LIVESTREAM_COLUMNS", "applied_events", "livestream_features"]
+__all__ = ["LIVESTREAM_COLUMNS", "applied_events", "host_uplifts", "livestream_features"]
 
 LIVESTREAM_COLUMNS = (
     "ls_on_air",
@@ -30,6 +30,7 @@ def livestream_features(
     *,
     cutoff: dt.date,
     sku_categories: Mapping[str, str] | None,
+    hosts: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """Livestream features for each distinct `sku, region, day` of the panel.
 
@@ -39,6 +40,7 @@ def livestream_features(
         livestreams: a frame with LIVESTREAM_SCHEMA (all versions of each event).
         cutoff: the last day whose knowledge is used; the latest version known then counts.
         sku_categories: sku -> category, for events that feature a whole category.
+        hosts: `host_uplifts` of a larger panel that `keys` is part of (default: of `keys`).
 
     Returns:
         `sku, region, day` plus LIVESTREAM_COLUMNS.
@@ -62,9 +64,20 @@ def livestream_features(
     )
     out = days_to_nearest(out, applied, forward=True, name="ls_days_to_next", cap=DAYS_CAP)
     out = days_to_nearest(out, applied, forward=False, name="ls_days_since_last", cap=DAYS_CAP)
-    hosts = host_uplift(out.select(pl.col("ls_host").alias("host"), "day").unique(), sales, applied, cutoff=cutoff)
-    out = out.join(hosts.rename({"host": "ls_host"}), on=["ls_host", "day"], how="left", nulls_equal=True)
+    if hosts is None:
+        hosts = host_uplift(out.select(pl.col("ls_host").alias("host"), "day").unique(), sales, applied, cutoff=cutoff)
+    out = out.join(hosts.rename({"host": "ls_host"}), on=["ls_host", "day"], how="left", nulls_equal=True).with_columns(
+        pl.col("ls_host_uplift").fill_null(0.0))
     return out.select(*SERIES, "day", *LIVESTREAM_COLUMNS)
+
+
+def host_uplifts(keys: pl.LazyFrame, livestreams: pl.LazyFrame, *, cutoff: dt.date,
+                 sku_categories: Mapping[str, str] | None) -> pl.LazyFrame:
+    """`host, day, ls_host_uplift` for every host and day of a livestream that applies to the panel
+    `keys` (`sku, region, day, y`): the values `livestream_features` joins, for a panel built in parts."""
+    applied = applied_events(keys.select(SERIES).unique(), livestreams, cutoff, sku_categories)
+    return host_uplift(applied.select("host", "day").unique(), keys.select(*SERIES, "day", "y"), applied,
+                       cutoff=cutoff)
 
 
 def applied_events(

@@ -424,3 +424,27 @@ def test_large_panels_build_the_same_features_on_the_streaming_engine(monkeypatc
     in_memory = livestream_out()
     monkeypatch.setattr(signals.features, "_STREAMING_ROWS", 1)  # every panel counts as large
     assert_frame_equal(livestream_out(), in_memory)
+
+
+def test_large_panels_are_built_in_parts_of_whole_series_with_every_hosts_uplift(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ann's event for A on day 35 doubles its sales; her event for B on day 50 is valued from it,
+    though A and B are built in different parts."""
+    import signals.features
+
+    y = [10.0] * 70 * 3
+    y[35] = 21.0
+    events = [event("a1", 35, 0, host="Ann", skus=["A"]), event("a2", 50, 0, host="Ann", skus=["B"]),
+              event("c1", 52, 0, host="Cy", skus=["C"], regions=["r1"])]
+    panel = make_panel([("A", "r1"), ("B", "r1"), ("C", "r1")], 70, y)
+    signals_ = {"cutoff": day(60), "livestreams": frame(events, LIVESTREAM_SCHEMA),
+                "cases": frame(CASES_0_TO_9, CASES_SCHEMA), "promotions": frame(PROMOS, PROMOTION_SCHEMA)}
+    whole = build_features(panel, **signals_)
+    monkeypatch.setattr(signals.features, "_PART_ROWS", 70)  # one series a part
+    assert signals.features._series_blocks(panel, 70) == [(0, 70), (70, 70), (140, 70)]
+    parts = build_features(panel, **signals_)
+    assert_frame_equal(parts, whole)
+    assert parts.filter(sku="B", day=day(50))["ls_host_uplift"].item() == pytest.approx(math.log(2.0))
+    shuffled = panel.sample(fraction=1.0, shuffle=True, seed=7)  # series not in blocks: one part
+    assert signals.features._series_blocks(shuffled, 70) == [(0, 210)]
+    assert_frame_equal(build_features(shuffled, **signals_).sort("sku", "day"), whole.sort("sku", "day"))
