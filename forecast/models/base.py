@@ -24,6 +24,7 @@ __all__ = [
     "PerSeriesFits",
     "FREQUENCIES",
     "finalise",
+    "last_rows",
 ]
 
 LEVELS = (80, 95)
@@ -114,3 +115,11 @@ def finalise(frame: pl.DataFrame) -> pl.DataFrame:
         pl.max_horizontal("hi80", "yhat").alias("hi80"),
         pl.max_horizontal("hi95", "hi80", "yhat").alias("hi95"),
     ).select(list(FORECAST_SCHEMA)).cast(FORECAST_SCHEMA)
+
+
+def last_rows(frame: pl.LazyFrame, max_train: int | None) -> pl.DataFrame:
+    """`frame` sorted by unique_id, ds with only the last `max_train` rows of each series (all with
+    None). The rows are dropped before the sort, which then copies only what is kept."""
+    if max_train is not None:
+        frame = frame.filter(pl.col("ds").rank("ordinal", descending=True).over("unique_id") <= max_train)
+    return frame.sort("unique_id", "ds").collect()

@@ -28,7 +28,8 @@ from mlforecast.lag_transforms import RollingMean, RollingStd
 from mlforecast.utils import PredictionIntervals
 
 from forecast.errors import InvalidInputError
-from forecast.models.base import CONTRIBUTION_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise
+from forecast.models.base import (CONTRIBUTION_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise,
+                                  last_rows)
 
 if TYPE_CHECKING:
     from forecast.models.distributed import DaskEngine
@@ -217,10 +218,8 @@ def _prepare_history(history: pl.DataFrame, features: list[str], text: list[str]
                      max_train: int | None) -> tuple[pl.DataFrame, dict[str, dict[str, float]]]:
     """Typed, sorted history (the last `max_train` rows of each series) with only the model's columns,
     string features encoded; and their codes."""
-    numeric = [pl.col(c).cast(pl.Float64) for c in features if c not in text]
-    hist = history.select(*_typed_keys(), pl.col("y").cast(pl.Float64), *numeric, *text).sort(KEYS)
-    if max_train is not None:
-        hist = hist.group_by("unique_id", maintain_order=True).tail(max_train)
+    numeric = [pl.col(c).cast(pl.Float32) for c in features if c not in text]  # what xgboost reads
+    hist = last_rows(history.lazy().select(*_typed_keys(), pl.col("y").cast(pl.Float32), *numeric, *text), max_train)
     codes = _text_codes(hist, text)
     return _encode_text(hist, codes), codes
 
@@ -228,7 +227,7 @@ def _prepare_history(history: pl.DataFrame, features: list[str], text: list[str]
 def _prepare_future(future: pl.DataFrame, hist: pl.DataFrame, features: list[str], text: list[str],
                     codes: dict[str, dict[str, float]]) -> pl.DataFrame:
     """`future` typed and sorted like `_prepare_history`'s output, for the series of `hist` only."""
-    numeric = [pl.col(c).cast(pl.Float64) for c in features if c not in text]
+    numeric = [pl.col(c).cast(pl.Float32) for c in features if c not in text]  # what xgboost reads
     ids = hist.get_column("unique_id").unique().implode()
     fut = future.select(*_typed_keys(), *numeric, *text).filter(pl.col("unique_id").is_in(ids)).sort(KEYS)
     return _encode_text(fut, codes)

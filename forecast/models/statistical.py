@@ -53,7 +53,8 @@ from statsforecast.utils import ConformalIntervals
 from utilsforecast.processing import make_future_dataframe
 
 from forecast.errors import InvalidInputError
-from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise
+from forecast.models.base import (FORECAST_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise,
+                                  last_rows)
 from forecast.models.statistical_fits import (
     BOUNDS,
     FORWARDABLE,
@@ -282,10 +283,8 @@ class StatisticalAdapter:
 
     def _bounded(self, history: pl.DataFrame) -> pl.DataFrame:
         """History sorted, with only the last `max_train` observations of each series."""
-        hist = history.with_columns(pl.col("ds").cast(pl.Date), pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
-        if self.max_train is None:
-            return hist
-        return hist.group_by("unique_id", maintain_order=True).tail(self.max_train)
+        return last_rows(history.lazy().with_columns(pl.col("ds").cast(pl.Date), pl.col("y").cast(pl.Float64)),
+                         self.max_train)
 
     def _model(self, spec: ModelSpec, season_length: int, h: int, levels: list[int] | None) -> _Guarded:
         model = _FACTORIES[spec.name](season_length, {**spec.params, "alias": spec.name})

@@ -250,11 +250,15 @@ class Forecaster:
         mine = candidates.filter(pl.col("model").is_in(list(adapter.models)))
         sets = (mine.group_by("unique_id", maintain_order=True).agg(pl.col("model").unique().sort())
                 .group_by("model", maintain_order=True).agg("unique_id"))
-        outputs = []
+        outputs, every = [], history.get_column("unique_id").n_unique()
         for models, ids in sets.iter_rows():
             specs = [next((s for s in self.specs if s.name == m), ModelSpec(m)) for m in models]
-            hist = self.columns_for(adapter.family, history.filter(pl.col("unique_id").is_in(ids)))
-            fut = None if future is None else self.columns_for(adapter.family, future.filter(pl.col("unique_id").is_in(ids)))
+            # The family's columns first, then its series (a copy; none when it has them all): at
+            # 10,000 series a filtered copy of every column cost 2 GiB.
+            hist = self.columns_for(adapter.family, history)
+            hist = hist if len(ids) == every else hist.filter(pl.col("unique_id").is_in(ids))
+            fut = None if future is None else self.columns_for(adapter.family, future).filter(
+                pl.col("unique_id").is_in(ids))
             logger.info("%s: %s on %d series", adapter.family, ", ".join(models), len(ids))
             if self.dask is not None and getattr(adapter, "dask", None) is None:
                 logger.info("%s has no Dask backend here; %s runs in this process", adapter.family, ", ".join(models))
@@ -269,6 +273,12 @@ class Forecaster:
         keep = [c for c in frame.columns if c in ("unique_id", "ds", "y") or c in self.exog[family]]
         return frame.select(keep)
 
+    def _rows_fitted(self, candidates: pl.DataFrame) -> int | None:
+        """The most recent rows of a series that the families of `candidates` fit on (None: all of them)."""
+        limits = [getattr(a, "max_train", None) for a in self.adapters
+                  if candidates.get_column("model").is_in(list(a.models)).any()]
+        return None if not limits or None in limits else max(limits)
+
     def _holdout_scores(self, history: pl.DataFrame, *, h: int,
                         candidates: pl.DataFrame) -> tuple[pl.DataFrame | None, dict[str, Any]]:
         """MAE of each candidate on the last `h` periods, for series with more than one candidate (point
@@ -277,16 +287,19 @@ class Forecaster:
         multi = candidates.group_by("unique_id").len().filter(pl.col("len") > 1)["unique_id"]
         if multi.is_empty():
             return None, {}
-        ranked = history.filter(pl.col("unique_id").is_in(multi.implode())).with_columns(
-            pl.col("ds").rank("ordinal", descending=True).over("unique_id").alias("_back"))
-        train = ranked.filter(pl.col("_back") > h).drop("_back")
-        test = ranked.filter(pl.col("_back") <= h).drop("_back")
-        long_enough = train.group_by("unique_id").len().filter(pl.col("len") >= 2 * h)["unique_id"]
-        train, test = (f.filter(pl.col("unique_id").is_in(long_enough.implode())) for f in (train, test))
+        # Series with a training part of at least 2h, and of it only the rows some family fits on (the
+        # families bound their inputs alike): at 10,000 series x 3 years, 0.3 GiB less than all of it.
+        rows = self._rows_fitted(candidates)
+        ranked = (history.lazy().filter(pl.col("unique_id").is_in(multi.implode()) &
+                                        (pl.len().over("unique_id") >= 3 * h))
+                  .with_columns(pl.col("ds").rank("ordinal", descending=True).over("unique_id").alias("_back")))
+        fitted_rows = pl.col("_back") > h if rows is None else pl.col("_back").is_between(h + 1, h + rows)
+        train, test = pl.collect_all([ranked.filter(fitted_rows).drop("_back"),
+                                      ranked.filter(pl.col("_back") <= h).drop("_back")])
         if train.is_empty():
             return None, {}
-        exog_future = test.drop("y")
-        predicted, _, fitted = self._run_all(train, exog_future, h=h, candidates=candidates.filter(
+        long_enough = train.get_column("unique_id").unique()
+        predicted, _, fitted = self._run_all(train, test.drop("y"), h=h, candidates=candidates.filter(
             pl.col("unique_id").is_in(long_enough.implode())), point_only=True)
         joined = predicted.join(test.select("unique_id", "ds", "y"), on=["unique_id", "ds"])
         return joined.group_by("unique_id", asked_model().alias("model")).agg(

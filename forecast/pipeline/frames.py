@@ -47,6 +47,9 @@ def series_ids(panel: pl.DataFrame) -> pl.DataFrame:
 def model_frames(panel: pl.DataFrame, *, cutoff: dt.date, series: pl.DataFrame | None = None) -> ModelFrames:
     """Split a featured panel at `cutoff` into model history and future (nulls in numeric features -> 0).
 
+    Numeric features are Float32: XGBoost reads nothing finer, the families that need Float64 cast
+    their few columns, and at 10,000 series x 3 years the history is 1.0 GiB instead of 1.8.
+
     Args:
         panel: sku, region, day, y and FEATURE_COLUMNS.
         cutoff: last day of history.
@@ -54,7 +57,7 @@ def model_frames(panel: pl.DataFrame, *, cutoff: dt.date, series: pl.DataFrame |
     """
     series = series_ids(panel) if series is None else series
     frame = panel.lazy().join(series.lazy(), on=["sku", "region"]).rename({"day": "ds"}).with_columns(
-        pl.col(NUMERIC_FEATURES).cast(pl.Float64).fill_null(0.0))
+        pl.col(NUMERIC_FEATURES).cast(pl.Float32).fill_null(0.0))
     # lazily, so the joined and filled panel is never held whole beside the two parts (~2 GiB at 10,000 series)
     history, future = pl.collect_all([
         frame.filter(pl.col("ds") <= cutoff).select("unique_id", "ds", "y", *MODEL_FEATURES),
