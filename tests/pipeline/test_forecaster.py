@@ -87,3 +87,24 @@ def test_a_series_too_short_for_xgboosts_bands_is_not_its_candidate_so_the_other
     alone = xgb.forecast(both, None, h=h)  # its only candidate: still forecast, without bands as before
     assert alone.selection["model"].to_list() == ["XGBoost"] * 3
     assert (alone.forecasts["hi80"] == alone.forecasts["yhat"]).all()
+
+
+def test_the_holdout_passes_only_the_rows_the_families_fit_on_and_scores_as_with_every_row(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    lengths: list[int] = []
+    original = StatisticalAdapter.forecast
+
+    def recorded(self, history, future, *, h, freq, specs, point_only=False, kept=None):  # noqa: ANN001, ANN202
+        if point_only:
+            lengths.extend(history.group_by("unique_id").len()["len"].to_list())
+        return original(self, history, future, h=h, freq=freq, specs=specs, point_only=point_only, kept=kept)
+
+    monkeypatch.setattr(StatisticalAdapter, "forecast", recorded)
+    forecaster = Forecaster(["AutoETS", "SeasonalNaive"], max_train=60)
+    panel, candidates = _panel(), pl.DataFrame({"unique_id": ["smooth"] * 2, "model": ["AutoETS", "SeasonalNaive"]})
+    bounded, _ = forecaster._holdout_scores(panel, h=14, candidates=candidates)
+    assert lengths and max(lengths) == 60  # of the 167 days before the holdout
+    monkeypatch.setattr(Forecaster, "_rows_fitted", lambda self, candidates: None)
+    every, _ = forecaster._holdout_scores(panel, h=14, candidates=candidates)
+    assert max(lengths) == panel.height // 2 - 14 == 167
+    assert bounded.sort("model").equals(every.sort("model"))
