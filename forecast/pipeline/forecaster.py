@@ -250,13 +250,13 @@ class Forecaster:
         mine = candidates.filter(pl.col("model").is_in(list(adapter.models)))
         sets = (mine.group_by("unique_id", maintain_order=True).agg(pl.col("model").unique().sort())
                 .group_by("model", maintain_order=True).agg("unique_id"))
-        outputs, every = [], history.get_column("unique_id").n_unique()
+        outputs, every = [], set(history.get_column("unique_id").unique().to_list())
         for models, ids in sets.iter_rows():
             specs = [next((s for s in self.specs if s.name == m), ModelSpec(m)) for m in models]
             # The family's columns first, then its series (a copy; none when it has them all): at
             # 10,000 series a filtered copy of every column cost 2 GiB.
             hist = self.columns_for(adapter.family, history)
-            hist = hist if len(ids) == every else hist.filter(pl.col("unique_id").is_in(ids))
+            hist = hist if set(ids) == every else hist.filter(pl.col("unique_id").is_in(ids))
             fut = None if future is None else self.columns_for(adapter.family, future).filter(
                 pl.col("unique_id").is_in(ids))
             logger.info("%s: %s on %d series", adapter.family, ", ".join(models), len(ids))
