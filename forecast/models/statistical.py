@@ -283,8 +283,7 @@ class StatisticalAdapter:
 
     def _bounded(self, history: pl.DataFrame) -> pl.DataFrame:
         """History sorted, with only the last `max_train` observations of each series."""
-        return last_rows(history.lazy().with_columns(pl.col("ds").cast(pl.Date), pl.col("y").cast(pl.Float64)),
-                         self.max_train)
+        return last_rows(history.with_columns(pl.col("ds").cast(pl.Date), pl.col("y").cast(pl.Float64)), self.max_train)
 
     def _model(self, spec: ModelSpec, season_length: int, h: int, levels: list[int] | None) -> _Guarded:
         model = _FACTORIES[spec.name](season_length, {**spec.params, "alias": spec.name})

@@ -316,7 +316,7 @@ def _without_bandless(candidates: pl.DataFrame, history: pl.DataFrame, adapters:
             continue
         needs, limit = adapter.rows_for_intervals(h=h, freq=freq), getattr(adapter, "max_train", None)
         mine = pl.col("model").is_in(list(adapter.models))
-        rows = history.group_by("unique_id").len().with_columns(pl.col("len").clip(upper_bound=limit))
+        rows = history.lazy().group_by("unique_id").len().with_columns(pl.col("len").clip(upper_bound=limit)).collect()
         drop = rows.filter(pl.col("len") < needs).join(candidates.filter(~mine), on="unique_id", how="semi")["unique_id"]
         if len(drop):
             logger.info("%d series are too short for %s's intervals (%d rows): chosen among the other candidates",
