@@ -153,14 +153,13 @@ def _encode_text(frame: pl.DataFrame, codes: dict[str, dict[str, float]]) -> pl.
         text_value = pl.col(name).cast(pl.String)
         coded = text_value.replace_strict(mapping, default=float("nan"), return_dtype=pl.Float32)
         encoded.append(pl.when(text_value.is_null()).then(-1.0).otherwise(coded).cast(pl.Float32).alias(name))
-    return frame.with_columns(encoded) if encoded else frame
+    return frame.lazy().with_columns(encoded).collect() if encoded else frame
 
 
 def find_missing_future(history: pl.DataFrame, future: pl.DataFrame, *, h: int, freq: str) -> pl.DataFrame:
     """The (unique_id, ds) rows of the horizon that every series of `history` needs but `future` lacks."""
     offset = _RECIPES[freq].offset
     unit = offset.lstrip("0123456789")
-    # lazily: polars' eager group_by materialises the frame first (1 GiB at 10,000 series x 2 years)
     last = history.lazy().group_by("unique_id").agg(pl.col("ds").max()).collect()
     expected = last.select(
         "unique_id",
@@ -207,7 +206,7 @@ def _check_call(history: pl.DataFrame, *, h: int, freq: str, specs: list[ModelSp
     if missing or history.is_empty():
         raise InvalidInputError(f"history needs rows with columns unique_id, ds, y (missing: {missing or 'rows'})")
     y = pl.col("y").cast(pl.Float64)
-    bad = history.filter(y.is_null() | y.is_nan() | y.is_infinite() | (y < 0)).get_column("unique_id")
+    bad = history.lazy().filter(y.is_null() | y.is_nan() | y.is_infinite() | (y < 0)).collect()["unique_id"]
     if bad.len():
         ids = bad.cast(pl.String).unique(maintain_order=True).to_list()
         raise InvalidInputError(f"history has {bad.len()} row(s) with y missing, not finite or negative (series "
@@ -220,7 +219,10 @@ def _prepare_history(history: pl.DataFrame, features: list[str], text: list[str]
     """Typed, sorted history (the last `max_train` rows of each series) with only the model's columns,
     string features encoded; and their codes."""
     numeric = [pl.col(c).cast(pl.Float32) for c in features if c not in text]  # what xgboost reads
-    hist = last_rows(history.select(*_typed_keys(), pl.col("y").cast(pl.Float32), *numeric, *text), max_train)
+    # Lazily, as every pass over the training frame here: on a frame of many chunks (as a lazy
+    # collect returns it) polars' eager select, filter and group_by first copy it into one (0.8 GiB).
+    typed = history.lazy().select(*_typed_keys(), pl.col("y").cast(pl.Float32), *numeric, *text).collect()
+    hist = last_rows(typed, max_train)
     codes = _text_codes(hist, text)
     return _encode_text(hist, codes), codes
 
@@ -427,7 +429,8 @@ class GradientBoostingAdapter:
 
     def _plan(self, hist: pl.DataFrame, *, freq: str, h: int) -> tuple[_Features, int | None]:
         """The features that fit the shortest series, and the conformal windows it allows (None: no intervals)."""
-        shortest = int(hist.lazy().group_by("unique_id").len().collect().get_column("len").min())  # type: ignore[arg-type]
+        lengths = hist.lazy().group_by("unique_id").len().collect().get_column("len")
+        shortest = int(lengths.min())  # type: ignore[arg-type]
         features = _features_for(freq, shortest)
         n_windows = min(self.n_windows, (shortest - features.lookback - 1) // h)
         if n_windows < 2:

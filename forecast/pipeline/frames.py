@@ -60,8 +60,8 @@ def model_frames(panel: pl.DataFrame, *, cutoff: dt.date, series: pl.DataFrame |
         series: the ids to use (default `series_ids(panel)`); pass the baseline's to keep ids aligned.
     """
     series = series_ids(panel) if series is None else series
-    frame = panel.lazy().join(series.lazy(), on=["sku", "region"], maintain_order="left").rename({"day": "ds"}).with_columns(
-        pl.col(NUMERIC_FEATURES).cast(pl.Float32).fill_null(0.0))
+    joined = panel.lazy().join(series.lazy(), on=["sku", "region"], maintain_order="left")
+    frame = joined.rename({"day": "ds"}).with_columns(pl.col(NUMERIC_FEATURES).cast(pl.Float32).fill_null(0.0))
     # lazily, so the joined and filled panel is never held whole beside the two parts (~2 GiB at 10,000 series)
     history, future = pl.collect_all([
         frame.filter(pl.col("ds") <= cutoff).select("unique_id", "ds", "y", *MODEL_FEATURES),
