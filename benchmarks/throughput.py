@@ -208,24 +208,25 @@ def bare_forward(history: pl.DataFrame, fitted: dict[tuple[str, str], tuple[Any,
 
 
 def bare_mlforecast(history: pl.DataFrame, future: pl.DataFrame, *, holdout: bool) -> float:
-    """`MLForecast.fit` + `predict` of the same XGBoost and features on every non-zero series."""
+    """`MLForecast.fit` + `predict` of the same XGBoost and features on every non-zero series (float32
+    features handed to xgboost as one array, as ours are)."""
     import xgboost as xgb
     from mlforecast import MLForecast
     from mlforecast.utils import PredictionIntervals
 
     columns = [c for c in DEFAULT_EXOG["mlforecast"] if c not in TEXT_FEATURES]
-    hist = history.select("unique_id", "ds", "y", *columns).with_columns(pl.col(columns).cast(pl.Float64))
+    hist = history.select("unique_id", "ds", "y", *columns).with_columns(pl.col("y", *columns).cast(pl.Float32))
     if holdout:  # the holdout's "future" is its last HORIZON days of features
         fut, hist = hist.filter(_days_back() <= HORIZON).drop("y"), _holdout_split(hist)
     else:
-        fut = future.select("unique_id", "ds", *columns).with_columns(pl.col(columns).cast(pl.Float64))
+        fut = future.select("unique_id", "ds", *columns).with_columns(pl.col(columns).cast(pl.Float32))
     hist = hist.sort("unique_id", "ds").group_by("unique_id", maintain_order=True).tail(MAX_TRAIN)
     shortest = int(hist.group_by("unique_id").len()["len"].min())
     features = _features_for("D", shortest)
     started = time.perf_counter()
     mlf = MLForecast(models={"XGBoost": xgb.XGBRegressor(**XGB_DEFAULTS)}, freq="1d", lags=features.lags,
                      lag_transforms=features.lag_transforms, date_features=features.date_features, num_threads=2)
-    mlf.fit(hist, static_features=[], keep_last_n=features.lookback,
+    mlf.fit(hist, static_features=[], keep_last_n=features.lookback, as_numpy=True,
             prediction_intervals=None if holdout else PredictionIntervals(n_windows=5, h=HORIZON))
     mlf.predict(HORIZON, X_df=fut.sort("unique_id", "ds"), level=None if holdout else [80, 95])
     return time.perf_counter() - started
