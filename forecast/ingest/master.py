@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from forecast.errors import InvalidInputError
 from forecast.ingest.readers import LINE_COLUMN, read_table
-from forecast.ingest.validate import MAX_ID_LENGTH
+from forecast.ingest.validate import MAX_ID_LENGTH, has_control_character
 from forecast.storage import repo
 
 __all__ = ["REGION_COLUMNS", "SKU_COLUMNS", "ingest_regions", "ingest_skus"]
@@ -35,6 +35,8 @@ def _load(path: Path, id_column: str, encoding: str) -> pl.DataFrame:
         pl.col(id_column).is_null() | (pl.col(id_column) == "") | (pl.col(id_column).str.len_chars() > MAX_ID_LENGTH)
     )[LINE_COLUMN].to_list()
     _raise_for_lines(path, problems, f"{id_column} is empty or longer than {MAX_ID_LENGTH} characters")
+    controls = frame.filter(has_control_character(pl.col(id_column)))[LINE_COLUMN].to_list()
+    _raise_for_lines(path, controls, f"{id_column} contains a control character (tab, line break, NUL, ...)")
     dupes = frame.filter(pl.col(id_column).is_duplicated())[LINE_COLUMN].to_list()
     _raise_for_lines(path, dupes, f"{id_column} appears more than once")
     return frame

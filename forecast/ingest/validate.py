@@ -22,6 +22,7 @@ __all__ = [
     "parse_sales",
     "find_bad_sales_rows",
     "find_master_data_conflicts",
+    "has_control_character",
     "validate_sales",
 ]
 
@@ -59,9 +60,24 @@ def _number_problems(name: str, *, required: bool) -> list[pl.Expr]:
     return problems
 
 
+def has_control_character(text: pl.Expr) -> pl.Expr:
+    """Whether `text` holds a control character (NUL, tab, line break, U+001F, ...).
+
+    Ids must not: the pipeline joins sku and region with U+001F into one key, and exports and
+    terminals break on the others.
+    """
+    return text.str.contains(r"\p{Cc}")
+
+
 def _id_problems(name: str) -> list[pl.Expr]:
     text = _text(name)
-    return [pl.when(text.is_null() | (text == "")).then(pl.lit(f"{name} is empty")), _too_long(name, MAX_ID_LENGTH)]
+    return [
+        pl.when(text.is_null() | (text == "")).then(pl.lit(f"{name} is empty")),
+        _too_long(name, MAX_ID_LENGTH),
+        pl.when(has_control_character(text)).then(
+            pl.lit(f"{name} contains a control character (tab, line break, NUL, ...); use printable text")
+        ),
+    ]
 
 
 def _too_long(name: str, limit: int) -> pl.Expr:

@@ -99,6 +99,9 @@ def test_master_data_commands(cli: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "regions.csv").write_text("region,population\nR1,-5\n")
     result = invoke(cli, "ingest", "regions", "regions.csv")
     assert result.exit_code == 2 and "population is not a non-negative integer on line(s) 2" in result.stderr
+    (tmp_path / "skus.csv").write_bytes(b"sku,name\nA,Apple\nB\x1fC,Bad\n")
+    result = invoke(cli, "ingest", "skus", "skus.csv")
+    assert result.exit_code == 2 and "sku contains a control character (tab, line break, NUL, ...) on line(s) 3" in result.stderr
 
 
 def test_unmigrated_database_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

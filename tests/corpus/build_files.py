@@ -93,7 +93,7 @@ def sales_files() -> dict[str, bytes]:
         "hostile_regions.csv": (SALES + "".join(f"H1,{_csv_field(h)},2024-02-01,{i + 1}\n"
                                                 for i, h in enumerate(HOSTILE))).encode(),
         "embedded_newlines.csv": (SALES + '"line\nbreak",R01,2024-02-01,1\n"cr\r\nlf",R01,2024-02-01,2\n'
-                                  "E1,R01,2024-02-01,-1\n").encode(),
+                                  "E1,R01,2024-02-01,-1\nE2,R01,2024-02-01,3\n").encode(),
         "long_ids.csv": (SALES + "L" * 128 + ",R01,2024-02-01,1\n" + "L" * 129 + ",R01,2024-02-01,1\n"
                          + "L1," + "R" * 129 + ",2024-02-01,1\n" + "\u00e9" * 128 + ",R01,2024-02-01,1\n"
                          + "  ,R01,2024-02-01,1\n").encode(),

@@ -40,6 +40,7 @@ def _rows(*rows: tuple[Any, ...]) -> frozenset[tuple[Any, ...]]:
     return frozenset(rows)
 
 
+_CONTROL_ID = r"^sku contains a control character \(tab, line break, NUL, \.\.\.\); use printable text$"
 SALES = [
     Entry("sales/empty.csv", "sales", r"^empty\.csv: file is empty; nothing to ingest$"),
     Entry("sales/whitespace_only.csv", "sales", r"file is empty; nothing to ingest"),
@@ -115,8 +116,9 @@ SALES = [
     Entry("sales/hostile_regions.csv", "sales",
           stored=frozenset(("H1", h, DAY, float(i + 1)) for i, h in enumerate(HOSTILE))),
     # `_line` counts CSV records (header = 1), so a quoted field spanning lines does not shift it.
-    Entry("sales/embedded_newlines.csv", "sales", rejected={4: r"^units -1 is negative$"},
-          stored=_rows(("line\nbreak", "R01", DAY, 1.0), ("cr\r\nlf", "R01", DAY, 2.0))),
+    # Line breaks parse inside quotes, but an id with a control character is rejected.
+    Entry("sales/embedded_newlines.csv", "sales", rejected={2: _CONTROL_ID, 3: _CONTROL_ID, 4: r"^units -1 is negative$"},
+          stored=_rows(("E2", "R01", DAY, 3.0))),
     Entry("sales/long_ids.csv", "sales", rejected={3: r"^sku is longer than 128 characters$",
                                                    4: r"^region is longer than 128 characters$", 6: r"^sku is empty$"},
           stored=_rows(("L" * 128, "R01", DAY, 1.0), ("\u00e9" * 128, "R01", DAY, 1.0))),

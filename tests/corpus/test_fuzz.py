@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from forecast.errors import DemandError
@@ -96,6 +96,7 @@ id_texts = st.one_of(st.sampled_from(["A", "B", "", " ", "x'; DROP TABLE sales; 
                                        "units": number_texts, "price": number_texts,
                                        "on_promo": st.sampled_from(["1", "0", "yes", "maybe", "", None])}),
                 min_size=1, max_size=30))
+@example([{"sku": "\x1f", "region": "R", "day": "2024-01-01", "units": "1", "price": None, "on_promo": "1"}])
 def test_validate_sales_partitions_rows_and_accepts_only_clean_ones(rows: list[dict[str, Any]]) -> None:
     frame = pl.DataFrame(rows, schema=dict.fromkeys(rows[0], pl.String)).with_row_index(LINE_COLUMN, offset=2)
     frame = frame.with_columns(pl.col(LINE_COLUMN).cast(pl.Int64))

@@ -143,10 +143,12 @@ def test_mapping_pairs_and_date_format(engine: Engine, tmp_path: Path) -> None:
         assert session.scalar(select(Sales.day)).isoformat() == "2024-01-03"
 
 
-def test_hostile_ids_are_stored_verbatim(engine: Engine, tmp_path: Path) -> None:
-    hostile = ["x'; DROP TABLE sales; --", 'quo"te', "semi;colon", "<b>html</b>", "new\nline"]
-    lines = "".join(f'"{h.replace(chr(34), chr(34) * 2)}",R1,2024-01-01,1\n' for h in hostile)
+def test_hostile_ids_are_stored_verbatim_and_control_characters_rejected(engine: Engine, tmp_path: Path) -> None:
+    hostile = ["x'; DROP TABLE sales; --", 'quo"te', "semi;colon", "<b>html</b>", "ünï ☃"]
+    controls = ["new\nline", "unit\x1fseparator"]  # U+001F is the pipeline's sku/region key separator
+    lines = "".join(f'"{h.replace(chr(34), chr(34) * 2)}",R1,2024-01-01,1\n' for h in hostile + controls)
     (tmp_path / "h.csv").write_text("sku,region,day,units\n" + lines)
-    assert ingest(engine, tmp_path / "h.csv").rows_accepted == len(hostile)
+    report = ingest(engine, tmp_path / "h.csv")
+    assert (report.rows_accepted, report.rows_rejected) == (len(hostile), len(controls))
     with session_scope(engine) as session:
         assert sorted(session.scalars(select(Sku.id))) == sorted(hostile)

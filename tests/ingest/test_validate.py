@@ -46,6 +46,9 @@ def _reasons(rows: list[dict[str, str | None]]) -> dict[int, str]:
         ({"on_promo": "maybe"}, "on_promo 'maybe' is not 1/0, true/false or yes/no"),
         ({"sku": " "}, "sku is empty"),
         ({"region": "x" * 129}, "region is longer than 128 characters"),
+        ({"sku": "A\x1f"}, "sku contains a control character"),  # U+001F joins sku and region in the pipeline
+        ({"region": "R\tS"}, "region contains a control character"),
+        ({"sku": "a\nb"}, "sku contains a control character"),
     ],
 )
 def test_each_bad_value_is_named(overrides: dict[str, str | None], reason: str) -> None:
