@@ -117,11 +117,17 @@ def finalise(frame: pl.DataFrame) -> pl.DataFrame:
     ).select(list(FORECAST_SCHEMA)).cast(FORECAST_SCHEMA)
 
 
-def last_rows(frame: pl.DataFrame, max_train: int | None) -> pl.DataFrame:
+def last_rows(frame: pl.DataFrame | pl.LazyFrame, max_train: int | None) -> pl.DataFrame:
     """`frame` sorted by unique_id, ds with only the last `max_train` rows of each series (all with
     None). It copies only what it must: a frame already in that order is filtered, not sorted, and one
     with no series longer than `max_train` is returned as it is (each copy of a 10,000-series,
-    two-year training frame is 0.8 GiB). Otherwise the rows are dropped before the sort."""
+    two-year training frame is 0.8 GiB). Otherwise the rows are dropped before the sort.
+
+    Pass a typed selection as a LazyFrame: on a frame of many chunks (what a lazy collect returns)
+    polars' eager select, filter and group_by first copy it into one chunk.
+    """
+    if isinstance(frame, pl.LazyFrame):
+        frame = frame.collect()
     ordered = is_sorted_by_series(frame)
     longest = frame.lazy().group_by("unique_id").len().select(pl.col("len").max()).collect().item()
     if max_train is None or longest is None or longest <= max_train:

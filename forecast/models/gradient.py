@@ -219,9 +219,7 @@ def _prepare_history(history: pl.DataFrame, features: list[str], text: list[str]
     """Typed, sorted history (the last `max_train` rows of each series) with only the model's columns,
     string features encoded; and their codes."""
     numeric = [pl.col(c).cast(pl.Float32) for c in features if c not in text]  # what xgboost reads
-    # Lazily, as every pass over the training frame here: on a frame of many chunks (as a lazy
-    # collect returns it) polars' eager select, filter and group_by first copy it into one (0.8 GiB).
-    typed = history.lazy().select(*_typed_keys(), pl.col("y").cast(pl.Float32), *numeric, *text).collect()
+    typed = history.lazy().select(*_typed_keys(), pl.col("y").cast(pl.Float32), *numeric, *text)
     hist = last_rows(typed, max_train)
     codes = _text_codes(hist, text)
     return _encode_text(hist, codes), codes

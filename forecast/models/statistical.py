@@ -283,8 +283,8 @@ class StatisticalAdapter:
 
     def _bounded(self, history: pl.DataFrame) -> pl.DataFrame:
         """History sorted, with only the last `max_train` observations of each series."""
-        typed = history.lazy().with_columns(pl.col("ds").cast(pl.Date), pl.col("y").cast(pl.Float64)).collect()
-        return last_rows(typed, self.max_train)  # lazily: see gradient's `_prepare_history`
+        typed = history.lazy().with_columns(pl.col("ds").cast(pl.Date), pl.col("y").cast(pl.Float64))
+        return last_rows(typed, self.max_train)
 
     def _model(self, spec: ModelSpec, season_length: int, h: int, levels: list[int] | None) -> _Guarded:
         model = _FACTORIES[spec.name](season_length, {**spec.params, "alias": spec.name})

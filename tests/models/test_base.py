@@ -31,6 +31,7 @@ def test_longer_series_keep_their_last_rows_whatever_the_input_order() -> None:
     assert not is_sorted_by_series(shuffled)
     assert last_rows(shuffled, 3).equals(expected)
     assert last_rows(shuffled, None).equals(frame)
+    assert last_rows(shuffled.lazy(), 3).equals(expected)  # a lazy selection is collected first
 
 
 def test_order_means_text_order_of_ids_and_strictly_increasing_days() -> None:
