@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from forecast.storage import signal_repo
@@ -68,19 +68,23 @@ def sales_panel(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: li
 
 def _sales_rows(session: Session, *, cutoff: dt.date, skus: list[str] | None, max_batch: int | None) -> pl.DataFrame:
     """sku, region, day, y, price of every stored sale up to `cutoff` (as known after `max_batch`)."""
-    current = select(Sales.sku_id, Sales.region_id, Sales.day, Sales.units, Sales.price).where(Sales.day <= cutoff)
+    def columns(table: type[Sales] | type[SalesHistory]) -> Select:
+        return select(table.sku_id.label("sku"), table.region_id.label("region"), table.day,
+                      table.units.label("y"), table.price).where(table.day <= cutoff)
+
+    current = columns(Sales)
     if skus:
         current = current.where(Sales.sku_id.in_(skus))
     statements = [current]
     if max_batch is not None:
         h = SalesHistory
-        older = select(h.sku_id, h.region_id, h.day, h.units, h.price).where(
-            h.day <= cutoff, h.batch_id <= max_batch, h.replaced_by > max_batch)
+        older = columns(h).where(h.batch_id <= max_batch, h.replaced_by > max_batch)
         statements = [current.where(Sales.batch_id <= max_batch), older.where(h.sku_id.in_(skus)) if skus else older]
     schema = {"sku": pl.String, "region": pl.String, "day": pl.Date, "y": pl.Float64, "price": pl.Float64}
-    # polars' reader in batches, not the ORM's rows: 2,000 series x 3 years in 11 s instead of 17 s.
-    parts = [batch.rename(dict(zip(batch.columns, schema, strict=True))).cast(schema) for stmt in statements
-             for batch in pl.read_database(stmt, session.connection(), iter_batches=True, batch_size=ROWS_PER_BATCH)]
+    # polars' reader in batches, not the ORM's rows: 2,000 series x 3 years in 11 s instead of 17 s. The
+    # schema is given, not inferred from a batch's first rows (a price that starts null made them Null).
+    parts = [batch for stmt in statements for batch in pl.read_database(
+        stmt, session.connection(), iter_batches=True, batch_size=ROWS_PER_BATCH, schema_overrides=schema)]
     return pl.concat(parts, rechunk=True) if parts else pl.DataFrame(schema=schema)
 
 

@@ -59,3 +59,20 @@ def test_april_2020_features_ignore_everything_learned_after_the_cutoff(engine: 
     assert store.filter(pl.col("day") == CUTOFF - dt.timedelta(days=1))["cases_projected"][0] == 0
     held = store.filter(pl.col("day") >= CUTOFF)["cases_7d_per_100k"].unique()
     assert held.len() == 1  # hold scenario: the last 7-day mean carried forward
+
+
+def test_sales_read_back_with_their_types_whatever_the_first_rows_hold(engine: Engine, tmp_path: Path) -> None:
+    """The reader infers a batch's column types from its first rows: 150 days without a price, then
+    prices, must still read (the M5 file starts with items not yet on sale)."""
+    from forecast.features import sales_panel
+
+    days = pl.date_range(dt.date(2024, 1, 1), dt.date(2024, 7, 1), eager=True)
+    sales = pl.DataFrame({"sku": "S1", "region": "R1", "day": days, "units": 2.0}).with_columns(
+        pl.when(pl.int_range(pl.len()) >= 150).then(pl.lit(5.09)).alias("price"))
+    sales.write_csv(tmp_path / "sales.csv")
+    with session_scope(engine) as session:
+        ingest_sales(tmp_path / "sales.csv", session=session, mapping=ColumnMapping())
+    with session_scope(engine) as session:
+        panel = sales_panel(session=session, cutoff=days[-1], horizon=0)
+    assert panel.schema["price"] == pl.Float64 and panel.schema["y"] == pl.Float64
+    assert panel["price"].null_count() == 150 and panel["price"].drop_nulls().unique().to_list() == [5.09]
