@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 AUTO = "auto"
+MAE_TIE = 1e-5
+"""Relative gap under which two holdout MAEs of a series count as equal (see `_choose`)."""
 
 
 def _adapters(n_jobs: int, dask: DaskEngine | None = None, max_train: int | None = None) -> list[ModelAdapter]:
@@ -348,11 +350,17 @@ def asked_model() -> pl.Expr:
 
 
 def _choose(candidates: pl.DataFrame, scores: pl.DataFrame | None) -> pl.DataFrame:
-    """The best candidate per series (lowest holdout MAE; the first candidate when unscored)."""
+    """The best candidate per series (lowest holdout MAE; the first candidate when unscored).
+
+    MAEs within `MAE_TIE` (relative) of the lowest are a tie, broken by model name: a model whose
+    forecast matches another's up to rounding (the Dask engine's float32 output) must not flip the
+    choice between engines or runs.
+    """
     first = candidates.group_by("unique_id", maintain_order=True).first().with_columns(
         pl.lit(None, dtype=pl.Float64).alias("holdout_mae"))
     if scores is None or scores.is_empty():
         return first
-    best = scores.sort("holdout_mae", "model").group_by("unique_id").first()
+    lowest = pl.col("holdout_mae").min().over("unique_id")
+    best = scores.filter(pl.col("holdout_mae") <= lowest * (1 + MAE_TIE)).sort("model").group_by("unique_id").first()
     return pl.concat([best, first.join(best, on="unique_id", how="anti")], how="diagonal_relaxed").select(
         "unique_id", "model", "holdout_mae")

@@ -83,9 +83,9 @@ def test_a_fit_is_refitted_when_its_first_day_is_gone_or_its_parameters_changed(
     assert set(out.kept.fits) == {("c", "AutoETS")}  # only the series that lost its fit's first day
     assert out.forecasts.group_by("unique_id").len()["len"].to_list() == [H] * 3
 
-    damped = [ModelSpec("AutoETS", {"damped": True})]
-    again = adapter.forecast(history, None, h=H, freq="D", specs=damped, kept=kept)
-    assert len(again.kept) == 3 and again.kept.params == {"AutoETS": {"damped": True}}
+    trended = [ModelSpec("AutoETS", {"model": "AZZ"})]
+    again = adapter.forecast(history, None, h=H, freq="D", specs=trended, kept=kept)
+    assert len(again.kept) == 3 and again.kept.params == {"AutoETS": {"model": "AZZ"}}
     assert again.kept.merged(out.kept).fits.keys() == {("c", "AutoETS")}  # older parameters' fits are dropped
 
 

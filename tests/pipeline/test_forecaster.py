@@ -108,3 +108,17 @@ def test_the_holdout_passes_only_the_rows_the_families_fit_on_and_scores_as_with
     every, _ = forecaster._holdout_scores(panel, h=14, candidates=candidates)
     assert max(lengths) == panel.height // 2 - 14 == 167
     assert bounded.sort("model").equals(every.sort("model"))
+
+
+def test_holdout_maes_equal_up_to_rounding_are_a_tie_broken_by_model_name() -> None:
+    from forecast.pipeline.forecaster import MAE_TIE, _choose
+
+    candidates = pl.DataFrame({"unique_id": ["a", "a", "b", "b", "c"], "model": ["TSB", "AutoTheta", "TSB", "AutoETS",
+                                                                                "XGBoost"]})
+    scores = pl.DataFrame({"unique_id": ["a", "a", "b", "b"], "model": ["TSB", "AutoTheta", "TSB", "AutoETS"],
+                           "holdout_mae": [2.0, 2.0 * (1 + MAE_TIE / 10), 2.0, 2.0 * (1 + MAE_TIE * 10)]})
+    chosen = _choose(candidates, scores).sort("unique_id")
+    # a: float32-sized gap, so the name decides (either engine's rounding gives the same choice); b: a real gap
+    assert chosen.rows() == [("a", "AutoTheta", 2.0 * (1 + MAE_TIE / 10)), ("b", "TSB", 2.0), ("c", "XGBoost", None)]
+    flipped = scores.with_columns(pl.col("holdout_mae").reverse().over("unique_id"))
+    assert _choose(candidates, flipped).sort("unique_id")["model"].to_list() == ["AutoTheta", "AutoETS", "XGBoost"]
