@@ -58,7 +58,7 @@ from benchmarks.common import TreeMemory, load_demo, machine  # noqa: E402
 from forecast.features import signal_features  # noqa: E402
 from forecast.models.classify import classify_demand  # noqa: E402
 from forecast.models.gradient import XGB_DEFAULTS, GradientBoostingAdapter, _features_for  # noqa: E402
-from forecast.models.statistical import AUTOETS_DEFAULTS, StatisticalAdapter  # noqa: E402
+from forecast.models.statistical import AUTOETS_DEFAULTS, AUTOTHETA_DEFAULTS, StatisticalAdapter  # noqa: E402
 from forecast.models.statistical_fits import FORWARDABLE  # noqa: E402
 from forecast.pipeline.frames import DEFAULT_EXOG, TEXT_FEATURES, model_frames  # noqa: E402
 from forecast.pipeline.run import run_forecast  # noqa: E402
@@ -162,7 +162,8 @@ def _statsforecast_model(name: str, *, holdout: bool) -> Any:
     from statsforecast.utils import ConformalIntervals
 
     conformal = None if holdout else ConformalIntervals(h=HORIZON, n_windows=2)
-    return {"AutoETS": lambda: AutoETS(season_length=7, **AUTOETS_DEFAULTS), "AutoTheta": lambda: AutoTheta(season_length=7),
+    return {"AutoETS": lambda: AutoETS(season_length=7, **AUTOETS_DEFAULTS),
+            "AutoTheta": lambda: AutoTheta(season_length=7, **AUTOTHETA_DEFAULTS),
             "CrostonOptimized": lambda: CrostonOptimized(prediction_intervals=conformal),
             "TSB": lambda: TSB(alpha_d=0.1, alpha_p=0.1, prediction_intervals=conformal)}[name]()
 
