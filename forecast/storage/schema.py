@@ -35,6 +35,7 @@ __all__ = [
     "JOB_STATUSES",
     "JobRun",
     "SchedulerLock",
+    "ABSENT_POLICIES",
     "BATCH_STATUSES",
     "BacktestForecast",
     "BacktestMetric",
@@ -74,6 +75,10 @@ NAMING_CONVENTION = {
 
 # Integer primary keys that autoincrement on both engines (SQLite only does so for INTEGER).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+ABSENT_POLICIES = ("zero", "unknown")
+"""What a day without a sales row means for a sales batch's series: no sale (the feed writes only days
+with a sale) or not reported (a missing report); see docs/forecasting.md."""
 
 BATCH_STATUSES = ("succeeded", "partial")
 """`succeeded`: every row accepted; `partial`: some rows went to `rejected_row`."""
@@ -138,10 +143,16 @@ class IngestBatch(Base):
     status: Mapped[str] = mapped_column(String(16))
     payload_id: Mapped[int | None] = mapped_column(ForeignKey("signal_payload.id"), index=True)
     """For signal batches: the raw payload that was parsed (a replay parses it again in a new batch)."""
+    absent: Mapped[str | None] = mapped_column(String(16))
+    """For sales batches: what a day without a row means for the batch's series (`ABSENT_POLICIES`)."""
+    first_day: Mapped[dt.date | None] = mapped_column(Date)
+    last_day: Mapped[dt.date | None] = mapped_column(Date)
+    """For sales batches: the days the file covers (its accepted rows' first and last day)."""
 
     __table_args__ = (
         Index("ix_ingest_batch_kind_sha256", "kind", "sha256"),
         CheckConstraint(f"status IN {BATCH_STATUSES!r}", name="status_known"),
+        CheckConstraint(f"absent IS NULL OR absent IN {ABSENT_POLICIES!r}", name="absent_known"),
     )
 
 
@@ -569,8 +580,8 @@ class BacktestMetric(Base):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
 
-JOB_STATUSES = ("running", "succeeded", "failed", "waiting", "aborted", "abandoned")
-"""`waiting`: its inputs failed and the job will retry; `aborted`: stopped by a signal before it
+JOB_STATUSES = ("running", "succeeded", "partial", "failed", "waiting", "aborted", "abandoned")
+"""`partial`: it finished, but some of its input was rejected (rows quarantined); `waiting`: its inputs failed and the job will retry; `aborted`: stopped by a signal before it
 finished; `abandoned`: its scheduler died while it ran (found and marked by the next one)."""
 
 
