@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select, text
 
 from forecast.backtest.run import ALL_WINDOWS, summary_table
 from forecast.pipeline.explain import explain_change
+from forecast.pipeline.nodes import level_of, node_name
 from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo, shock_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import (
@@ -192,9 +193,12 @@ def group_reconciled(engine: Engine, category: str | None, region: str | None) -
     """The reconciled forecast of a category and/or region (None: all) from `published_total` per day:
     yhat, its own bands, base_yhat (the node's forecast before reconciliation), run_id and method;
     empty when the published run was not reconciled."""
-    node = "/".join(["total", *(k for k in (category, region) if k is not None)])
+    keys = [k for k in (category, region) if k is not None]
     with session_scope(engine) as session:
-        rows = forecast_repo.read_published_totals(session=session).filter(pl.col("node") == node)
+        level = forecast_repo.read_published_totals(session=session, level=level_of(category, region))
+        rows = level.filter(pl.col("node") == node_name(*keys))
+        if rows.is_empty():  # a level whose names were escaped, as two of its nodes read the same
+            rows = level.filter(pl.col("node") == node_name(*keys, escaped=True))
         if rows.is_empty():
             return rows
         config = session.get(ForecastRun, rows["run_id"][0]).config

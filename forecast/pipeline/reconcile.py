@@ -12,6 +12,11 @@ bounds ((hi - lo) / 2z), so the reconciled intervals assume symmetric, normal er
 coherent in that sense, and clipped at zero like every forecast. It also treats the series' errors
 as independent, so a run rescales the aggregate bands per level by the factors a reconciled
 backtest measured (`calibrated`).
+
+hierarchicalforecast names a node by joining its keys with `/`, so a name holding a `/` (a category
+`home/garden`, a region `CA/SF`) would make two nodes one, or a node it cannot find. The library
+therefore sees codes (`c0`, `r3`, `s17`: each name's rank among the sorted names of its column), and
+the rows we hand back name the nodes by their real names again (`node_name`).
 """
 
 from __future__ import annotations
@@ -28,13 +33,13 @@ from forecast.errors import InvalidInputError
 from forecast.models.base import FORECAST_SCHEMA, ModelSpec, finalise
 from forecast.models.base import LEVELS as INTERVAL_LEVELS
 from forecast.models.statistical import POLARS_OFFSETS, StatisticalAdapter
+from forecast.pipeline.nodes import TOTAL, node_name
 
 __all__ = ["BOTTOM", "DEFAULT_METHOD", "LEVELS", "METHODS", "BaseForecasts", "Reconciled", "base_forecasts", "calibrated",
-           "node_sums", "reconcile"]
+           "node_name", "node_sums", "reconcile"]
 
 logger = logging.getLogger(__name__)
 
-TOTAL = "total"
 LEVELS: dict[str, list[str]] = {
     "total": [TOTAL],
     "category": [TOTAL, "category"],
@@ -90,6 +95,8 @@ class BaseForecasts:
     """Level name -> its nodes."""
     bottom: pl.DataFrame
     """unique_id, ds, model, node of the SKU x region rows."""
+    names: pl.DataFrame
+    """node, name: every aggregate node's real name (`node_name`) by the coded id the other frames use."""
 
     def levels(self) -> pl.DataFrame:
         """node, level of every node."""
@@ -104,6 +111,7 @@ def base_forecasts(bottom: pl.DataFrame, series: pl.DataFrame, history: pl.DataF
 
     Args:
         series: unique_id, sku, region, category (null: `uncategorised`) of every series in `bottom`.
+            Any text is a name: the frames returned name the nodes by codes (`BaseForecasts.names`).
 
     Raises:
         InvalidInputError: series of `bottom` missing from `series`.
@@ -126,7 +134,7 @@ def base_forecasts(bottom: pl.DataFrame, series: pl.DataFrame, history: pl.DataF
     wide = base.select("node", "ds", pl.col("yhat").alias("base"),
                        *[pl.col(f"{side}{lv}").alias(f"base-{side}-{lv}") for lv in INTERVAL_LEVELS
                          for side in ("lo", "hi")])
-    return BaseForecasts(wide, y_df, s_df, tags, nodes)
+    return BaseForecasts(wide, y_df, s_df, tags, nodes, _node_names(series))
 
 
 def reconcile(base: BaseForecasts, method: str = DEFAULT_METHOD) -> Reconciled:
@@ -149,8 +157,9 @@ def reconcile(base: BaseForecasts, method: str = DEFAULT_METHOD) -> Reconciled:
         base.wide.select("node", "ds", pl.col("base").alias("base_yhat")), on=["node", "ds"])
     bottom = (rows.filter(pl.col("level") == BOTTOM).drop("model").join(base.bottom, on=["node", "ds"])
               .select(list(FORECAST_SCHEMA)).sort("unique_id", "ds"))
-    totals = rows.filter(pl.col("level") != BOTTOM).select(
-        "level", "node", "ds", "yhat", "lo80", "hi80", "lo95", "hi95", "base_yhat").sort("level", "node", "ds")
+    totals = rows.filter(pl.col("level") != BOTTOM).join(base.names, on="node").select(
+        "level", pl.col("name").alias("node"), "ds", "yhat", "lo80", "hi80", "lo95", "hi95", "base_yhat").sort(
+        "level", "node", "ds")
     logger.info("reconciled %d series with %d aggregate nodes by %s", bottom["unique_id"].n_unique(),
                 totals["node"].n_unique(), method)
     return Reconciled(bottom, totals)
@@ -165,30 +174,58 @@ def calibrated(totals: pl.DataFrame, factors: dict[str, dict[int, float]]) -> pl
 
 
 def node_sums(frame: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
-    """node, ds, y: `frame`'s y (unique_id, ds, y) summed to every node of the hierarchy of `series`."""
+    """node, ds, y: `frame`'s y (unique_id, ds, y) summed to every node of the hierarchy of `series`
+    (nodes by the coded ids of `base_forecasts` on the same `series`)."""
     return _aggregated(frame, series)[0]
 
 
 def _aggregated(frame: pl.DataFrame, series: pl.DataFrame) -> tuple[pl.DataFrame, Any, dict[str, Any]]:
     """hierarchicalforecast's `aggregate` of `frame` (unique_id, ds, y) over `LEVELS`: every node's
-    sums, the sparse summing matrix and level name -> its nodes."""
+    sums, the sparse summing matrix and level name -> its nodes (coded ids, see `_coded`)."""
     from hierarchicalforecast.utils import aggregate
 
     keyed = frame.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).join(
-        _with_category(series), on="unique_id").with_columns(pl.lit(TOTAL).alias(TOTAL))
-    y_df, s_df, tags = aggregate(keyed.select(TOTAL, "category", "region", "sku", "ds", "y"),
+        _coded(series).select("unique_id", *_CODES.values()), on="unique_id").with_columns(pl.lit(TOTAL).alias(TOTAL))
+    y_df, s_df, tags = aggregate(keyed.select(TOTAL, *(pl.col(c).alias(k) for k, c in _CODES.items()), "ds", "y"),
                                  spec=list(LEVELS.values()), sparse_s=True, id_col="node")
     return y_df, s_df, dict(zip(LEVELS, tags.values(), strict=True))
 
 
-def _with_category(series: pl.DataFrame) -> pl.DataFrame:
-    return series.select("unique_id", "sku", "region", pl.col("category").fill_null(UNCATEGORISED))
+_CODES = {"category": "category_code", "region": "region_code", "sku": "sku_code"}
+"""Key column -> the column of its codes, in the order `aggregate` joins them."""
+
+
+def _coded(series: pl.DataFrame) -> pl.DataFrame:
+    """unique_id, sku, region, category (null: `uncategorised`) and a code per key without `/`:
+    its prefix (`c`, `r`, `s`) and the name's rank among the sorted names of its column."""
+    keyed = series.select("unique_id", "sku", "region", pl.col("category").fill_null(UNCATEGORISED))
+    return keyed.with_columns(
+        (pl.lit(key[0]) + (pl.col(key).rank("dense") - 1).cast(pl.String)).alias(code) for key, code in _CODES.items())
 
 
 def _bottom_nodes(series: pl.DataFrame) -> pl.DataFrame:
-    """unique_id -> its bottom node name, as `aggregate` builds it."""
-    return _with_category(series).select(
-        "unique_id", pl.concat_str(pl.lit(TOTAL), "category", "region", "sku", separator="/").alias("node"))
+    """unique_id -> its bottom node's id, as `aggregate` builds it."""
+    return _coded(series).select(
+        "unique_id", pl.concat_str(pl.lit(TOTAL), *_CODES.values(), separator="/").alias("node"))
+
+
+def _node_names(series: pl.DataFrame) -> pl.DataFrame:
+    """node, name: every aggregate node's coded id and its real name, unique within its level (`node_name`)."""
+    coded = _coded(series)
+    parts = [pl.DataFrame({"node": [TOTAL], "name": [TOTAL]})]
+    for level, columns in LEVELS.items():
+        keys = columns[1:]
+        if level in (TOTAL, BOTTOM):
+            continue
+        nodes = coded.select(pl.concat_str(pl.lit(TOTAL), *(_CODES[k] for k in keys), separator="/").alias("node"),
+                             *keys).unique().rows()
+        escaped = len({node_name(*k) for _, *k in nodes}) < len(nodes)
+        if escaped:
+            logger.warning("two %s nodes read the same with their keys joined by '/': the level's names are escaped",
+                           level)
+        parts.append(pl.DataFrame([(node, node_name(*k, escaped=escaped)) for node, *k in nodes],
+                                  schema={"node": pl.String, "name": pl.String}, orient="row"))
+    return pl.concat(parts)
 
 
 def _aggregate_base(y_df: pl.DataFrame, tags: dict, *, h: int, freq: str, n_jobs: int) -> pl.DataFrame:

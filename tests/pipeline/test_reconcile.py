@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 from sqlalchemy import Engine, select
+from typer.testing import CliRunner
 
+from dashboard import queries
+from forecast.cli import app
+from forecast.demo import DemoScenario
 from forecast.errors import InvalidInputError
-from forecast.pipeline.reconcile import BOTTOM, LEVELS, METHODS, base_forecasts, calibrated, reconcile
+from forecast.pipeline.reconcile import BOTTOM, LEVELS, METHODS, base_forecasts, calibrated, node_name, reconcile
 from forecast.pipeline.run import run_forecast
 from forecast.storage import forecast_repo
 from forecast.storage.engine import session_scope
@@ -141,3 +147,101 @@ def test_an_unreconciled_run_leaves_the_published_totals_of_the_last_reconciled_
         assert forecast_repo.read_published_totals(session=session).is_empty()
     with pytest.raises(InvalidInputError, match="--reconcile 'mintrace' is unknown; use auto, off or one of"):
         run_forecast(loaded, horizon=7, models=["SeasonalNaive"], reconcile="mintrace")
+
+
+SLASHED = {"S0": "home/garden", "S1": "O'Brien \"deli\"", "S2": "Zürich|Nord", "S3": "a b/c"}
+"""SKU (and category) names with the characters hierarchicalforecast's node ids would trip on."""
+SLASHED_REGIONS = {"R0": "CA/SF", "R1": "Zürich|Nord", "R2": "O'Brien \"deli\""}
+
+
+def _slashed() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """`_hierarchy` with SKU, region and category names holding `/`, `|`, quotes, spaces and non-ASCII."""
+    series, history, bottom = _hierarchy()
+    return series.with_columns(
+        pl.col("sku").replace(SLASHED), pl.col("region").replace(SLASHED_REGIONS),
+        pl.when(pl.col("sku") == "S0").then(pl.lit("home/garden")).when(pl.col("sku") == "S4")
+        .then(pl.lit("Zürich|Nord")).otherwise(pl.col("category")).alias("category")), history, bottom
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_names_with_slashes_quotes_and_non_ascii_reconcile_under_their_real_names(method: str) -> None:
+    series, history, bottom = _slashed()
+    out = reconcile(base_forecasts(bottom, series, history, h=H), method)
+    assert out.bottom.height == bottom.height
+    named = set(out.totals.select("level", "node").unique().iter_rows())
+    categories = ["food", "home/garden", "uncategorised", "Zürich|Nord"]
+    assert named == {("total", "total"), *(("category", node_name(c)) for c in categories),
+                     *(("region", node_name(r)) for r in SLASHED_REGIONS.values()),
+                     *(("category x region", node_name(c, r)) for c in categories for r in SLASHED_REGIONS.values())}
+    summed = _sums_by(out.bottom, series, "category", "region").with_columns(
+        pl.struct("category", "region").map_elements(lambda k: node_name(k["category"], k["region"]),
+                                                     return_dtype=pl.String).alias("node"))
+    diff = out.totals.filter(pl.col("level") == "category x region").join(summed, on=["node", "ds"])
+    assert diff.height == 4 * 3 * H and (diff["yhat"] - diff["summed"]).abs().max() < 1e-6
+
+
+def test_two_nodes_that_read_the_same_joined_by_slashes_are_stored_escaped() -> None:
+    series, history, bottom = _hierarchy()
+    # category a/b in region c and category a in region b/c: both `total/a/b/c` when joined
+    series = series.with_columns(
+        pl.when(pl.col("unique_id") == "0").then(pl.lit("a/b")).when(pl.col("unique_id") == "4")
+        .then(pl.lit("a")).otherwise(pl.col("category")).alias("category"),
+        pl.when(pl.col("unique_id") == "0").then(pl.lit("c")).when(pl.col("unique_id") == "4")
+        .then(pl.lit("b/c")).otherwise(pl.col("region")).alias("region"))
+    totals = reconcile(base_forecasts(bottom, series, history, h=H), "bottom_up").totals
+    cat_region = set(totals.filter(pl.col("level") == "category x region")["node"])
+    assert {r"total/a\/b/c", r"total/a/b\/c"} <= cat_region and "total/a/b/c" not in cat_region
+    assert node_name("a/b", "c", escaped=True) == r"total/a\/b/c"
+    assert node_name("a\\", "x", escaped=True) == r"total/a\\/x"
+    # the other levels are unambiguous, so they keep the plain names
+    assert {"total/a/b", "total/b/c"} <= set(totals.filter(pl.col("level") != "category x region")["node"])
+
+
+def _slashed_files(scenario: DemoScenario, folder: Path) -> dict[str, Path]:
+    """The scenario's master data and sales with slashed, quoted and non-ASCII names."""
+    regions = {"R01": "CA/SF", "R02": "Zürich|Nord"}
+    skus = {"STA-001": "home/garden", "STA-002": "O'Brien \"deli\""}
+    frames = {"regions": pl.read_csv(scenario.regions).with_columns(pl.col("region").replace(regions)),
+              "skus": pl.read_csv(scenario.skus).with_columns(
+                  pl.col("sku").replace(skus), pl.col("category").replace({"staples": "home/garden"})),
+              "sales": pl.read_csv(scenario.sales).with_columns(
+                  pl.col("sku").replace(skus), pl.col("region").replace(regions),
+                  pl.col("category").replace({"staples": "home/garden"}))}
+    paths = {kind: folder / f"{kind}.csv" for kind in frames}
+    for kind, frame in frames.items():
+        frame.write_csv(paths[kind])
+    return paths
+
+
+def test_a_run_and_a_backtest_reconcile_slashed_names(cli: CliRunner, engine: Engine, small_scenario: DemoScenario,
+                                                      tmp_path: Path) -> None:
+    paths = _slashed_files(small_scenario, tmp_path)
+    for kind in ("regions", "skus", "sales"):
+        assert (result := cli.invoke(app, ["ingest", kind, str(paths[kind])])).exit_code == 0, result.output
+    result = cli.invoke(app, ["forecast", "run", "--models", "SeasonalNaive", "--horizon", "7", "--reconcile", "auto"])
+    assert result.exit_code == 0, result.output
+    with session_scope(engine) as session:
+        totals = forecast_repo.read_published_totals(session=session)
+        published = forecast_repo.read_published(session=session)
+    nodes = set(totals.select("level", "node").unique().iter_rows())
+    assert {("category", "total/home/garden"), ("region", "total/CA/SF"), ("region", "total/Zürich|Nord"),
+            ("category x region", "total/home/garden/CA/SF")} <= nodes
+    shown = queries.group_reconciled(engine, "home/garden", "CA/SF")  # what the Explorer's Totals view shows
+    assert shown.height == 7
+    by_day = published.join(_categories(engine), on="sku").filter(
+        (pl.col("category") == "home/garden") & (pl.col("region") == "CA/SF")).group_by("day").agg(pl.col("yhat").sum())
+    assert (shown.join(by_day, on="day").select((pl.col("yhat") - pl.col("yhat_right")).abs().max()).item()) < 1e-6
+
+    backtest = cli.invoke(app, ["backtest", "run", "--windows", "3", "--horizon", "7", "--models", "SeasonalNaive",
+                                "--models", "CrostonOptimized"])
+    assert backtest.exit_code == 0, backtest.output
+    scored = cli.invoke(app, ["backtest", "reconcile", "--methods", "bottom_up", "--json"])
+    assert scored.exit_code == 0, scored.output
+    levels = {row["level"] for row in json.loads(scored.stdout)["table"]}
+    assert levels == set(LEVELS)
+
+
+def _categories(engine: Engine) -> pl.DataFrame:
+    with session_scope(engine) as session:
+        return pl.DataFrame(session.execute(select(Sku.id, Sku.category)).all(), schema=["sku", "category"],
+                            orient="row")
