@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DemandError", "InvalidInputError", "StorageError"]
+__all__ = ["DemandError", "ForecastError", "InvalidInputError", "StorageError"]
 
 
 class DemandError(Exception):
@@ -15,3 +15,7 @@ class InvalidInputError(DemandError, ValueError):
 
 class StorageError(DemandError):
     """The database cannot be used as configured (unreachable, not migrated, read-only)."""
+
+
+class ForecastError(DemandError):
+    """A forecast could not be made even by the fallback model (the message names the series)."""

@@ -16,15 +16,17 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from forecast.storage import signal_repo
-from forecast.storage.schema import Region, Sales, SalesHistory, Sku
+from forecast.series_shape import regular_panel, series_shapes, zero_spans
+from forecast.settings import get_settings
+from forecast.storage.schema import IngestBatch, Region, Sales, SalesHistory, Sku
 from signals.features import FEATURE_COLUMNS, build_features
 from signals.frames import as_of_instant
 
 ROWS_PER_BATCH = 200_000
 """Sales rows read into a frame at a time."""
 
-__all__ = ["FEATURE_COLUMNS", "StoredSignals", "build_panel_features", "load_signals", "sales_panel",
-           "signal_features"]
+__all__ = ["FEATURE_COLUMNS", "SalesPanel", "StoredSignals", "build_panel_features", "load_signals", "read_sales",
+           "sales_panel", "signal_features"]
 
 
 @dataclass(frozen=True)
@@ -45,32 +47,66 @@ class StoredSignals:
                                                    how="vertical_relaxed"))
 
 
-def sales_panel(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: list[str] | None = None,
-                max_batch: int | None = None, price: bool = True) -> pl.DataFrame:
-    """Sales up to `cutoff` as (sku, region, day, y[, price]), plus `horizon` future days per series with y null.
+@dataclass(frozen=True)
+class SalesPanel:
+    """The regular sales panel of the modelled series and the shape of every stored series."""
+
+    frame: pl.DataFrame
+    """sku, region, day, y[, price], reported: one row per day from each series' first day (see
+    `series_shape.regular_panel`); inactive series are left out."""
+    shapes: pl.DataFrame
+    """`series_shape.SHAPE_SCHEMA` plus `unknown_days` (absent days not reported, y null in `frame`),
+    one row per stored series, inactive ones included."""
+
+
+def read_sales(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: list[str] | None = None,
+               max_batch: int | None = None, price: bool = True, inactive_after: int | None = None) -> SalesPanel:
+    """Sales up to `cutoff` as one row per series and day by each series' absent-days policy, plus
+    future days with y null: `horizon` days after the cutoff, and for a late series its days from its
+    last reported day on, every series through the same last day (`cutoff + horizon + most days late`).
 
     Args:
         max_batch: read the sales as they were right after this ingest batch (later inserts left
             out, later corrections undone from `sales_history`); None for the current data.
         price: include the unit price column (null when unknown; the `price_rel` feature reads it).
+        inactive_after: days without a sale that make a series inactive (default: the settings').
     """
-    history = _sales_rows(session, cutoff=cutoff, skus=skus, max_batch=max_batch)
-    if not price:
-        history = history.drop("price")
-    if horizon <= 0 or history.is_empty():
-        return history.sort("sku", "region", "day")
-    future_days = pl.date_range(cutoff + dt.timedelta(days=1), cutoff + dt.timedelta(days=horizon), eager=True)
-    future = (history.select("sku", "region").unique()
-              .join(pl.DataFrame({"day": future_days}), how="cross")
-              .with_columns(pl.lit(None, dtype=pl.Float64).alias("y")))
-    return pl.concat([history, future], how="diagonal").sort("sku", "region", "day")
+    rows = _sales_rows(session, cutoff=cutoff, skus=skus, max_batch=max_batch)
+    if inactive_after is None:
+        inactive_after = get_settings().inactive_after_days
+    batches = _sales_batches(session)
+    shapes = series_shapes(rows, batches, cutoff=cutoff, inactive_after=inactive_after)
+    modelled = shapes.filter(pl.col("status") != "inactive")
+    end = None
+    if horizon > 0:
+        end = cutoff + dt.timedelta(days=horizon + (modelled["days_late"].max() or 0))
+    frame = regular_panel(rows.drop("batch_id") if price else rows.drop("batch_id", "price"), modelled,
+                          zero_spans(rows, batches), end=end)
+    unknown = frame.filter(pl.col("reported") & pl.col("y").is_null()).group_by("sku", "region").len("unknown_days")
+    shapes = shapes.join(unknown, on=["sku", "region"], how="left").with_columns(pl.col("unknown_days").fill_null(0))
+    return SalesPanel(frame, shapes)
+
+
+def sales_panel(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: list[str] | None = None,
+                max_batch: int | None = None, price: bool = True) -> pl.DataFrame:
+    """The frame of `read_sales` (sku, region, day, y[, price], reported), for callers that need no shapes."""
+    return read_sales(session=session, cutoff=cutoff, horizon=horizon, skus=skus, max_batch=max_batch,
+                      price=price).frame
+
+
+def _sales_batches(session: Session) -> pl.DataFrame:
+    """batch_id, absent, first_day, last_day of every sales batch."""
+    rows = session.execute(select(IngestBatch.id, IngestBatch.absent, IngestBatch.first_day, IngestBatch.last_day)
+                           .where(IngestBatch.kind == "sales")).all()
+    schema = {"batch_id": pl.Int64, "absent": pl.String, "first_day": pl.Date, "last_day": pl.Date}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def _sales_rows(session: Session, *, cutoff: dt.date, skus: list[str] | None, max_batch: int | None) -> pl.DataFrame:
-    """sku, region, day, y, price of every stored sale up to `cutoff` (as known after `max_batch`)."""
+    """sku, region, day, y, price, batch_id of every stored sale up to `cutoff` (as known after `max_batch`)."""
     def columns(table: type[Sales] | type[SalesHistory]) -> Select:
         return select(table.sku_id.label("sku"), table.region_id.label("region"), table.day,
-                      table.units.label("y"), table.price).where(table.day <= cutoff)
+                      table.units.label("y"), table.price, table.batch_id).where(table.day <= cutoff)
 
     current = columns(Sales)
     if skus:
@@ -80,7 +116,8 @@ def _sales_rows(session: Session, *, cutoff: dt.date, skus: list[str] | None, ma
         h = SalesHistory
         older = columns(h).where(h.batch_id <= max_batch, h.replaced_by > max_batch)
         statements = [current.where(Sales.batch_id <= max_batch), older.where(h.sku_id.in_(skus)) if skus else older]
-    schema = {"sku": pl.String, "region": pl.String, "day": pl.Date, "y": pl.Float64, "price": pl.Float64}
+    schema = {"sku": pl.String, "region": pl.String, "day": pl.Date, "y": pl.Float64, "price": pl.Float64,
+              "batch_id": pl.Int64}
     # polars' reader in batches, not the ORM's rows: 2,000 series x 3 years in 11 s instead of 17 s. The
     # schema is given, not inferred from a batch's first rows (a price that starts null made them Null).
     parts = [batch for stmt in statements for batch in pl.read_database(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -27,6 +29,7 @@ from signals.errors import SignalError
 __all__ = ["cli_errors", "emit_json", "stderr", "stdout", "progress_bar", "migrated_engine", "EXIT_BAD_INPUT",
            "ENGINE_OPTION", "DASK_ADDRESS_OPTION", "execution_options"]
 
+logger = logging.getLogger(__name__)
 EXIT_BAD_INPUT = 2
 EXIT_STORAGE = 3
 stdout = Console(soft_wrap=True)
@@ -103,6 +106,12 @@ def cli_errors(func: F) -> F:
         except (OperationalError, ProgrammingError, InternalError) as exc:
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
             raise _fail(database_problem(detail), EXIT_STORAGE) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a library's exception never reaches the user raw
+            logger.debug("unexpected error", exc_info=True)
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise _fail(f"unexpected {type(exc).__name__}: {first} (a bug; please report it)", 1) from None
 
     return wrapper  # type: ignore[return-value]
 

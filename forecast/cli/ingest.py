@@ -13,6 +13,7 @@ from forecast.errors import InvalidInputError
 from forecast.ingest import ingest_regions, ingest_sales, ingest_skus, resolve_mapping
 from forecast.ingest.mapping import PRESETS
 from forecast.storage import repo
+from forecast.settings import get_settings
 from forecast.storage.engine import session_scope
 
 app = typer.Typer(help="Load sales and master data files; inspect batches and rejected rows.", no_args_is_help=True)
@@ -31,6 +32,9 @@ def sales(
     encoding: str = ENCODING_OPTION,
     delimiter: str = typer.Option(",", help="CSV field separator."),
     force: bool = typer.Option(False, help="Ingest even if the same content was ingested before."),
+    absent: str | None = typer.Option(
+        None, help="What a day without a row means: zero (the feed writes only days with a sale), unknown (not "
+        "reported) or auto (unknown when the file has rows with 0 units, else zero). Default: DEMAND_SALES_ABSENT_DAYS, auto."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Load a sales file. Bad rows are quarantined; a bad file is rejected whole (exit 2)."""
@@ -38,7 +42,8 @@ def sales(
     engine = migrated_engine()
     with progress_bar(enabled=not json_output) as update, session_scope(engine) as session:
         report = ingest_sales(path, session=session, mapping=column_mapping, encoding=encoding,
-                              delimiter=delimiter, force=force, progress=update)
+                              delimiter=delimiter, force=force, absent=absent or get_settings().sales_absent_days,
+                              progress=update)
     if json_output:
         emit_json(report.to_dict())
         return
@@ -49,7 +54,8 @@ def sales(
     stdout.print(
         f"batch {report.batch_id}: {report.rows_accepted:,} rows accepted ({report.rows_inserted:,} new, "
         f"{report.rows_updated:,} changed), {report.rows_rejected:,} rejected; "
-        f"{report.skus_created} new SKUs, {report.regions_created} new regions in {report.seconds:.1f}s",
+        f"{report.skus_created} new SKUs, {report.regions_created} new regions in {report.seconds:.1f}s; "
+        f"absent days count as {'no sale' if report.absent == 'zero' else 'not reported'} ({report.absent})",
         highlight=False,
     )
     if report.rows_rejected:

@@ -63,7 +63,7 @@ def _move(path: Path, folder: Path) -> Path:
     return Path(shutil.move(path, target))
 
 
-def pull_drop_folder(folder: Path, engine: Engine, *, mapping: ColumnMapping) -> PullReport:
+def pull_drop_folder(folder: Path, engine: Engine, *, mapping: ColumnMapping, absent: str = "auto") -> PullReport:
     """Ingest every complete file in `folder`, oldest first; move each to processed/ or failed/.
 
     A file rejected as a whole goes to failed/ with `<name>.error.txt` holding the reason. An error
@@ -82,7 +82,7 @@ def pull_drop_folder(folder: Path, engine: Engine, *, mapping: ColumnMapping) ->
         report.files += 1
         try:
             with session_scope(engine) as session:
-                result = ingest_sales(path, session=session, mapping=mapping)
+                result = ingest_sales(path, session=session, mapping=mapping, absent=absent)
         except InvalidInputError as exc:
             moved = _move(path, folder / "failed")
             moved.with_name(moved.name + ".error.txt").write_text(f"{exc}\n", encoding="utf-8")
@@ -97,7 +97,8 @@ def pull_drop_folder(folder: Path, engine: Engine, *, mapping: ColumnMapping) ->
     return report
 
 
-def pull_sql_query(url: str, query: str, engine: Engine, *, mapping: ColumnMapping) -> PullReport:
+def pull_sql_query(url: str, query: str, engine: Engine, *, mapping: ColumnMapping,
+                   absent: str = "auto") -> PullReport:
     """Run `query` on the source database at `url` and ingest its result as one sales batch.
 
     The result is written to a CSV first, so the same result twice is recognised by its content.
@@ -118,7 +119,7 @@ def pull_sql_query(url: str, query: str, engine: Engine, *, mapping: ColumnMappi
         path = Path(tmp) / "sales-query.csv"
         frame.write_csv(path)
         with session_scope(engine) as session:
-            result = ingest_sales(path, session=session, mapping=mapping)
+            result = ingest_sales(path, session=session, mapping=mapping, absent=absent)
     if not result.already_ingested:
         report.batches.append(result.batch_id)
         report.rows_accepted, report.rows_rejected = result.rows_accepted, result.rows_rejected

@@ -22,14 +22,19 @@ from forecast.ingest.mapping import ColumnMapping
 from forecast.ingest.readers import LINE_COLUMN, read_table
 from forecast.ingest.validate import REASON_COLUMN, validate_sales
 from forecast.storage import bulk, repo
-from forecast.storage.schema import IngestBatch
+from forecast.storage.schema import ABSENT_POLICIES, IngestBatch
 
-__all__ = ["IngestReport", "ingest_sales"]
+__all__ = ["ABSENT_CHOICES", "IngestReport", "absent_policy", "ingest_sales"]
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 """Called as (stage, done, total) while a batch is written."""
+
+ABSENT_CHOICES = ("auto", *ABSENT_POLICIES)
+"""What a day without a row means for a file's series: `zero` (the feed writes only days with a
+sale), `unknown` (a missing report), or `auto`: `unknown` when the file has a row with 0 units (the
+feed writes its zeros, so an absent day was not reported), else `zero`."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class IngestReport:
     rows_rejected: int
     rows_inserted: int
     rows_updated: int
+    absent: str | None
+    """What an absent day means for this batch's series (`ABSENT_POLICIES`)."""
     skus_created: int
     regions_created: int
     seconds: float
@@ -65,9 +72,14 @@ def ingest_sales(
     encoding: str = "utf-8",
     delimiter: str = ",",
     force: bool = False,
+    absent: str = "auto",
     progress: Progress | None = None,
 ) -> IngestReport:
     """Load the sales file at `path` into the database through `session` (which the caller commits).
+
+    Args:
+        absent: what a day without a row means for the file's series (`ABSENT_CHOICES`), stored with
+            the batch together with the days the file covers.
 
     Raises:
         InvalidInputError: the file as a whole cannot be accepted (format, encoding, key columns,
@@ -76,7 +88,11 @@ def ingest_sales(
     started = time.perf_counter()
     raw = read_table(path, encoding=encoding, delimiter=delimiter)
     stages = {"read": time.perf_counter() - started}
+    if absent not in ABSENT_CHOICES:
+        raise InvalidInputError(f"absent days policy {absent!r} is unknown; use one of {', '.join(ABSENT_CHOICES)}")
     options = mapping.to_json()
+    if absent != "auto":  # the same content under another policy is another batch
+        options = json.dumps({**json.loads(options), "absent": absent}, sort_keys=True)
     previous = repo.find_batch(session=session, kind="sales", sha256=raw.sha256, options=options)
     if previous is not None and not force:
         logger.info("%s already ingested as batch %s", path, previous.id)
@@ -93,7 +109,8 @@ def ingest_sales(
     batch = IngestBatch(
         kind="sales", source=str(path), sha256=raw.sha256, options=options, rows_total=canonical.height,
         rows_accepted=good.height, rows_rejected=rejected.height,
-        status="partial" if rejected.height else "succeeded",
+        status="partial" if rejected.height else "succeeded", absent=absent_policy(good, absent),
+        first_day=good["day_parsed"].min(), last_day=good["day_parsed"].max(),
     )
     session.add(batch)
     session.flush()
@@ -121,9 +138,17 @@ def _report(batch: IngestBatch, *, already: bool, seconds: float, skus_created: 
         batch_id=batch.id, source=batch.source, sha256=batch.sha256, status=batch.status, already_ingested=already,
         rows_total=batch.rows_total, rows_accepted=batch.rows_accepted, rows_rejected=batch.rows_rejected,
         rows_inserted=0 if already else batch.rows_inserted, rows_updated=0 if already else batch.rows_updated,
+        absent=batch.absent,
         skus_created=skus_created, regions_created=regions_created, seconds=round(seconds, 3),
         stage_seconds={k: round(v, 3) for k, v in (stages or {}).items()},
     )
+
+
+def absent_policy(good: pl.DataFrame, asked: str) -> str:
+    """The policy `asked` for the accepted rows `good`, with `auto` resolved (see `ABSENT_CHOICES`)."""
+    if asked != "auto":
+        return asked
+    return "unknown" if good.select((pl.col("units_parsed") == 0).any()).item() else "zero"
 
 
 def _sales_rows(good: pl.DataFrame) -> pl.DataFrame:

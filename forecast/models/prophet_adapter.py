@@ -151,6 +151,8 @@ class ProphetAdapter:
 
     family: str = "prophet"
     models: tuple[str, ...] = (MODEL,)
+    fits_missing_y: bool = True
+    """Rows with y null (days not reported) are left out of the fit: Prophet needs no regular series."""
 
     def __init__(self, *, n_jobs: int = 1, max_train: int | None = 1095) -> None:
         if n_jobs < 1:

@@ -13,6 +13,7 @@ have a distributed backend (statsforecast, XGBoost through mlforecast); Prophet 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,16 +21,18 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from forecast.errors import InvalidInputError
+from forecast.errors import ForecastError, InvalidInputError
 from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, ModelAdapter, ModelOutput, ModelSpec, PerSeriesFits
 from forecast.models.distributed import DaskEngine, Execution, dask_engine
 
-__all__ = ["Forecaster", "ForecastResult", "available_models"]
+__all__ = ["Forecaster", "ForecastResult", "RaggedEnds", "available_models", "known_target"]
 
 logger = logging.getLogger(__name__)
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 AUTO = "auto"
+FALLBACK = "SeasonalNaive"
+"""The model that replaces a family whose call failed (it needs nothing but the series' own history)."""
 MAE_TIE = 1e-5
 """Relative gap under which two holdout MAEs of a series count as equal (see `_choose`)."""
 
@@ -62,6 +65,8 @@ class ForecastResult:
     """Family -> the fitted model it can forecast later data from (`forecast(..., kept=...)`): a new
     fit, or the kept model it was given when that one still fitted the data. Per-series fits
     (`PerSeriesFits`) hold only this run's new fits: the holdout's of the chosen pairs and the final ones."""
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)
+    """Family calls that failed: family, models, series, fallback (the model that replaced them), reason."""
 
 
 class Forecaster:
@@ -95,6 +100,7 @@ class Forecaster:
         self.dask = dask_engine(execution, dask_address)
         self.n_jobs = n_jobs
         self.adapters = _adapters(n_jobs, self.dask, max_train)
+        self._fallbacks: list[dict[str, Any]] = []
         self.specs = [m if isinstance(m, ModelSpec) else ModelSpec(m) for m in models]
         known = {m for a in self.adapters for m in a.models}
         asked = [s.name for s in self.specs] + [m for names in self.by_class.values() for m in names]
@@ -113,8 +119,12 @@ class Forecaster:
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
                  chosen_before: pl.DataFrame | None = None, kept: Mapping[str, Any] | None = None,
-                 refit: bool = False) -> ForecastResult:
+                 refit: bool = False, cutoff: dt.date | None = None) -> ForecastResult:
         """Forecast `h` periods for every series of `history` (future exogenous values in `future`).
+
+        Every series is forecast for the same `h` periods after `cutoff`: a series whose history ends
+        earlier (late) is forecast from its own last period over the periods it lacks, and `future`
+        must hold its rows from then on.
 
         Args:
             chosen_before: unique_id, model pairs chosen by an earlier run: a series whose earlier
@@ -125,6 +135,7 @@ class Forecaster:
                 data, and refit otherwise. The holdout always fits.
             refit: fit the chosen models on the whole history even where the holdout's fit of the
                 same model could be carried forward through the last `h` periods (`PerSeriesFits`).
+            cutoff: the last period of the run (default: the newest period of `history`).
         """
         from forecast.models.classify import classify_demand
 
@@ -149,19 +160,25 @@ class Forecaster:
         pairs = chosen.select("unique_id", "model").rows()
         carried = {} if refit else {f: k.only(pairs) for f, k in trial_fits.items() if isinstance(k, PerSeriesFits)}
         given = _merge_kept(kept or {}, carried)
-        all_fc, contributions, fitted = self._run_all(history, future, h=h, candidates=final, kept=given)
+        ends = RaggedEnds.of(history, cutoff=cutoff, freq=self.freq)
+        all_fc, contributions, fitted = self._run_all(history, ends.future(future, h=h), h=h + ends.late,
+                                                      candidates=final, kept=given)
+        all_fc, contributions = ends.window(all_fc, h=h), ends.window(contributions, h=h)
         fitted = _merge_kept(carried, fitted)
         forecasts = all_fc.join(chosen.select("unique_id", pl.col("model").alias("chosen")), on="unique_id")
         forecasts = forecasts.filter(asked_model() == pl.col("chosen")).select(list(FORECAST_SCHEMA))
         selection = classes.join(chosen, on="unique_id", how="left")
-        return ForecastResult(forecasts.sort("unique_id", "ds"), contributions, selection, fitted)
+        return ForecastResult(forecasts.sort("unique_id", "ds"), contributions, selection, fitted,
+                              self._take_fallbacks())
 
     def forecast_each(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
-                      candidates: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+                      candidates: pl.DataFrame | None = None,
+                      cutoff: dt.date | None = None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
         """Every model of this Forecaster on every series (or the `candidates` pairs), no selection.
 
         Args:
             candidates: unique_id, model pairs to forecast (default: every model x every series).
+            cutoff: the last period of the run; late series are forecast as in `forecast`.
 
         Returns:
             FORECAST_SCHEMA rows plus `asked` (the model asked for; `model` may name a fallback),
@@ -177,7 +194,10 @@ class Forecaster:
         if candidates is None:
             ids = history.select(pl.col("unique_id").unique().sort())
             candidates = ids.join(pl.DataFrame({"model": [s.name for s in self.specs]}), how="cross")
-        forecasts, contributions, _ = self._run_all(history, future, h=h, candidates=candidates)
+        ends = RaggedEnds.of(history, cutoff=cutoff, freq=self.freq)
+        forecasts, contributions, _ = self._run_all(history, ends.future(future, h=h), h=h + ends.late,
+                                                    candidates=candidates)
+        forecasts, contributions = ends.window(forecasts, h=h), ends.window(contributions, h=h)
         return forecasts.with_columns(asked_model().alias("asked")), contributions
 
     def forecast_variants(self, history: pl.DataFrame, futures: Mapping[str, pl.DataFrame], *, h: int,
@@ -271,9 +291,42 @@ class Forecaster:
             logger.info("%s: %s on %d series", adapter.family, ", ".join(models), len(ids))
             if self.dask is not None and getattr(adapter, "dask", None) is None:
                 logger.info("%s has no Dask backend here; %s runs in this process", adapter.family, ", ".join(models))
+            hist = known_target(hist, keep_missing=getattr(adapter, "fits_missing_y", False))
             extra = {"kept": kept} if kept is not None and getattr(adapter, "keeps_models", False) else {}
-            outputs.append(adapter.forecast(hist, fut, h=h, freq=self.freq, specs=specs, point_only=point_only, **extra))
+            try:
+                outputs.append(adapter.forecast(hist, fut, h=h, freq=self.freq, specs=specs, point_only=point_only,
+                                                **extra))
+            except Exception as exc:  # noqa: BLE001 - any library error: these series fall back, the run goes on
+                outputs.append(self._fallback(adapter, models, hist, exc, h=h, point_only=point_only))
         return outputs
+
+    def _fallback(self, adapter: ModelAdapter, models: list[str], hist: pl.DataFrame, exc: Exception, *, h: int,
+                  point_only: bool) -> ModelOutput:
+        """`FALLBACK` forecasts of `hist`'s series, named `FALLBACK (fallback from M)` for each model M of a
+        family call that failed; the failure is recorded (`ForecastResult.fallbacks`).
+
+        Raises:
+            ForecastError: the fallback model itself failed.
+        """
+        reason = _one_line(exc)
+        series = hist.get_column("unique_id").n_unique()
+        logger.warning("%s failed on %d series (%s); they fall back to %s: %s", adapter.family, series,
+                       ", ".join(models), FALLBACK, reason)
+        backup = next(a for a in self.adapters if FALLBACK in a.models)
+        if adapter is backup and FALLBACK in models:
+            raise ForecastError(f"{FALLBACK}, the last fallback, failed on {series} series: {reason}") from exc
+        regular = known_target(hist.select("unique_id", "ds", "y"), keep_missing=False)
+        out = backup.forecast(regular, None, h=h, freq=self.freq, specs=[ModelSpec(FALLBACK)], point_only=point_only)
+        self._fallbacks.append({"family": adapter.family, "models": list(models), "series": series,
+                                "fallback": FALLBACK, "reason": reason})
+        rows = pl.concat([out.forecasts.with_columns(pl.lit(f"{FALLBACK} (fallback from {m})").alias("model"))
+                          for m in models])
+        return ModelOutput(rows, None)
+
+    def _take_fallbacks(self) -> list[dict[str, Any]]:
+        """The family failures recorded since the last call (and forget them)."""
+        taken, self._fallbacks = self._fallbacks, []
+        return taken
 
     def columns_for(self, family: str, frame: FrameT) -> FrameT:
         """`frame` with only the keys and the exogenous columns `family` may use."""
@@ -333,6 +386,66 @@ def _without_bandless(candidates: pl.DataFrame, history: pl.DataFrame, adapters:
                         len(drop), "/".join(adapter.models), needs)
             candidates = candidates.filter(~(mine & pl.col("unique_id").is_in(drop.implode())))
     return candidates
+
+
+@dataclass(frozen=True)
+class RaggedEnds:
+    """Where each series' history ends against the run's cutoff: late series are forecast from their
+    own last period over `late` more periods, and every series is cut to the same window after."""
+
+    cutoff: dt.date
+    late: int
+    """The most periods a series' history ends before `cutoff` (0: every series is on time)."""
+
+    @staticmethod
+    def of(history: pl.DataFrame, *, cutoff: dt.date | None, freq: str) -> RaggedEnds:
+        """The ends of `history`'s series against `cutoff` (default: its newest period)."""
+        last = history.lazy().group_by("unique_id").agg(pl.col("ds").max()).collect().get_column("ds")
+        end = cutoff or last.max()
+        if end is None:
+            return RaggedEnds(dt.date.min, 0)
+        return RaggedEnds(end, _periods_between(last.min(), end, freq))
+
+    def future(self, future: pl.DataFrame | None, *, h: int) -> pl.DataFrame | None:
+        """`future` cut to each series' first `h + late` periods (a late series' start before the cutoff)."""
+        if future is None or self.late == 0:
+            return future
+        return future.filter(pl.int_range(pl.len()).over("unique_id") < h + self.late)
+
+    def window(self, frame: pl.DataFrame | None, *, h: int) -> pl.DataFrame | None:
+        """Each series' rows of `frame` in the `h` periods after the cutoff."""
+        if frame is None or self.late == 0:
+            return frame
+        after = frame.filter(pl.col("ds") > self.cutoff)
+        step = pl.col("ds").rank("dense").over("unique_id", *(["model"] if "model" in frame.columns else []))
+        return after.filter(step <= h)
+
+
+def _periods_between(first: dt.date, last: dt.date, freq: str) -> int:
+    """Whole periods of `freq` from `first` to `last` (0 when `first` is not earlier)."""
+    if first >= last:
+        return 0
+    if freq == "MS":
+        return (last.year - first.year) * 12 + last.month - first.month
+    days = (last - first).days
+    return days // 7 if freq == "W" else days
+
+
+def known_target(history: FrameT, *, keep_missing: bool) -> FrameT:
+    """`history` for a family: rows whose y is not known (a hole of an `unknown` series) dropped when
+    the family fits on irregular days (`keep_missing`: Prophet), else y interpolated linearly within
+    its series (statsforecast and XGBoost need every period). A hole is never at a series' end."""
+    if isinstance(history, pl.DataFrame) and history.get_column("y").null_count() == 0:
+        return history
+    if keep_missing:
+        return history.filter(pl.col("y").is_not_null())
+    return history.with_columns(pl.col("y").interpolate().over("unique_id"))
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}"
 
 
 def _merge_kept(older: Mapping[str, Any], newer: Mapping[str, Any]) -> dict[str, Any]:

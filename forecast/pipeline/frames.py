@@ -54,8 +54,11 @@ def model_frames(panel: pl.DataFrame, *, cutoff: dt.date, series: pl.DataFrame |
     frames keep the panel's row order: with `series_ids` and a panel sorted by sku, region, day (as
     `signal_features` returns it) they are sorted by unique_id, ds, and the models copy nothing to sort.
 
+    A series' history ends at its last reported day (`reported`, from `features.read_sales`): a late
+    series' days after it, up to the cutoff, are future days like the horizon's.
+
     Args:
-        panel: sku, region, day, y and FEATURE_COLUMNS.
+        panel: sku, region, day, y, FEATURE_COLUMNS and optionally `reported` (default: day <= cutoff).
         cutoff: last day of history.
         series: the ids to use (default `series_ids(panel)`); pass the baseline's to keep ids aligned.
     """
@@ -63,9 +66,10 @@ def model_frames(panel: pl.DataFrame, *, cutoff: dt.date, series: pl.DataFrame |
     joined = panel.lazy().join(series.lazy(), on=["sku", "region"], maintain_order="left")
     frame = joined.rename({"day": "ds"}).with_columns(pl.col(NUMERIC_FEATURES).cast(pl.Float32).fill_null(0.0))
     # lazily, so the joined and filled panel is never held whole beside the two parts (~2 GiB at 10,000 series)
+    reported = pl.col("reported") if "reported" in panel.columns else pl.col("ds") <= cutoff
     history, future = pl.collect_all([
-        frame.filter(pl.col("ds") <= cutoff).select("unique_id", "ds", "y", *MODEL_FEATURES),
-        frame.filter(pl.col("ds") > cutoff).select("unique_id", "ds", *MODEL_FEATURES)])
+        frame.filter(reported).select("unique_id", "ds", "y", *MODEL_FEATURES),
+        frame.filter(~reported).select("unique_id", "ds", *MODEL_FEATURES)])
     return ModelFrames(series, history, future)
 
 

@@ -20,15 +20,16 @@ from sqlalchemy.orm import Session
 
 from forecast.backtest.reconcile import reconciliation_evidence
 from forecast.errors import InvalidInputError
-from forecast.features import signal_features
+from forecast.features import read_sales, signal_features
 from forecast.models.base import ModelSpec, PerSeriesFits
 from forecast.models.distributed import Execution
 from forecast.pipeline.cold_start import cold_start as cold_start_series
-from forecast.pipeline.forecaster import Forecaster, ForecastResult
+from forecast.pipeline.forecaster import Forecaster, ForecastResult, known_target
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames, subset
 from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
 from forecast.pipeline.reconcile import METHODS, base_forecasts, calibrated
 from forecast.pipeline.reconcile import reconcile as reconcile_totals
+from forecast.pipeline.series_report import inactive_zeros, shapes_report
 from forecast.pipeline.shock import ShockRules, check_shocks, flagged_ids, short_memory_forecast, widened
 from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models, slices_chosen
 from forecast.storage import forecast_repo, model_state_repo
@@ -69,6 +70,11 @@ class RunReport:
     """With the shock policy: flagged regions (region -> raised_on, reason, series, models) and the rules."""
     reconciliation: dict[str, Any] = field(default_factory=dict)
     """When reconciled: method, chosen_by (asked, a backtest, or the default) and nodes (aggregate nodes)."""
+    series_shapes: dict[str, Any] = field(default_factory=dict)
+    """The feed's shape at the cutoff: late series (days late), inactive series (forecast zero), series
+    with days absent from the feed, by absent-days policy (`series_shape`)."""
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)
+    """Model families that failed on some series, which replaced them and why (`Forecaster.forecast`)."""
     refits: dict[str, Any] = field(default_factory=dict)
     """Per model family of the chosen models: refitted (bool), series, and for a kept model the run
     that fitted it and the day it was fitted through; for per-series fits (statsforecast) also
@@ -185,7 +191,11 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
              reconciliation: dict[str, Any] | None, cold: bool, shock: ShockRules | None) -> None:
     started, stages = time.perf_counter(), report.stage_seconds
     with session_scope(engine) as session:
-        panel = signal_features(session=session, cutoff=cutoff, horizon=horizon)
+        sales = read_sales(session=session, cutoff=cutoff, horizon=horizon)
+        panel = signal_features(session=session, cutoff=cutoff, panel=sales.frame)
+    shapes = sales.shapes
+    report.series_shapes = shapes_report(shapes)
+    del sales
     _tick(progress, "features", stages, started)
     frames = model_frames(panel, cutoff=cutoff)
     del panel  # 1.5 GiB at 10,000 series; the rest of the run reads the frames
@@ -202,7 +212,7 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     apart = len(flagged) > 0 and shock.window > 0
     result = _forecast(forecaster, subset(frames, flagged, keep=False) if apart else frames, horizon=horizon,
                        choice=choice, n_jobs=n_jobs, chosen_before=chosen_before,
-                       kept={family: k.model for family, k in kept.items()}, refit=refit)
+                       kept={family: k.model for family, k in kept.items()}, refit=refit, cutoff=cutoff)
     if apart:  # the flagged regions' series with short memory (the kept models are the others')
         shocked = short_memory_forecast(forecaster, subset(frames, flagged), h=horizon, rules=shock)
         result = replace(_combined(result, shocked), kept=result.kept)
@@ -227,7 +237,9 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
         report.reconciliation["nodes"] = totals["node"].n_unique()
     if cold or reconciliation is not None:
         _tick(progress, "cold start and reconcile", stages, started)
-    values = keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model")
+    values = pl.concat([keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model"),
+                        inactive_zeros(shapes, cutoff=cutoff, horizon=horizon)], how="vertical_relaxed")
+    report.fallbacks = result.fallbacks
     with session_scope(engine) as session:
         if totals is not None:
             forecast_repo.write_totals(session=session, run_id=report.run_id, totals=totals.rename({"ds": "day"}))
@@ -242,7 +254,8 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
             forecast_repo.record_config(session=session, run_id=report.run_id, cold_start=report.cold_start)
         if report.shock:
             forecast_repo.record_config(session=session, run_id=report.run_id, shock=report.shock)
-        forecast_repo.record_config(session=session, run_id=report.run_id, refits=report.refits)
+        forecast_repo.record_config(session=session, run_id=report.run_id, refits=report.refits,
+                                    series_shapes=report.series_shapes, fallbacks=report.fallbacks)
         for family, model in result.kept.items():
             if family not in kept or model is not kept[family].model:  # fitted in this run
                 model_state_repo.save_kept(session=session, run_id=report.run_id, family=family, trained_through=cutoff,
@@ -251,8 +264,9 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
             forecast_repo.publish_run(session=session, run_id=report.run_id)
             report.status = "published"
     _tick(progress, "write and publish", stages, started)
-    report.series, report.rows = series.height, values.height
-    report.models = dict(result.selection.group_by("model").len().sort("model").iter_rows())
+    report.series, report.rows = values.select("sku_id", "region_id").n_unique(), values.height
+    report.models = dict(values.group_by("sku_id", "region_id").agg(pl.col("model").first())
+                         .group_by("model").len().sort("model").iter_rows())
 
 
 def _selection_report(result: ForecastResult, earlier: EarlierChoice | None, *, cutoff: dt.date,
@@ -274,8 +288,8 @@ def _reconciled(engine: Engine, result: ForecastResult, frames: ModelFrames, rec
     their bands rescaled by the method's band factors."""
     with session_scope(engine) as session:
         categories = sku_categories(session=session)
-    base = base_forecasts(result.forecasts, frames.series.join(categories, on="sku", how="left"), frames.history,
-                          h=horizon, n_jobs=n_jobs)
+    base = base_forecasts(result.forecasts, frames.series.join(categories, on="sku", how="left"),
+                          known_target(frames.history, keep_missing=False), h=horizon, n_jobs=n_jobs)
     reconciled = reconcile_totals(base, reconciliation["method"])
     return (replace(result, forecasts=reconciled.bottom),
             calibrated(reconciled.totals, reconciliation.get("band_factors", {})))
@@ -331,13 +345,14 @@ def _refits(forecaster: Forecaster, result: ForecastResult, kept: dict[str, Kept
 
 
 def _forecast(forecaster: Forecaster, frames: ModelFrames, *, horizon: int, choice: BacktestChoice | None,
-              n_jobs: int, chosen_before: pl.DataFrame | None, kept: dict[str, Any], refit: bool) -> ForecastResult:
+              n_jobs: int, chosen_before: pl.DataFrame | None, kept: dict[str, Any], refit: bool,
+              cutoff: dt.date) -> ForecastResult:
     """The run's forecasts: from the backtest's choice where it has one, from `forecaster` elsewhere
     (keeping the `chosen_before` models where they are still candidates, and forecasting from the
     `kept` fitted models where they still fit)."""
     if choice is None:
         return forecaster.forecast(frames.history, frames.future, h=horizon, chosen_before=chosen_before, kept=kept,
-                                   refit=refit)
+                                   refit=refit, cutoff=cutoff)
     members = Forecaster(choice.members["model"].unique().sort().to_list(), n_jobs=n_jobs, exog=DEFAULT_EXOG,
                          execution=forecaster.execution, dask_address=forecaster.dask_address)
     chosen = forecast_chosen(members, frames, choice, h=horizon)
@@ -345,7 +360,8 @@ def _forecast(forecaster: Forecaster, frames: ModelFrames, *, horizon: int, choi
     if rest.is_empty():
         return chosen
     others_frames = subset(frames, rest)
-    return _combined(chosen, forecaster.forecast(others_frames.history, others_frames.future, h=horizon, refit=refit))
+    return _combined(chosen, forecaster.forecast(others_frames.history, others_frames.future, h=horizon, refit=refit,
+                                                 cutoff=cutoff))
 
 
 def _combined(first: ForecastResult, second: ForecastResult) -> ForecastResult:
@@ -353,7 +369,8 @@ def _combined(first: ForecastResult, second: ForecastResult) -> ForecastResult:
     parts = [r.contributions for r in (first, second) if r.contributions is not None]
     return ForecastResult(pl.concat([first.forecasts, second.forecasts]).sort("unique_id", "ds"),
                           pl.concat(parts) if parts else None,
-                          pl.concat([first.selection, second.selection], how="diagonal_relaxed"))
+                          pl.concat([first.selection, second.selection], how="diagonal_relaxed"),
+                          fallbacks=[*first.fallbacks, *second.fallbacks])
 
 
 def _shock_report(checks: pl.DataFrame, series: pl.DataFrame, selection: pl.DataFrame,
