@@ -9,6 +9,7 @@ import polars as pl
 from sqlalchemy import Engine, func, select, text
 
 from forecast.backtest.run import ALL_WINDOWS, summary_table
+from forecast.pipeline import explain
 from forecast.pipeline.explain import explain_change
 from forecast.pipeline.nodes import level_of, node_name
 from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo, shock_repo
@@ -19,7 +20,6 @@ from forecast.storage.schema import (
     CalendarEvent,
     CaseCount,
     ForecastAccuracy,
-    ForecastContribution,
     ForecastRun,
     ForecastValue,
     LivestreamEvent,
@@ -450,12 +450,11 @@ def series_signals(engine: Engine, sku: str, region: str, since: dt.date) -> dic
 
 
 def series_contributions(engine: Engine, run_id: int, sku: str, region: str) -> pl.DataFrame:
-    """Per day and signal feature of one series' XGBoost forecast: its contribution (margin scale)."""
-    c = ForecastContribution
+    """Per day and signal feature of one series' forecast in run `run_id`: its contribution (margin
+    scale), on the days XGBoost made the stored forecast only (`explain.series_contributions`)."""
     with session_scope(engine) as session:
-        rows = session.execute(select(c.day, c.feature, c.contribution).where(
-            c.run_id == run_id, c.sku_id == sku, c.region_id == region)).all()
-    return pl.DataFrame(rows, schema={"day": pl.Date, "feature": pl.String, "contribution": pl.Float64}, orient="row")
+        rows = explain.series_contributions(session=session, run_ids=[run_id], sku=sku, region=region)
+    return rows.drop("run_id")
 
 
 def top_contributions(contributions: pl.DataFrame) -> pl.DataFrame:

@@ -10,6 +10,7 @@ from dashboard import data
 from dashboard.charts import forecast_figure
 from dashboard.queries import top_contributions
 from dashboard.widgets import group_picker, series_picker, table
+from forecast.pipeline.explain import signal_note
 
 BANDS = {"day": st.column_config.DateColumn(format="YYYY-MM-DD"),
          **{c: st.column_config.NumberColumn(format="%.1f") for c in ("yhat", "lo80", "hi80", "lo95", "hi95")}}
@@ -32,7 +33,7 @@ def _series() -> None:
         st.subheader("Why: signal contributions")
         contributions = data.series_contributions(run_id, sku, region)
         if contributions.is_empty():
-            st.caption("The model of this series reads no signals (only XGBoost stores contributions).")
+            st.caption(signal_note(forecast["model"].mode().sort()[0]))
         else:
             days = contributions["day"].unique().sort().to_list()
             first, last = st.select_slider("Days", days, value=(days[0], days[-1]), key="contribution_days")

@@ -16,6 +16,10 @@ it can see, with its size where it has one:
 They are listed in that order: model, signals (the largest contribution change first), new actuals,
 overrides. It does not split the whole change into exact shares: a refit sees the new actuals and
 the signals together. Contribution sizes are exact on XGBoost's margin; the rest is evidence.
+
+A run stores XGBoost's contributions of every series XGBoost was fitted on, also where another model
+won the series; `series_contributions` keeps only the days the stored forecast was XGBoost's, and
+`signal_note` says in words why a forecast has none.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from forecast.pipeline.forecaster import asked_model
 from forecast.storage import override_repo
 from forecast.storage.schema import ForecastContribution, ForecastRun, ForecastValue, PublishedSeries, Sales
 
-__all__ = ["SIGNAL_GROUPS", "Explanation", "explain_change"]
+__all__ = ["CONTRIBUTING_MODELS", "SIGNAL_GROUPS", "SIGNAL_READERS", "Explanation", "explain_change",
+           "series_contributions", "signal_note"]
 
 SIGNAL_GROUPS: dict[str, tuple[str, ...]] = {
     "case counts": ("cases_7d_per_100k",),
@@ -46,6 +51,11 @@ SIGNAL_GROUPS: dict[str, tuple[str, ...]] = {
 """Signal features compared between the two cutoffs, by the source planners know them from."""
 MOVED = 0.5
 """Units over the shared days below which a contribution change is not reported."""
+CONTRIBUTING_MODELS = frozenset({"XGBoost"})
+"""Models whose forecasts come with per-signal contributions (`forecast.models.gradient`)."""
+SIGNAL_READERS = CONTRIBUTING_MODELS | {"Prophet", "ARIMA", "AutoARIMA"}
+"""Models that read the external signals (as `forecast.backtest.config.SIGNAL_MODELS`)."""
+CONTRIBUTION_SCHEMA = {"run_id": pl.Int64, "day": pl.Date, "feature": pl.String, "contribution": pl.Float64}
 
 
 @dataclass
@@ -202,13 +212,11 @@ def _describe(wide: pl.DataFrame, column: str) -> str | None:
 def _contribution_sizes(session: Session, sku: str, region: str, before_run: int, after_run: int,
                         shared: pl.DataFrame) -> list[dict[str, Any]]:
     """Per feature, the units its contribution change moved over the shared days (XGBoost in both runs)."""
-    c = ForecastContribution
-    rows = session.execute(select(c.run_id, c.day, c.feature, c.contribution).where(
-        c.run_id.in_((before_run, after_run)), c.sku_id == sku, c.region_id == region,
-        c.day.between(shared["day"].min(), shared["day"].max()))).all()
-    frame = pl.DataFrame(rows, schema={"run": pl.Int64, "day": pl.Date, "feature": pl.String,
-                                       "contribution": pl.Float64}, orient="row")
-    if frame["run"].n_unique() < 2:
+    frame = series_contributions(session=session, run_ids=[before_run, after_run], sku=sku, region=region,
+                                 days=(shared["day"].min(), shared["day"].max())).rename({"run_id": "run"})
+    both = frame.group_by("day").agg(pl.col("run").n_unique()).filter(pl.col("run") == 2)
+    frame = frame.join(both, on="day", how="semi")
+    if frame.is_empty():
         return []
     delta = frame.pivot(on="run", index=["day", "feature"], values="contribution").fill_null(0.0).select(
         "day", "feature", (pl.col(str(after_run)) - pl.col(str(before_run))).alias("delta"))
@@ -218,6 +226,38 @@ def _contribution_sizes(session: Session, sku: str, region: str, before_run: int
     return [{"kind": "signal", "units": round(units, 2),
              "what": f"{feature}: XGBoost's contribution moved the forecast {units:+,.1f} units over the shared days"}
             for feature, units in moved.iter_rows()]
+
+
+def series_contributions(*, session: Session, run_ids: list[int], sku: str, region: str,
+                         days: tuple[dt.date, dt.date] | None = None) -> pl.DataFrame:
+    """run_id, day, feature, contribution of one series in `run_ids` (optionally over `days`, both ends
+    in), on the days whose stored forecast a model of `CONTRIBUTING_MODELS` made (itself or as a fallback)."""
+    c, v = ForecastContribution, ForecastValue
+    query = select(c.run_id, c.day, c.feature, c.contribution, v.model).join(
+        v, (v.run_id == c.run_id) & (v.sku_id == c.sku_id) & (v.region_id == c.region_id) & (v.day == c.day)).where(
+        c.run_id.in_(run_ids), c.sku_id == sku, c.region_id == region)
+    if days is not None:
+        query = query.where(c.day.between(*days))
+    rows = pl.DataFrame(session.execute(query.order_by(c.run_id, c.day, c.feature)).all(),
+                        schema={**CONTRIBUTION_SCHEMA, "model": pl.String}, orient="row")
+    return rows.filter(_producer(pl.col("model")).is_in(list(CONTRIBUTING_MODELS))).drop("model")
+
+
+def signal_note(model: str) -> str:
+    """In plain words, why a forecast by `model` (as stored, e.g. `AutoETS (fallback from XGBoost)`)
+    shows no signal contributions."""
+    model = pl.select(_producer(pl.lit(model))).item()
+    if model in CONTRIBUTING_MODELS:
+        return f"{model} stored no signal contributions for this forecast."
+    if model in SIGNAL_READERS:
+        return (f"{model} reads the external signals as regressors, but only "
+                f"{', '.join(sorted(CONTRIBUTING_MODELS))} stores how much each one contributed.")
+    return f"{model} forecasts this series from its own sales history; it reads no external signals."
+
+
+def _producer(model: pl.Expr) -> pl.Expr:
+    """The model that made a row: `Y` for `Y` and for `Y (fallback from X)`."""
+    return model.str.replace(r" \(fallback from .*\)$", "")
 
 
 def _overrides(session: Session, sku: str, region: str, shared: pl.DataFrame) -> list[dict[str, Any]]:
