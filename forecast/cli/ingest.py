@@ -29,6 +29,8 @@ def sales(
     preset: str | None = typer.Option(None, help=f"Named layout: {', '.join(PRESETS)}."),
     mapping: list[str] = typer.Option([], help="CANONICAL=COLUMN (repeatable); attr.NAME=COLUMN for SKU attributes."),
     date_format: str | None = typer.Option(None, help="strftime format of the day column (default %Y-%m-%d)."),
+    region: str | None = typer.Option(None, help="The region of every row, for a file without a region column "
+                                      "(one shop, an online store)."),
     encoding: str = ENCODING_OPTION,
     delimiter: str = typer.Option(",", help="CSV field separator."),
     force: bool = typer.Option(False, help="Ingest even if the same content was ingested before."),
@@ -38,7 +40,7 @@ def sales(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Load a sales file. Bad rows are quarantined; a bad file is rejected whole (exit 2)."""
-    column_mapping = resolve_mapping(preset, mapping, date_format)
+    column_mapping = resolve_mapping(preset, mapping, date_format, region=region)
     engine = migrated_engine()
     with progress_bar(enabled=not json_output) as update, session_scope(engine) as session:
         report = ingest_sales(path, session=session, mapping=column_mapping, encoding=encoding,

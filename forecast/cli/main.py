@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
+from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from forecast.cli import backtest, dashboard, db, demo, forecast, ingest, scheduler, signals, users
 from forecast.cli.common import cli_errors, emit_json, migrated_engine, stdout
+from forecast.features import read_sales
+from forecast.pipeline.series_report import shapes_report
 from forecast.settings import get_settings
 from forecast.storage import repo
 from forecast.storage.engine import session_scope
@@ -43,16 +48,41 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 @app.command()
 @cli_errors
 def summary(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """What is stored: SKUs, regions, sales rows and their date range, batches."""
+    """What is stored: SKUs, regions, sales rows and their date range, batches; and the feed's shape at
+    the newest sales day (late, inactive, series with days not reported)."""
     with session_scope(migrated_engine()) as session:
         counts = repo.storage_summary(session=session)
+        last = repo.last_sales_day(session=session)
+        shapes = None if last is None else shapes_report(read_sales(session=session, cutoff=last).shapes)
     if json_output:
-        emit_json(counts)
+        emit_json({**counts, "series_shapes": shapes})
         return
     table = Table("what", "value", title="stored")
     for key, value in counts.items():
         table.add_row(key.replace("_", " "), f"{value:,.0f}" if isinstance(value, int | float) else str(value))
     stdout.print(table)
+    if shapes is not None:
+        _print_shapes(shapes, last)
+
+
+def _print_shapes(shapes: dict[str, Any], last: dt.date) -> None:
+    """The feed's shape at `last`: series by status, then the late, inactive and holed series (10 of each)."""
+    counts = ", ".join(f"{n:,} {status}" for status, n in shapes["series"].items())
+    stdout.print(f"series at {last:%d %b %Y}: {counts}; "
+                 f"{len(shapes['with_unknown_days']):,} with days not reported", highlight=False)
+    listed = (("late", "days_late", "days late (forecast from their own last day)"),
+              ("inactive", "days_without_sale", "days without a sale (forecast zero)"),
+              ("with_unknown_days", "unknown_days", "days not reported (holes)"))
+    for key, days, what in listed:
+        rows = shapes[key]
+        if not rows:
+            continue
+        table = Table("SKU", "region", what, title=f"{key.replace('_', ' ')} ({len(rows):,})")
+        for row in rows[:10]:
+            table.add_row(escape(row["sku"]), escape(row["region"]), f"{row[days]:,}")
+        if len(rows) > 10:
+            table.add_row("…", "", f"{len(rows) - 10:,} more (demand summary --json)")
+        stdout.print(table)
 
 
 def main() -> None:

@@ -42,22 +42,23 @@ class ColumnMapping:
         columns: canonical name -> column in the file; canonical names not listed map to themselves.
         attributes: SKU attribute name -> column in the file (stored in `sku.attributes`).
         date_format: strftime format of the `day` column.
+        constants: canonical name -> one value for every row, for a file without that column
+            (e.g. the region of a single-store or online-shop export).
     """
 
     columns: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
     date_format: str = DEFAULT_DATE_FORMAT
+    constants: dict[str, str] = field(default_factory=dict)
 
     def source_of(self, canonical: str) -> str:
-        """The file column that feeds `canonical`."""
-        return self.columns.get(canonical, canonical)
+        """The file column that feeds `canonical` (`=NAME` for a constant)."""
+        return f"={canonical}" if canonical in self.constants else self.columns.get(canonical, canonical)
 
     def to_json(self) -> str:
         """Canonical JSON, stored with each batch (same content under another mapping = new batch)."""
-        return json.dumps(
-            {"columns": self.columns, "attributes": self.attributes, "date_format": self.date_format},
-            sort_keys=True,
-        )
+        options = {"columns": self.columns, "attributes": self.attributes, "date_format": self.date_format}
+        return json.dumps(options | ({"constants": self.constants} if self.constants else {}), sort_keys=True)
 
     def apply(self, raw: pl.DataFrame) -> pl.DataFrame:
         """Select and rename `raw`'s columns to the canonical set, plus `attr.*` columns.
@@ -65,6 +66,7 @@ class ColumnMapping:
         Raises:
             InvalidInputError: a key column (or a mapped optional column) is missing.
         """
+        raw = raw.with_columns(pl.lit(value, dtype=pl.String).alias(f"={name}") for name, value in self.constants.items())
         columns = [c for c in raw.columns if c != LINE_COLUMN]
         present = set(columns)
         missing = [f"{c} (from column '{self.source_of(c)}')" if c in self.columns else c
@@ -106,9 +108,12 @@ PRESETS: dict[str, ColumnMapping] = {
 
 
 def resolve_mapping(
-    preset: str | None = None, pairs: list[str] | None = None, date_format: str | None = None
+    preset: str | None = None, pairs: list[str] | None = None, date_format: str | None = None,
+    region: str | None = None,
 ) -> ColumnMapping:
     """Build a mapping from a preset name and/or `CANONICAL=COLUMN` pairs (`attr.NAME=COLUMN` for attributes).
+
+    `region` is the region of every row, for files without a region column.
 
     Raises:
         InvalidInputError: unknown preset, malformed pair or unknown canonical name.
@@ -131,4 +136,6 @@ def resolve_mapping(
                 f"--mapping {pair!r}: {target!r} is not a canonical column; use one of "
                 f"{', '.join(CANONICAL_COLUMNS)} or attr.NAME"
             )
-    return ColumnMapping(columns=columns, attributes=attributes, date_format=date_format or base.date_format)
+    constants = {"region": region.strip()} if region and region.strip() else {}
+    return ColumnMapping(columns=columns, attributes=attributes, date_format=date_format or base.date_format,
+                         constants=constants)

@@ -310,11 +310,11 @@ class Forecaster:
         """
         reason = _one_line(exc)
         series = hist.get_column("unique_id").n_unique()
-        logger.warning("%s failed on %d series (%s); they fall back to %s: %s", adapter.family, series,
-                       ", ".join(models), FALLBACK, reason)
         backup = next(a for a in self.adapters if FALLBACK in a.models)
         if adapter is backup and FALLBACK in models:
             raise ForecastError(f"{FALLBACK}, the last fallback, failed on {series} series: {reason}") from exc
+        logger.warning("%s failed on %d series (%s); they fall back to %s: %s", adapter.family, series,
+                       ", ".join(models), FALLBACK, reason)
         regular = known_target(hist.select("unique_id", "ds", "y"), keep_missing=False)
         out = backup.forecast(regular, None, h=h, freq=self.freq, specs=[ModelSpec(FALLBACK)], point_only=point_only)
         self._fallbacks.append({"family": adapter.family, "models": list(models), "series": series,

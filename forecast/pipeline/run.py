@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from forecast.backtest.reconcile import reconciliation_evidence
@@ -35,8 +35,7 @@ from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models, 
 from forecast.storage import forecast_repo, model_state_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.model_state_repo import KeptModel
-from forecast.storage.repo import sku_categories
-from forecast.storage.schema import Sales
+from forecast.storage.repo import last_sales_day, sku_categories
 from forecast.version import code_version
 
 __all__ = ["RunReport", "run_forecast"]
@@ -136,7 +135,7 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
     if reconcile not in (None, "auto", *METHODS):
         raise InvalidInputError(f"--reconcile {reconcile!r} is unknown; use auto, off or one of {list(METHODS)}")
     with session_scope(engine) as session:
-        last_day = session.scalar(select(func.max(Sales.day)))
+        last_day = last_sales_day(session=session)
         if last_day is None:
             raise InvalidInputError("no sales are stored; ingest some with `demand ingest sales` first")
         cutoff = cutoff or last_day

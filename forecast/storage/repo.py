@@ -25,6 +25,7 @@ from forecast.storage.schema import (
 
 __all__ = [
     "find_batch",
+    "last_sales_day",
     "list_batches",
     "get_batch",
     "add_rejected_rows",
@@ -140,10 +141,15 @@ def _group_by_keys(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return list(groups.values())
 
 
+def last_sales_day(*, session: Session) -> dt.date | None:
+    """The newest day with a stored sale (None when there is none)."""
+    return session.scalar(select(func.max(Sales.day)))
+
+
 def storage_summary(*, session: Session) -> dict[str, Any]:
     """Counts and date range of what is stored, for `demand summary` and the demo."""
     first, last, rows, series = session.execute(
-        select(func.min(Sales.day), func.max(Sales.day), func.count(), func.count(func.distinct(Sales.sku_id + "|" + Sales.region_id)))
+        select(func.min(Sales.day), func.max(Sales.day), func.count(), func.count(func.distinct(Sales.sku_id + "\x1f" + Sales.region_id)))
     ).one()
     return {
         "skus": session.scalar(select(func.count()).select_from(Sku)),

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from forecast.models.statistical import StatisticalAdapter
+from forecast.errors import ForecastError
 from forecast.pipeline.run import run_forecast
 from forecast.storage import forecast_repo
 from forecast.storage.engine import session_scope
@@ -60,14 +61,16 @@ def test_a_failed_run_leaves_the_published_run_in_place(loaded: Engine, monkeypa
         raise RuntimeError("model library crashed")
 
     monkeypatch.setattr(StatisticalAdapter, "forecast", broken)
-    with pytest.raises(RuntimeError, match="model library crashed"):
+    with pytest.raises(ForecastError, match="SeasonalNaive, the last fallback, failed on 18 series: RuntimeError: "
+                       "model library crashed"):
         run_forecast(loaded, horizon=7, models=["SeasonalNaive"])
     assert _published(loaded).equals(before)
     with session_scope(loaded) as session:
         runs = dict(session.execute(select(ForecastRun.id, ForecastRun.status)).all())
         failed = session.scalars(select(ForecastRun).where(ForecastRun.status == "failed")).one()
     assert runs[first.run_id] == "published"
-    assert failed.error == "RuntimeError: model library crashed"
+    assert failed.error == ("ForecastError: SeasonalNaive, the last fallback, failed on 18 series: RuntimeError: "
+                            "model library crashed")
 
 
 def test_killing_the_process_mid_run_leaves_the_previous_run_readable(loaded: Engine, db_url: str) -> None:
