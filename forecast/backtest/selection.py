@@ -59,7 +59,9 @@ def combine(forecasts: pl.DataFrame, members: pl.DataFrame, keys: Sequence[str],
     Returns:
         `keys`, ds, VALUES, and `produced_by` naming the members (with their weights).
     """
-    joined = forecasts.join(members.select(*keys, "model", "weight"), on=[*keys, "model"])
+    # a join keeps no row order and float sums depend on it: members add up in model order, so a
+    # rerun gives the same bits
+    joined = forecasts.join(members.select(*keys, "model", "weight"), on=[*keys, "model"]).sort(*keys, "ds", "model")
     if method == "median":
         values = [pl.col(c).median() for c in VALUES]
         label = pl.lit("median of ") + pl.col("model").sort().str.join(", ")
