@@ -18,6 +18,7 @@ from forecast.backtest.run import run_backtest
 from forecast.errors import InvalidInputError
 from forecast.ingest.mapping import resolve_mapping
 from forecast.ingest.pull import pull_drop_folder, pull_sql_query
+from forecast.ingest.pull_outcome import pull_outcome
 from forecast.ingest.signal_config import load_sources
 from forecast.ingest.signals import pull_source
 from forecast.pipeline.accuracy import track_accuracy
@@ -59,8 +60,9 @@ def _sales_pull_body() -> JobOutcome:
             raise InvalidInputError("DEMAND_SALES_SQL_URL is set without DEMAND_SALES_SQL_QUERY; give the query")
         check_stop()
         reports.append(pull_sql_query(settings.sales_sql_url, settings.sales_sql_query, engine(), mapping=mapping))
-    rows = sum(r.rows_accepted for r in reports)
-    return JobOutcome(rows, "; ".join(r.summary() for r in reports))
+    with session_scope(engine()) as session:
+        pulled = pull_outcome(reports, session=session)
+    return JobOutcome(pulled.rows, pulled.message, status=pulled.status, error=pulled.error)
 
 
 def _signals_pull_body() -> JobOutcome:

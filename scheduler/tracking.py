@@ -16,6 +16,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -49,10 +50,17 @@ class JobWaiting(DemandError):
 
 @dataclass
 class JobOutcome:
-    """What a job body reports: rows handled and one line for the history."""
+    """What a job body reports: rows handled and one line for the history.
+
+    A body that finished but could not take all of its input says so with `status` (`partial`: some
+    of it was quarantined; `failed`: some of it was rejected) and `error`, one line naming what was
+    wrong. Such an outcome is recorded as it is and not retried: the same input would fail again.
+    """
 
     rows: int | None = None
     message: str | None = None
+    status: Literal["succeeded", "partial", "failed"] = "succeeded"
+    error: str | None = None
 
 
 def check_stop(*_: object) -> None:
@@ -114,8 +122,12 @@ def tracked(job: str, body: Callable[[], JobOutcome], *, engine: Engine, attempt
         if not isinstance(exc, Exception):
             raise
         return status
+    error = outcome.error.splitlines()[0][:2000] if outcome.error else None
     with session_scope(engine) as session:
-        job_repo.finish_attempt(session=session, run_id=run_id, status="succeeded", rows=outcome.rows,
-                                message=outcome.message)
-    logger.info("%s attempt %s succeeded: %s", job, attempt, outcome.message)
-    return "succeeded"
+        job_repo.finish_attempt(session=session, run_id=run_id, status=outcome.status, rows=outcome.rows,
+                                message=outcome.message, error=error)
+    if outcome.status == "succeeded":
+        logger.info("%s attempt %s succeeded: %s", job, attempt, outcome.message)
+    else:
+        logger.warning("%s attempt %s %s: %s", job, attempt, outcome.status, error)
+    return outcome.status

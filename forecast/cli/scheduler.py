@@ -115,17 +115,21 @@ def run_once(job: str = typer.Argument(..., help="sales_pull, signals_pull, fore
         emit_json(row)
     else:
         stdout.print(f"{job}: {status_}; {row['error'] or row['message'] or ''}", highlight=False)
-    if status_ != "succeeded":
+    if status_ not in ("succeeded", "partial"):  # partial, like `demand ingest sales`: in, with its rejects named
         raise typer.Exit(1)
 
 
-def jobs(failed: bool = typer.Option(False, "--failed", help="Only failed, aborted and abandoned attempts."),
+def jobs(failed: bool = typer.Option(False, "--failed", help="Only open problems: failed, partial, aborted and "
+                                     "abandoned attempts no later success of the same job put right (for sales_pull: "
+                                     "a later pull that took new rows, none rejected)."),
          job: str | None = typer.Option(None, help="Only this job."),
          limit: int = typer.Option(30, min=1, help="How many of the newest attempts."),
          json_output: bool = JSON_OPTION) -> None:
     """The job history: each attempt's job, scheduled time, outcome, rows and error."""
     with session_scope(migrated_engine()) as session:
-        rows = [_row(r) for r in job_repo.job_runs(session=session, limit=limit, failed_only=failed, job=job)]
+        runs = (job_repo.open_problems(session=session, limit=limit, job=job) if failed
+                else job_repo.job_runs(session=session, limit=limit, job=job))
+        rows = [_row(r) for r in runs]
     if json_output:
         emit_json(rows)
         return

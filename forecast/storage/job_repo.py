@@ -5,13 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from forecast.storage.schema import JobRun, SchedulerLock, utcnow
 
-__all__ = ["abandon_running", "claim_attempt", "finish_attempt", "job_runs", "last_outcomes", "last_success",
-           "lock_holder"]
+__all__ = ["PROBLEM_STATUSES", "PROVEN_BY_ROWS", "abandon_running", "claim_attempt", "finish_attempt", "job_runs",
+           "last_outcomes", "last_success", "lock_holder", "open_problems"]
+
+PROBLEM_STATUSES = ("failed", "partial", "aborted", "abandoned")
+"""Attempts that finished without doing all of their work (`waiting` ones still have a retry due)."""
+PROVEN_BY_ROWS = ("sales_pull",)
+"""Jobs whose success puts earlier problems right only if it took rows: the sales pull's source is its
+drop folder (and query), and a pull that found the folder empty proves nothing about the file it rejected."""
 
 
 def claim_attempt(*, session: Session, job: str, scheduled_for: dt.datetime, attempt: int, instance: str) -> JobRun:
@@ -57,6 +63,24 @@ def job_runs(*, session: Session, limit: int = 50, failed_only: bool = False, jo
     query = select(JobRun).order_by(JobRun.id.desc()).limit(limit)
     if failed_only:
         query = query.where(JobRun.status.in_(("failed", "abandoned", "aborted")))
+    if job:
+        query = query.where(JobRun.job == job)
+    return list(session.scalars(query))
+
+
+def open_problems(*, session: Session, limit: int = 50, job: str | None = None) -> list[JobRun]:
+    """Problem attempts (`PROBLEM_STATUSES`) that no later attempt of the same job put right, newest first.
+
+    A later attempt puts them right when it succeeded; for the jobs in `PROVEN_BY_ROWS`, when it
+    succeeded having taken rows (a new file from the same source, with no row rejected).
+    """
+    later = aliased(JobRun)
+    put_right = select(later.id).where(
+        later.job == JobRun.job, later.id > JobRun.id, later.status == "succeeded",
+        or_(later.job.not_in(PROVEN_BY_ROWS), later.rows > 0),
+    ).exists()
+    query = (select(JobRun).where(JobRun.status.in_(PROBLEM_STATUSES), ~put_right)
+             .order_by(JobRun.id.desc()).limit(limit))
     if job:
         query = query.where(JobRun.job == job)
     return list(session.scalars(query))

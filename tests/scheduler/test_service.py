@@ -54,7 +54,7 @@ def test_a_dropped_sales_file_is_ingested_and_a_forecast_published(
     assert "broken.csv" in (inbox / "failed" / "broken.csv.error.txt").read_text()
     assert (inbox / "still-uploading.csv.part").exists()
     pulls = [r for r in job_runs(engine, "sales_pull") if r.rows]
-    assert pulls and pulls[0].status == "succeeded" and "broken.csv" in pulls[0].message
+    assert pulls and pulls[0].status == "failed" and pulls[0].error.startswith("broken.csv: ")  # rejected whole
     with session_scope(engine) as session:
         sales_rows = session.scalar(text("SELECT count(*) FROM sales"))
         run = session.get(ForecastRun, run_id)
@@ -65,7 +65,9 @@ def test_a_dropped_sales_file_is_ingested_and_a_forecast_published(
     assert forecasts and forecasts[0].rows == run.series_count * 7
     assert f"run {run_id} published" in forecasts[-1].message
     statuses = {r.status for r in job_runs(engine)}
-    assert statuses <= {"succeeded", "aborted"}, statuses  # a job cut short by the stop is recorded as aborted
+    # a job cut short by the stop is recorded as aborted; the pull that rejected broken.csv failed
+    assert statuses <= {"succeeded", "aborted", "failed"}, statuses
+    assert {r.job for r in job_runs(engine) if r.status == "failed"} == {"sales_pull"}
     # each (job, scheduled time) ran once, by this instance
     keys = [(r.job, r.scheduled_for, r.attempt) for r in job_runs(engine)]
     assert len(keys) == len(set(keys)) and {r.instance for r in job_runs(engine)} == {running.service.instance}
