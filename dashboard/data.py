@@ -45,6 +45,10 @@ def job_health() -> pl.DataFrame:
     return _cached("job_health", _url())
 
 
+def job_problems() -> pl.DataFrame:
+    return _cached("job_problems", _url())
+
+
 def series_index() -> pl.DataFrame:
     return _cached("series_index", _url())
 

@@ -22,6 +22,7 @@ from forecast.storage.schema import (
     ForecastAccuracy,
     ForecastRun,
     ForecastValue,
+    JobRun,
     LivestreamEvent,
     Promotion,
     PublishedSeries,
@@ -41,6 +42,7 @@ __all__ = [
     "group_history",
     "group_reconciled",
     "job_health",
+    "job_problems",
     "latest_run",
     "model_value_added",
     "override_value_added",
@@ -89,10 +91,19 @@ def recent_runs(engine: Engine, limit: int = 50) -> pl.DataFrame:
 def job_health(engine: Engine, limit: int = 200) -> pl.DataFrame:
     """The job history, newest first: job, scheduled, attempt, status, rows, message or error, instance."""
     with session_scope(engine) as session:
-        rows = [{"id": r.id, "job": r.job, "scheduled_for": r.scheduled_for, "attempt": r.attempt,
-                 "status": r.status, "started_at": r.started_at, "finished_at": r.finished_at, "rows": r.rows,
-                 "message": r.error or r.message, "instance": r.instance}
-                for r in job_repo.job_runs(session=session, limit=limit)]
+        return _job_frame(job_repo.job_runs(session=session, limit=limit))
+
+
+def job_problems(engine: Engine, limit: int = 200) -> pl.DataFrame:
+    """The open problems (`job_repo.open_problems`), newest first, in `job_health`'s columns."""
+    with session_scope(engine) as session:
+        return _job_frame(job_repo.open_problems(session=session, limit=limit))
+
+
+def _job_frame(runs: list[JobRun]) -> pl.DataFrame:
+    rows = [{"id": r.id, "job": r.job, "scheduled_for": r.scheduled_for, "attempt": r.attempt,
+             "status": r.status, "started_at": r.started_at, "finished_at": r.finished_at, "rows": r.rows,
+             "message": r.error or r.message, "instance": r.instance} for r in runs]
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
 
 

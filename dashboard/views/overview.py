@@ -31,13 +31,21 @@ if jobs.is_empty():
     st.info("No scheduled job has run yet (`demand scheduler start`).")
 else:
     last = jobs.sort("id", descending=True).group_by("job", maintain_order=True).first()
-    failed = last.filter(pl.col("status").is_in(["failed", "abandoned", "aborted", "waiting"]))
-    if failed.height:
-        st.error(f"{failed.height} job(s) not healthy: " + ", ".join(
-            f"{r['job']} {r['status']}" for r in failed.iter_rows(named=True)))
+    waiting = last.filter(pl.col("status") == "waiting")
+    problems = data.job_problems()
+    open_ = [frame.select("job", "status", "message") for frame in (problems, waiting) if not frame.is_empty()]
+    unhealthy = pl.concat(open_) if open_ else pl.DataFrame()
+    if unhealthy.height:
+        st.error(f"{unhealthy.height} job problem(s) open: " + "; ".join(
+            f"{r['job']} {r['status']} ({(r['message'] or '')[:300]})" for r in unhealthy.head(3).iter_rows(named=True))
+            + (f"; and {unhealthy.height - 3} more (Runs page)" if unhealthy.height > 3 else ""))
     else:
-        st.success("Every job's last run succeeded.")
+        st.success("Every job's last run succeeded, and no earlier failure is still open.")
     table(last.select("job", "status", "scheduled_for", "finished_at", "rows", "message"), "job_health")
+    if not problems.is_empty():
+        st.caption("Open problems: failed, partial, aborted or abandoned runs no later success of the same job has "
+                   "put right (a sales pull's, only a later pull that took new rows).")
+        table(problems.select("job", "status", "scheduled_for", "finished_at", "rows", "message"), "job_problems")
 
 st.subheader("Regional shocks")
 shocks, settings = data.shock_flags(), get_settings()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
 from dashboard import data
@@ -20,7 +19,7 @@ else:
     table(backtests, "backtest_runs")
 
 st.subheader("Job history")
-jobs = data.job_health()
-if st.toggle("Only failed, aborted and abandoned", key="failed_only") and not jobs.is_empty():
-    jobs = jobs.filter(pl.col("status").is_in(["failed", "aborted", "abandoned"]))
-table(jobs, "job_history")
+only_open = st.toggle("Only open problems", key="failed_only", help="Failed, partial, aborted and abandoned runs "
+                      "no later success of the same job has put right (for a sales pull: a later pull that took "
+                      "new rows, none rejected), like `demand jobs --failed`.")
+table(data.job_problems() if only_open else data.job_health(), "job_history")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import streamlit as st
 from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
@@ -149,6 +150,41 @@ def test_runs_page_lists_runs_and_jobs(published: int, loaded: Engine) -> None:
     assert runs["run"].tolist() == [published] and runs["status"].tolist() == ["published"]
     assert backtests.iloc[0][["status", "models", "error"]].tolist() == ["failed", "AutoETS", "out of memory"]
     assert jobs["job"].tolist() == ["accuracy"] and jobs["status"].tolist() == ["succeeded"]
+
+
+def test_overview_and_runs_show_a_partial_and_a_failed_sales_pull_until_a_good_one(
+        published: int, loaded: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from scheduler.jobs import sales_pull
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    monkeypatch.setenv("DEMAND_SALES_DROP_DIR", str(inbox))
+    get_settings.cache_clear()
+    (inbox / "sales_2026-01-05.csv").write_text("sku,region,day,units\nX1,R01,2026-01-05,3\nX1,R01,2026-01-06,lots\n")
+    assert sales_pull() == "partial"
+    (inbox / "late.csv").write_text("sku,region,day,units\nX1,R01,2026-01-08,none\n")
+    assert sales_pull() == "failed"
+    app = _app()
+    health = app.error[0].value
+    assert health.startswith("2 job problem(s) open: sales_pull failed (late.csv: none of the 1 rows is valid (line 2: "
+                             "units 'none' is not a number)")
+    assert ("; sales_pull partial (sales_2026-01-05.csv: 1 row rejected (line 3: units 'lots' is not a number); "
+            "see `demand ingest rejected ") in health
+    last = app.dataframe[0].value
+    assert last[["job", "status"]].values.tolist() == [["sales_pull", "failed"]]
+    problems = app.dataframe[1].value
+    assert problems["status"].tolist() == ["failed", "partial"] and problems["message"][1].startswith("sales_2026-01-05")
+
+    app.switch_page("views/runs.py").run()
+    app.toggle[0].set_value(True).run()
+    assert not app.exception, app.exception
+    assert app.dataframe[-1].value["status"].tolist() == ["failed", "partial"]
+
+    (inbox / "sales_2026-01-07.csv").write_text("sku,region,day,units\nX1,R01,2026-01-07,2\n")
+    assert sales_pull() == "succeeded"
+    st.cache_data.clear()
+    app = _app()
+    assert not app.error and app.success[0].value.startswith("Every job's last run succeeded, and no earlier failure")
 
 
 def test_explorer_shows_the_totals_of_a_category_and_region(published: int, loaded: Engine) -> None:
