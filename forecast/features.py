@@ -60,7 +60,8 @@ class SalesPanel:
 
 
 def read_sales(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: list[str] | None = None,
-               max_batch: int | None = None, price: bool = True, inactive_after: int | None = None) -> SalesPanel:
+               max_batch: int | None = None, price: bool = True, inactive_after: int | None = None,
+               keep_inactive: bool = False) -> SalesPanel:
     """Sales up to `cutoff` as one row per series and day by each series' absent-days policy, plus
     future days with y null: `horizon` days after the cutoff, and for a late series its days from its
     last reported day on, every series through the same last day (`cutoff + horizon + most days late`).
@@ -70,13 +71,14 @@ def read_sales(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: lis
             out, later corrections undone from `sales_history`); None for the current data.
         price: include the unit price column (null when unknown; the `price_rel` feature reads it).
         inactive_after: days without a sale that make a series inactive (default: the settings').
+        keep_inactive: keep the inactive series in the frame (actuals for scoring), not only in `shapes`.
     """
     rows = _sales_rows(session, cutoff=cutoff, skus=skus, max_batch=max_batch)
     if inactive_after is None:
         inactive_after = get_settings().inactive_after_days
     batches = _sales_batches(session)
     shapes = series_shapes(rows, batches, cutoff=cutoff, inactive_after=inactive_after)
-    modelled = shapes.filter(pl.col("status") != "inactive")
+    modelled = shapes if keep_inactive else shapes.filter(pl.col("status") != "inactive")
     end = None
     if horizon > 0:
         end = cutoff + dt.timedelta(days=horizon + (modelled["days_late"].max() or 0))
@@ -88,10 +90,10 @@ def read_sales(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: lis
 
 
 def sales_panel(*, session: Session, cutoff: dt.date, horizon: int = 0, skus: list[str] | None = None,
-                max_batch: int | None = None, price: bool = True) -> pl.DataFrame:
+                max_batch: int | None = None, price: bool = True, keep_inactive: bool = False) -> pl.DataFrame:
     """The frame of `read_sales` (sku, region, day, y[, price], reported), for callers that need no shapes."""
     return read_sales(session=session, cutoff=cutoff, horizon=horizon, skus=skus, max_batch=max_batch,
-                      price=price).frame
+                      price=price, keep_inactive=keep_inactive).frame
 
 
 def _sales_batches(session: Session) -> pl.DataFrame:

@@ -37,6 +37,7 @@ from forecast.backtest.run import ALL_WINDOWS
 from forecast.backtest.selection import band_factors, rescale_bands
 from forecast.errors import InvalidInputError
 from forecast.features import sales_panel
+from forecast.pipeline.forecaster import known_target
 from forecast.models.base import FREQUENCIES
 from forecast.models.base import LEVELS as INTERVAL_LEVELS
 from forecast.pipeline.frames import series_ids
@@ -194,12 +195,13 @@ def _window_scores(engine: Engine, rows: pl.DataFrame, categories: pl.DataFrame,
     window = int(rows["window_no"][0])
     cutoff: dt.date = rows["day"].min() - dt.timedelta(days=1)
     with session_scope(engine) as session:
-        history = sales_panel(session=session, cutoff=cutoff, max_batch=batch, price=False)
+        history = sales_panel(session=session, cutoff=cutoff, max_batch=batch, price=False, keep_inactive=True)
     frame = rows.rename({"sku_id": "sku", "region_id": "region", "day": "ds"})
     series = series_ids(frame).join(categories, on="sku", how="left")  # the series forecast in this window
     bottom = frame.join(series, on=["sku", "region"]).select("unique_id", "ds", "model", "yhat", "lo80", "hi80",
                                                             "lo95", "hi95")
-    train = history.join(series, on=["sku", "region"]).select("unique_id", pl.col("day").alias("ds"), "y")
+    train = known_target(history.filter("reported").join(series, on=["sku", "region"]).select(
+        "unique_id", pl.col("day").alias("ds"), "y"), keep_missing=False)
     base = base_forecasts(bottom, series, train, h=horizon, n_jobs=n_jobs)
     actuals = node_sums(frame.join(series, on=["sku", "region"]), series)
     before = base.wide.select("node", "ds", pl.lit(BASE).alias("method"), pl.col("base").alias("yhat"),

@@ -17,10 +17,11 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from forecast.backtest.config import NO_SIGNALS, SIGNAL_MODELS, BacktestConfig
-from forecast.features import build_panel_features, load_signals, sales_panel
+from forecast.features import build_panel_features, load_signals, read_sales, sales_panel
 from forecast.models.distributed import Execution
 from forecast.pipeline.forecaster import Forecaster
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
+from forecast.pipeline.series_report import inactive_zeros
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import Region, Sku
 
@@ -49,17 +50,22 @@ def run_window(engine: Engine, config: BacktestConfig, *, window: int, cutoff: d
     """
     h = config.horizon
     with session_scope(engine) as session:
-        panel = sales_panel(session=session, cutoff=cutoff, horizon=h, max_batch=max_batch)
+        sales = read_sales(session=session, cutoff=cutoff, horizon=h, max_batch=max_batch)
         signals = load_signals(session=session, cutoff=cutoff, max_batch=max_batch)
-        known = sales_panel(session=session, cutoff=cutoff + dt.timedelta(days=h), max_batch=max_batch)
-    frames = model_frames(build_panel_features(panel, signals), cutoff=cutoff)
+        known = sales_panel(session=session, cutoff=cutoff + dt.timedelta(days=h), max_batch=max_batch,
+                            keep_inactive=True)
+    frames = model_frames(build_panel_features(sales.frame, signals), cutoff=cutoff)
     where = {"n_jobs": n_jobs, "execution": execution, "dask_address": dask_address}
     parts = [_forecasts(Forecaster(list(config.models), exog=DEFAULT_EXOG, **where), frames, h=h)]
     blind = [m for m in config.models if m in SIGNAL_MODELS]
     if config.compare_signals and blind:
         parts.append(_forecasts(Forecaster(blind, exog=BLIND_EXOG, **where), frames, h=h, suffix=NO_SIGNALS))
-    forecasts = keyed(pl.concat(parts), frames.series, "model", *VALUES, "produced_by").rename(
-        {"sku_id": "sku", "region_id": "region", "day": "ds"})
+    forecasts = keyed(pl.concat(parts), frames.series, "model", *VALUES, "produced_by")
+    # inactive series at the cutoff are forecast zero, as a run publishes them, by every model
+    idle = inactive_zeros(sales.shapes, cutoff=cutoff, horizon=h).rename({"model": "produced_by"})
+    names = forecasts.select("model").unique()
+    forecasts = pl.concat([forecasts, idle.join(names, how="cross").select(forecasts.columns)],
+                          how="vertical_relaxed").rename({"sku_id": "sku", "region_id": "region", "day": "ds"})
     actuals = known.filter(pl.col("day") > cutoff).select("sku", "region", pl.col("day").alias("ds"), "y")
     forecasts = forecasts.join(actuals, on=["sku", "region", "ds"], how="left").with_columns(
         pl.col("y").fill_null(0.0),  # no sales row on a day of a series that has history: nothing sold
