@@ -41,7 +41,8 @@ from forecast.pipeline.forecaster import known_target
 from forecast.models.base import FREQUENCIES
 from forecast.models.base import LEVELS as INTERVAL_LEVELS
 from forecast.pipeline.frames import series_ids
-from forecast.pipeline.reconcile import BOTTOM, DEFAULT_METHOD, LEVELS, METHODS, base_forecasts, node_sums, reconcile
+from forecast.pipeline.reconcile import (BOTTOM, DEFAULT_METHOD, LEVELS, METHODS, BaseForecasts, base_forecasts,
+                                         node_sums, reconcile)
 from forecast.storage import backtest_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.repo import sku_categories
@@ -188,6 +189,13 @@ def _best(table: pl.DataFrame) -> str:
     return means["method"][0] if means.height else DEFAULT_METHOD
 
 
+def _coded_totals(totals: pl.DataFrame, base: BaseForecasts) -> pl.DataFrame:
+    """Reconciled `totals` (level, node by real name, ...) with each node's coded id, as the sums and
+    base forecasts name it (a name is unique within its level, not across levels)."""
+    codes = base.names.join(base.levels(), on="node").rename({"name": "_name"})
+    return totals.rename({"node": "_name"}).join(codes, on=["level", "_name"]).drop("_name")
+
+
 def _window_scores(engine: Engine, rows: pl.DataFrame, categories: pl.DataFrame, *, model: str,
                    methods: Sequence[str], horizon: int, batch: int, n_jobs: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Metric rows (METRIC_COLUMNS) of one window, per level, of the base forecasts and each method,
@@ -210,7 +218,7 @@ def _window_scores(engine: Engine, rows: pl.DataFrame, categories: pl.DataFrame,
     for method in methods:
         out = reconcile(base, method)
         nodes = base.bottom.select("unique_id", "ds", "node").join(out.bottom, on=["unique_id", "ds"]).drop("unique_id")
-        after.append(pl.concat([nodes, out.totals.drop("level", "base_yhat")], how="diagonal_relaxed")
+        after.append(pl.concat([nodes, _coded_totals(out.totals, base).drop("level", "base_yhat")], how="diagonal_relaxed")
                      .with_columns(pl.lit(method).alias("method")))
     scored = pl.concat([before, *after], how="diagonal_relaxed").join(actuals, on=["node", "ds"]).select(
         pl.col("node").alias("unique_id"), pl.lit(cutoff).alias("cutoff"), "ds", "y",

@@ -106,7 +106,7 @@ def cli_errors(func: F) -> F:
         except (OperationalError, ProgrammingError, InternalError) as exc:
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
             raise _fail(database_problem(detail), EXIT_STORAGE) from None
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - a library's exception never reaches the user raw
             logger.debug("unexpected error", exc_info=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 import typer
@@ -98,7 +99,30 @@ def run(
                 f"{report.reconciliation['method']} ({report.reconciliation['chosen_by']})")
     stdout.print(f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days "
                  f"= {report.rows:,} rows from cutoff {report.cutoff} in {report.seconds:.1f}s; models: {used}{how}",
-                 highlight=False)
+                 highlight=False, markup=False)
+    for line in _feed_lines(report.series_shapes, report.fallbacks):
+        stdout.print(line, highlight=False, markup=False)
+
+
+def _feed_lines(shapes: dict[str, Any], fallbacks: list[dict[str, Any]]) -> list[str]:
+    """What the run did about the feed's shape and failed families, one line each (five series named at most)."""
+    def named(rows: list[dict[str, Any]], days: str) -> str:
+        shown = ", ".join(f"{r['sku']} × {r['region']} ({r[days]} d)" for r in rows[:5])
+        return shown + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+
+    lines = []
+    if shapes.get("late"):
+        lines.append(f"{len(shapes['late'])} late series, forecast from their own last day: "
+                     f"{named(shapes['late'], 'days_late')}")
+    if shapes.get("inactive"):
+        lines.append(f"{len(shapes['inactive'])} inactive series (no sale for a long time), forecast zero: "
+                     f"{named(shapes['inactive'], 'days_without_sale')}")
+    if shapes.get("with_unknown_days"):
+        lines.append(f"{len(shapes['with_unknown_days'])} series with days not reported: "
+                     f"{named(shapes['with_unknown_days'], 'unknown_days')}")
+    lines += [f"{f['family']} failed on {f['series']} series ({', '.join(f['models'])}); {f['fallback']} "
+              f"forecast them instead: {f['reason']}" for f in fallbacks]
+    return lines
 
 
 def _day(value: str | None, option: str) -> dt.date | None:

@@ -23,6 +23,7 @@ from forecast.errors import InvalidInputError
 from forecast.features import read_sales, signal_features
 from forecast.models.base import ModelSpec, PerSeriesFits
 from forecast.models.distributed import Execution
+from forecast.models.gradient import MODEL as CONTRIBUTING_MODEL
 from forecast.pipeline.cold_start import cold_start as cold_start_series
 from forecast.pipeline.forecaster import Forecaster, ForecastResult, known_target
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames, subset
@@ -243,9 +244,10 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
         if totals is not None:
             forecast_repo.write_totals(session=session, run_id=report.run_id, totals=totals.rename({"ds": "day"}))
         forecast_repo.write_values(session=session, run_id=report.run_id, values=values)
-        if result.contributions is not None and not result.contributions.is_empty():
+        contributions = _published_contributions(result)
+        if contributions is not None and not contributions.is_empty():
             forecast_repo.write_contributions(session=session, run_id=report.run_id,
-                                              contributions=keyed(result.contributions, series, "feature", "contribution"))
+                                              contributions=keyed(contributions, series, "feature", "contribution"))
         forecast_repo.record_duration(session=session, run_id=report.run_id, seconds=time.perf_counter() - started)
         if report.selection:
             forecast_repo.record_config(session=session, run_id=report.run_id, selection=report.selection)
@@ -266,6 +268,15 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
     report.series, report.rows = values.select("sku_id", "region_id").n_unique(), values.height
     report.models = dict(values.group_by("sku_id", "region_id").agg(pl.col("model").first())
                          .group_by("model").len().sort("model").iter_rows())
+
+
+def _published_contributions(result: ForecastResult) -> pl.DataFrame | None:
+    """The contributions of the series whose published forecast the contributing model made (XGBoost
+    learns from every series, but its contributions explain only the series it was chosen for)."""
+    if result.contributions is None:
+        return None
+    chosen = result.forecasts.filter(pl.col("model") == CONTRIBUTING_MODEL).select("unique_id").unique()
+    return result.contributions.join(chosen, on="unique_id", how="semi")
 
 
 def _selection_report(result: ForecastResult, earlier: EarlierChoice | None, *, cutoff: dt.date,
