@@ -162,15 +162,17 @@ def test_a_run_forecasts_flagged_regions_with_short_memory_and_wider_bands(loade
     shocked = run_forecast(loaded, horizon=14, models=["AutoETS"], cutoff=BOTH_RISING, shock=rules)
     assert list(shocked.shock["regions"]) == ["R02"] and plain.shock == {}
     r02 = shocked.shock["regions"]["R02"]
-    assert r02["raised_on"] == BOTH_RISING.isoformat() and r02["series"] == 9 and r02["models"] == {"AutoETS": 9}
+    # R02's 9 series less FAS-007, inactive at the cutoff (no sale for 68 days: forecast zero, not modelled)
+    assert r02["raised_on"] == BOTH_RISING.isoformat() and r02["series"] == 8 and r02["models"] == {"AutoETS": 8}
+    assert shocked.series_shapes["inactive"] == [{"sku": "FAS-007", "region": "R02", "days_without_sale": 68}]
     assert r02["reason"].startswith("cases ") and shocked.shock["rules"]["window"] == 112
     with session_scope(loaded) as session:
         config = session.get(ForecastRun, shocked.run_id).config
-    assert config["shock"]["regions"]["R02"]["series"] == 9
+    assert config["shock"]["regions"]["R02"]["series"] == 8
     first, second = (_values(loaded, run) for run in (plain.run_id, shocked.run_id))
     calm = [f.filter(pl.col("region_id") == "R01").drop("run_id") for f in (first, second)]
     assert calm[0].equals(calm[1]), "an unflagged region is forecast as without the policy"
-    flagged = second.filter(pl.col("region_id") == "R02").sort("sku_id", "day")
+    flagged = second.filter(pl.col("region_id") == "R02", pl.col("model") != "Inactive").sort("sku_id", "day")
     frames = _frames(loaded, BOTH_RISING, horizon=14)
     ids = frames.series.filter(pl.col("region") == "R02")
     keep = pl.col("unique_id").is_in(ids["unique_id"].implode())
