@@ -67,7 +67,8 @@ __all__ = [
 
 
 def latest_run(engine: Engine) -> dict | None:
-    """The newest published run: id, cutoff, horizon, published_at, series count, config."""
+    """The newest published run: id, cutoff, horizon, published_at, series count, models, duration and
+    the feed's shape at its cutoff (late, inactive and holed series, `series_report.shapes_report`)."""
     with session_scope(engine) as session:
         run = session.scalars(select(ForecastRun).where(ForecastRun.status == "published")
                               .order_by(ForecastRun.published_at.desc()).limit(1)).first()
@@ -75,7 +76,7 @@ def latest_run(engine: Engine) -> dict | None:
             return None
         return {"id": run.id, "cutoff": run.cutoff, "horizon": run.horizon, "published_at": run.published_at,
                 "series": run.series_count, "models": run.config.get("models"),
-                "duration_seconds": run.duration_seconds}
+                "duration_seconds": run.duration_seconds, "series_shapes": run.config.get("series_shapes") or {}}
 
 
 def recent_runs(engine: Engine, limit: int = 50) -> pl.DataFrame:

@@ -54,12 +54,14 @@ def _sales_pull_body() -> JobOutcome:
         return JobOutcome(0, "no sales source configured (DEMAND_SALES_DROP_DIR or DEMAND_SALES_SQL_URL)")
     reports = []
     if settings.sales_drop_dir is not None:
-        reports.append(pull_drop_folder(settings.sales_drop_dir, engine(), mapping=mapping))
+        reports.append(pull_drop_folder(settings.sales_drop_dir, engine(), mapping=mapping,
+                                       absent=settings.sales_absent_days))
     if settings.sales_sql_url:
         if not settings.sales_sql_query:
             raise InvalidInputError("DEMAND_SALES_SQL_URL is set without DEMAND_SALES_SQL_QUERY; give the query")
         check_stop()
-        reports.append(pull_sql_query(settings.sales_sql_url, settings.sales_sql_query, engine(), mapping=mapping))
+        reports.append(pull_sql_query(settings.sales_sql_url, settings.sales_sql_query, engine(), mapping=mapping,
+                                     absent=settings.sales_absent_days))
     with session_scope(engine()) as session:
         pulled = pull_outcome(reports, session=session)
     return JobOutcome(pulled.rows, pulled.message, status=pulled.status, error=pulled.error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
 import polars as pl
 import streamlit as st
@@ -11,6 +12,17 @@ from dashboard import data
 from dashboard.charts import totals_figure
 from dashboard.widgets import table
 from forecast.settings import get_settings
+
+EXPLORER = st.column_config.LinkColumn("open", display_text="explorer")
+
+
+def _linked(frame: pl.DataFrame, sku: str = "sku", region: str = "region") -> pl.DataFrame:
+    """`frame` with an `open` link to each row's series in the Explorer (names URL-encoded)."""
+    def quoted(column: str) -> pl.Expr:
+        return pl.col(column).map_elements(lambda v: quote(v, safe=""), return_dtype=pl.String)
+
+    return frame.with_columns(pl.format("explorer?sku={}&region={}", quoted(sku), quoted(region)).alias("open"))
+
 
 st.title("Overview")
 run = data.latest_run()
@@ -24,6 +36,27 @@ left, middle, right = st.columns(3)
 left.metric("Published run", f"#{run['id']}", help=f"cutoff {run['cutoff']}, {run['horizon']} days")
 middle.metric("Age", f"{age_hours:.1f} h", help=f"published {published:%Y-%m-%d %H:%M} UTC")
 right.metric("Series", f"{run['series']:,}")
+
+FEED = (("late", "days_late", "late: forecast from its own last reported day"),
+        ("inactive", "days_without_sale", "inactive: no sale for a long time, forecast zero"),
+        ("with_unknown_days", "unknown_days", "days not reported (a hole in the feed)"))
+
+
+def _feed_table(shapes: dict) -> pl.DataFrame:
+    """SKU, region, what, days: the published run's late, inactive and holed series."""
+    rows = [{"SKU": r["sku"], "region": r["region"], "what": what, "days": r[days]}
+            for key, days, what in FEED for r in shapes.get(key, [])]
+    return pl.DataFrame(rows, schema={"SKU": pl.String, "region": pl.String, "what": pl.String, "days": pl.Int64})
+
+
+shapes = run.get("series_shapes") or {}
+feed = _feed_table(shapes)
+if not feed.is_empty():
+    counts = feed.group_by("what", maintain_order=True).len()
+    st.warning(f"Sales feed at the cutoff ({run['cutoff']:%d %b %Y}): " + "; ".join(
+        f"{n:,} series {what}" for what, n in counts.iter_rows()) + ".")
+    with st.expander("Which series"):
+        table(_linked(feed, "SKU", "region"), "feed_shapes", column_config={"open": EXPLORER})
 
 st.subheader("Job health")
 jobs = data.job_health()
@@ -64,24 +97,17 @@ st.caption("A region is flagged when its new cases per 100k rise fast week on we
 
 st.subheader("Exceptions")
 found = data.exceptions()
-explorer = st.column_config.LinkColumn("open", display_text="explorer")
-
-
-def _linked(frame):
-    return frame.with_columns(pl.format("explorer?sku={}&region={}", "sku", "region").alias("open"))
-
-
 tabs = st.tabs(["Largest changes since the previous run", "Poor recent accuracy"])
 with tabs[0]:
     if found["changes"].is_empty():
         st.caption("Only one run is published so far.")
     else:
-        table(_linked(found["changes"]), "largest_changes", column_config={"open": explorer})
+        table(_linked(found["changes"]), "largest_changes", column_config={"open": EXPLORER})
 with tabs[1]:
     if found["poor_accuracy"].is_empty():
         st.caption("No tracked accuracy yet (the accuracy job compares published forecasts with new actuals).")
     else:
-        table(_linked(found["poor_accuracy"]), "poor_accuracy", column_config={"open": explorer})
+        table(_linked(found["poor_accuracy"]), "poor_accuracy", column_config={"open": EXPLORER})
 
 st.subheader("All series, day by day")
 st.plotly_chart(totals_figure(data.daily_totals()), key="daily_totals")

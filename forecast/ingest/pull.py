@@ -66,7 +66,8 @@ def _move(path: Path, folder: Path) -> Path:
 def pull_drop_folder(folder: Path, engine: Engine, *, mapping: ColumnMapping, absent: str = "auto") -> PullReport:
     """Ingest every complete file in `folder`, oldest first; move each to processed/ or failed/.
 
-    A file rejected as a whole goes to failed/ with `<name>.error.txt` holding the reason. An error
+    `absent` is each file's absent-days policy (`ingest_sales`). A file rejected as a whole goes to
+    failed/ with `<name>.error.txt` holding the reason. An error
     that is not the file's fault (the database is away) leaves the file where it is and is raised,
     so the next attempt takes it again.
 

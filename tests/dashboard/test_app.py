@@ -12,6 +12,7 @@ import streamlit as st
 from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
+from forecast.ingest import ColumnMapping, ingest_sales
 from forecast.pipeline.run import run_forecast
 from forecast.pipeline.shock import ShockRules
 from forecast.settings import get_settings
@@ -352,3 +353,24 @@ def test_explorer_explains_an_xgboost_forecast_with_its_signal_contributions(pub
     assert (app.dataframe[0].value["largest_on"].dt.date == first_day).all()
     spec = app.get("plotly_chart")[0].proto.spec
     assert '"cases per 100k"' in spec  # the region's case counts on the second axis
+
+
+def test_overview_names_the_late_and_inactive_series_of_the_published_run(published: int, loaded: Engine,
+                                                                        tmp_path: Path) -> None:
+    with session_scope(loaded) as session:
+        last = session.scalar(select(func.max(Sales.day)))
+        series = session.execute(select(Sales.sku_id, Sales.region_id).distinct()).all()
+    early = tmp_path / "one-store-early.csv"  # one series reports the next day: every other one is late
+    early.write_text(f"sku,region,day,units\nSTA-001,R01,{last + dt.timedelta(days=1)},5\n", encoding="utf-8")
+    with session_scope(loaded) as session:
+        assert ingest_sales(early, session=session, mapping=ColumnMapping()).absent == "zero"
+    run_forecast(loaded, horizon=14, models=["SeasonalNaive"])
+    st.cache_data.clear()
+    app = _app()
+    warning = next(w.value for w in app.warning if w.value.startswith("Sales feed at the cutoff"))
+    feed = next(d.value for d in app.dataframe if "what" in d.value.columns)
+    late = feed[feed["what"].str.startswith("late")]
+    assert f"{len(late)} series late: forecast from its own last reported day" in warning
+    assert len(late) == len(series) - 1 - (feed["what"].str.startswith("inactive")).sum()
+    assert set(late["days"]) == {1} and ("STA-001", "R01") not in set(zip(late["SKU"], late["region"]))
+    assert set(feed["open"]) >= {f"explorer?sku={s}&region={r}" for s, r in zip(late["SKU"], late["region"])}
