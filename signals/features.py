@@ -64,9 +64,9 @@ FEATURE_DOCS: dict[str, str] = {
     "promo_days_to_next": "Days until the next promoted day (0 during a promotion), capped at 60 (also when none).",
     "sales_7d_before_promo": "Sum of y over the 7 days before the start of the running promotion (the "
     "earliest-starting one when several) or else the next one starting within 60 days; null when there is "
-    "none or when the day before that start is after the cutoff. Days without a panel row count 0.",
+    "none or when the day before that start is after the cutoff. Days without a panel row or a known y count 0.",
     "sales_last_week": "Sum of y over the 7 days ending the day before the row's day, or ending at the cutoff "
-    "for rows after it (y after the cutoff is never read). Days without a panel row count 0.",
+    "for rows after it (y after the cutoff is never read). Days without a panel row or a known y count 0.",
     "price_rel": "The day's price / the series' regular price (the highest known in the 364 days up to the day). "
     "After the cutoff, the planned price: the last price of a day without promotion or livestream discount x "
     "(1 - promo_discount) x (1 - ls_discount). 1.0 when the panel has no price or none is known.",
