@@ -37,24 +37,25 @@ left.metric("Published run", f"#{run['id']}", help=f"cutoff {run['cutoff']}, {ru
 middle.metric("Age", f"{age_hours:.1f} h", help=f"published {published:%Y-%m-%d %H:%M} UTC")
 right.metric("Series", f"{run['series']:,}")
 
-FEED = (("late", "days_late", "late: forecast from its own last reported day"),
-        ("inactive", "days_without_sale", "inactive: no sale for a long time, forecast zero"),
-        ("with_unknown_days", "unknown_days", "days not reported (a hole in the feed)"))
+# config key, its days column, what a row of it is, and the warning's words for their count
+FEED = (("late", "days_late", "late (days late)", "{n:,} series late (forecast from their own last reported day)"),
+        ("inactive", "days_without_sale", "inactive (days without a sale)",
+         "{n:,} inactive (no sale for a long time: forecast zero)"),
+        ("with_unknown_days", "unknown_days", "days not reported", "{n:,} with days not reported (holes in the feed)"))
 
 
 def _feed_table(shapes: dict) -> pl.DataFrame:
     """SKU, region, what, days: the published run's late, inactive and holed series."""
     rows = [{"SKU": r["sku"], "region": r["region"], "what": what, "days": r[days]}
-            for key, days, what in FEED for r in shapes.get(key, [])]
+            for key, days, what, _ in FEED for r in shapes.get(key, [])]
     return pl.DataFrame(rows, schema={"SKU": pl.String, "region": pl.String, "what": pl.String, "days": pl.Int64})
 
 
 shapes = run.get("series_shapes") or {}
 feed = _feed_table(shapes)
 if not feed.is_empty():
-    counts = feed.group_by("what", maintain_order=True).len()
-    st.warning(f"Sales feed at the cutoff ({run['cutoff']:%d %b %Y}): " + "; ".join(
-        f"{n:,} series {what}" for what, n in counts.iter_rows()) + ".")
+    said = [words.format(n=len(shapes[key])) for key, _, _, words in FEED if shapes.get(key)]
+    st.warning(f"Sales feed at the cutoff ({run['cutoff']:%d %b %Y}): {'; '.join(said)}.")
     with st.expander("Which series"):
         table(_linked(feed, "SKU", "region"), "feed_shapes", column_config={"open": EXPLORER})
 

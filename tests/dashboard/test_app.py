@@ -369,8 +369,8 @@ def test_overview_names_the_late_and_inactive_series_of_the_published_run(publis
     app = _app()
     warning = next(w.value for w in app.warning if w.value.startswith("Sales feed at the cutoff"))
     feed = next(d.value for d in app.dataframe if "what" in d.value.columns)
-    late = feed[feed["what"].str.startswith("late")]
-    assert f"{len(late)} series late: forecast from its own last reported day" in warning
+    late = feed[feed["what"] == "late (days late)"]
+    assert f"{len(late)} series late (forecast from their own last reported day)" in warning
     assert len(late) == len(series) - 1 - (feed["what"].str.startswith("inactive")).sum()
     assert set(late["days"]) == {1} and ("STA-001", "R01") not in set(zip(late["SKU"], late["region"]))
     assert set(feed["open"]) >= {f"explorer?sku={s}&region={r}" for s, r in zip(late["SKU"], late["region"])}
