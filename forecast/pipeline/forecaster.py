@@ -201,14 +201,14 @@ class Forecaster:
         return forecasts.with_columns(asked_model().alias("asked")), contributions
 
     def forecast_variants(self, history: pl.DataFrame, futures: Mapping[str, pl.DataFrame], *, h: int,
-                          ids: Collection[str] | None = None) -> dict[str, ModelOutput]:
+                          ids: Collection[str] | None = None, cutoff: dt.date | None = None) -> dict[str, ModelOutput]:
         """Forecast the series `ids` (default: all) once per future variant with this Forecaster's one model.
 
         For scenarios: the same fit answers "with" and "without". A global model (XGBoost) still learns
         from every series of `history`, so each future must cover every series; local models fit only
         `ids`. Families that can fit once and predict several futures (`forecast_variants` on the
         adapter) do so; the others fit once per variant, which gives the same fit (their fits are
-        deterministic).
+        deterministic). Late series and holes are handled as in `forecast` (`cutoff`: the run's last day).
 
         Raises:
             InvalidInputError: not exactly one model, `auto`, or a bad horizon.
@@ -226,14 +226,16 @@ class Forecaster:
             frame = self.columns_for(adapter.family, frame)
             return frame.filter(pl.col("unique_id").is_in(wanted.implode())) if local else frame
 
-        hist, futs = subset(history), {name: subset(f) for name, f in futures.items()}
+        hist = known_target(subset(history), keep_missing=getattr(adapter, "fits_missing_y", False))
+        ends = RaggedEnds.of(hist, cutoff=cutoff, freq=self.freq)
+        futs, steps = {name: ends.future(subset(f), h=h) for name, f in futures.items()}, h + ends.late
         if hasattr(adapter, "forecast_variants"):
-            outputs = adapter.forecast_variants(hist, futs, h=h, freq=self.freq, specs=[spec])
+            outputs = adapter.forecast_variants(hist, futs, h=steps, freq=self.freq, specs=[spec])
         else:
-            outputs = {name: adapter.forecast(hist, f, h=h, freq=self.freq, specs=[spec]) for name, f in futs.items()}
+            outputs = {name: adapter.forecast(hist, f, h=steps, freq=self.freq, specs=[spec]) for name, f in futs.items()}
         keep = pl.col("unique_id").is_in(wanted.implode())
-        return {name: ModelOutput(out.forecasts.filter(keep),
-                                  None if out.contributions is None else out.contributions.filter(keep))
+        return {name: ModelOutput(ends.window(out.forecasts.filter(keep), h=h),
+                                  None if out.contributions is None else ends.window(out.contributions.filter(keep), h=h))
                 for name, out in outputs.items()}
 
     def _candidates(self, classes: pl.DataFrame, by_class: dict[str, tuple[str, ...]]) -> pl.DataFrame:
