@@ -30,7 +30,7 @@ from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_fra
 from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
 from forecast.pipeline.reconcile import METHODS, base_forecasts, calibrated
 from forecast.pipeline.reconcile import reconcile as reconcile_totals
-from forecast.pipeline.series_report import inactive_zeros, shapes_report
+from forecast.pipeline.series_report import inactive_zeros, named_ids, shapes_report
 from forecast.pipeline.shock import ShockRules, check_shocks, flagged_ids, short_memory_forecast, widened
 from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models, slices_chosen
 from forecast.storage import forecast_repo, model_state_repo
@@ -239,7 +239,7 @@ def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutof
         _tick(progress, "cold start and reconcile", stages, started)
     values = pl.concat([keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model"),
                         inactive_zeros(shapes, cutoff=cutoff, horizon=horizon)], how="vertical_relaxed")
-    report.fallbacks = result.fallbacks
+    report.fallbacks = [f | {"reason": named_ids(f["reason"], series)} for f in result.fallbacks]
     with session_scope(engine) as session:
         if totals is not None:
             forecast_repo.write_totals(session=session, run_id=report.run_id, totals=totals.rename({"ds": "day"}))

@@ -7,11 +7,12 @@ forecasts (model `INACTIVE_MODEL`), so the warehouse reads an explicit 0 rather 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import polars as pl
 
-__all__ = ["INACTIVE_MODEL", "inactive_zeros", "shapes_report"]
+__all__ = ["INACTIVE_MODEL", "inactive_zeros", "named_ids", "shapes_report"]
 
 INACTIVE_MODEL = "Inactive"
 """The `model` of an inactive series' zero forecast."""
@@ -43,3 +44,18 @@ def inactive_zeros(shapes: pl.DataFrame, *, cutoff: dt.date, horizon: int) -> pl
     zero = pl.lit(0.0, dtype=pl.Float64)
     return idle.join(pl.DataFrame({"day": days}), how="cross").with_columns(
         *(zero.alias(c) for c in ("yhat", "lo80", "hi80", "lo95", "hi95")), pl.lit(INACTIVE_MODEL).alias("model"))
+
+
+_ID_LIST = re.compile(r"\bseries ((?:[0-9]+, )*[0-9]+)\b")
+"""A list of model ids in an adapter's message: `series 01, 02, 03` (then maybe `and 23 more`)."""
+
+
+def named_ids(message: str, series: pl.DataFrame) -> str:
+    """`message` with the model ids it lists after `series` replaced by `SKU × region` (`series`:
+    unique_id, sku, region), so that no user reads an internal id."""
+    names = {uid: f"{sku} × {region}" for uid, sku, region in series.select("unique_id", "sku", "region").iter_rows()}
+
+    def named(match: re.Match[str]) -> str:
+        return "series " + ", ".join(names.get(uid, uid) for uid in match.group(1).split(", "))
+
+    return _ID_LIST.sub(named, message)

@@ -13,8 +13,9 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, select
 
-from forecast.models.statistical import StatisticalAdapter
 from forecast.errors import ForecastError
+from forecast.models.gradient import GradientBoostingAdapter
+from forecast.models.statistical import StatisticalAdapter
 from forecast.pipeline.run import run_forecast
 from forecast.storage import forecast_repo
 from forecast.storage.engine import session_scope
@@ -71,6 +72,24 @@ def test_a_failed_run_leaves_the_published_run_in_place(loaded: Engine, monkeypa
     assert runs[first.run_id] == "published"
     assert failed.error == ("ForecastError: SeasonalNaive, the last fallback, failed on 18 series: RuntimeError: "
                             "model library crashed")
+
+
+def test_a_family_that_fails_falls_back_to_seasonal_naive_and_the_run_publishes(
+        loaded: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self, history, *args, **kwargs):
+        ids = ", ".join(history["unique_id"].unique().sort().head(2))
+        raise ValueError(f"Series contain missing or duplicate timestamps for series {ids}")
+
+    monkeypatch.setattr(GradientBoostingAdapter, "forecast", broken)
+    report = run_forecast(loaded, horizon=7, models=["XGBoost"])
+    assert report.status == "published" and report.models == {"SeasonalNaive (fallback from XGBoost)": 18}
+    assert [(f["family"], f["models"], f["series"], f["fallback"]) for f in report.fallbacks] == [
+        ("mlforecast", ["XGBoost"], 18, "SeasonalNaive")]
+    assert report.fallbacks[0]["reason"] == ("ValueError: Series contain missing or duplicate timestamps for series "
+                                             "ELE-008 × R01, ELE-008 × R02")
+    with session_scope(loaded) as session:
+        assert session.get(ForecastRun, report.run_id).config["fallbacks"] == report.fallbacks
+    assert _published(loaded).height == 18 * 7
 
 
 def test_killing_the_process_mid_run_leaves_the_previous_run_readable(loaded: Engine, db_url: str) -> None:

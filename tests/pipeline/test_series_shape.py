@@ -59,3 +59,12 @@ def test_a_series_without_a_sale_for_inactive_after_days_is_inactive() -> None:
     shapes, panel = _shaped(rows.with_columns(pl.lit(1).alias("batch_id")), inactive_after=30)
     assert shapes.select("sku", "days_without_sale", "status").rows() == [("A", 30, "inactive"), ("B", 0, "live")]
     assert panel.get_column("sku").unique().to_list() == ["B"]
+
+
+def test_a_fallback_reason_names_skus_and_regions_not_model_ids() -> None:
+    from forecast.pipeline.series_report import named_ids
+
+    series = pl.DataFrame({"unique_id": ["01", "02", "10"], "sku": ["A/1", "B", "C"], "region": ["R 1", "R2", "R3"]})
+    message = "future lacks 40 horizon row(s) (unique_id x ds) for series 01, 02 and 10 more: extend it"
+    assert named_ids(message, series) == ("future lacks 40 horizon row(s) (unique_id x ds) for series A/1 × R 1, "
+                                          "B × R2 and 10 more: extend it")
