@@ -110,18 +110,20 @@ def regular_panel(rows: pl.DataFrame, shapes: pl.DataFrame, spans: pl.DataFrame,
 
 def _filled(rows: pl.DataFrame, shapes: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
     """`rows` of the series of `shapes` with every day from each one's first to its `reported_through`:
-    absent days 0 inside a `zero` span of the series, null elsewhere (fill_gaps)."""
-    keys = shapes.select("sku", "region", "reported_through").with_row_index("_sid")
-    stored = rows.join(keys.select("sku", "region", "_sid"), on=["sku", "region"]).with_columns(
-        pl.lit(True).alias("_stored"))
-    ends = keys.select("_sid", pl.col("reported_through").alias("day"))
-    # a row at each series' last reported day, so that fill_gaps' per-series end is that day
-    ended = pl.concat([stored, ends], how="diagonal_relaxed").unique(["_sid", "day"], keep="first", maintain_order=True)
-    filled = fill_gaps(ended, freq="1d", start="per_serie", end="per_serie", id_col="_sid", time_col="day")
-    filled = filled.drop("sku", "region").join(keys.drop("reported_through"), on="_sid")
-    absent = filled.filter(pl.col("_stored").is_null()).select("_sid", "sku", "region", "day")
-    zero_days = absent.join(spans, on=["sku", "region"]).filter(
-        pl.col("day").is_between("first_day", "last_day")).select("_sid", "day").unique().with_columns(
-        pl.lit(True).alias("_zero"))
+    absent days 0 inside a `zero` span of the series, null elsewhere (fill_gaps). The days are filled
+    on an integer series id, the names joined back after (names in the grid cost GiBs at 10,000 series)."""
+    keys = shapes.select("sku", "region", "last_row", "reported_through").with_row_index("_sid")
+    stored = rows.join(keys.select("sku", "region", "_sid"), on=["sku", "region"]).drop("sku", "region")
+    # a row at the last reported day of each series whose files cover days after its last row, so that
+    # fill_gaps' per-series end is that day
+    ends = keys.filter(pl.col("reported_through") > pl.col("last_row")).select(
+        "_sid", pl.col("reported_through").alias("day"), pl.lit(True).alias("_end"))
+    filled = fill_gaps(pl.concat([stored, ends], how="diagonal_relaxed"), freq="1d", start="per_serie",
+                       end="per_serie", id_col="_sid", time_col="day")
+    coded = spans.join(keys.select("sku", "region", "_sid"), on=["sku", "region"]).drop("sku", "region")
+    absent = filled.filter(pl.col("y").is_null()).select("_sid", "day")
+    zero_days = absent.join(coded, on="_sid").filter(pl.col("day").is_between("first_day", "last_day")).select(
+        "_sid", "day").unique().with_columns(pl.lit(True).alias("_zero"))
     return filled.join(zero_days, on=["_sid", "day"], how="left").with_columns(
-        pl.when(pl.col("_zero")).then(0.0).otherwise(pl.col("y")).alias("y")).select(rows.columns)
+        pl.when(pl.col("_zero")).then(0.0).otherwise(pl.col("y")).alias("y")).join(
+        keys.select("_sid", "sku", "region"), on="_sid").select(rows.columns)
