@@ -90,22 +90,22 @@ def regular_panel(rows: pl.DataFrame, shapes: pl.DataFrame, spans: pl.DataFrame,
         end: the last day of every series (the cutoff plus the horizon and the lateness allowance).
     """
     series = ["sku", "region"]
+    history = rows.lazy()  # lazily: the kept rows are not copied before the one sort
     left_out = rows.select(series).unique().join(shapes.select(series), on=series, how="anti")
     if left_out.height:
-        rows = rows.join(left_out, on=series, how="anti")
+        history = history.join(left_out.lazy(), on=series, how="anti")
     gapped = shapes.filter((pl.col("absent_days") > 0) | (pl.col("reported_through") > pl.col("last_row")))
-    history = rows
     if gapped.height:
-        history = pl.concat([rows.join(gapped.select(series), on=series, how="anti"),
-                             _filled(rows.join(gapped.select(series), on=series, how="semi"), gapped, spans)],
+        holed = gapped.select(series).lazy()
+        history = pl.concat([history.join(holed, on=series, how="anti"),
+                             _filled(rows.join(gapped.select(series), on=series, how="semi"), gapped, spans).lazy()],
                             how="vertical_relaxed")
     parts = [history.with_columns(pl.lit(True).alias("reported"))]
     if end is not None:
         days = pl.date_ranges(pl.col("reported_through") + dt.timedelta(days=1), pl.lit(end)).alias("day")
-        future = shapes.select(*series, days).explode("day").drop_nulls("day").with_columns(
-            pl.lit(False).alias("reported"))
-        parts.append(future)
-    return pl.concat(parts, how="diagonal_relaxed").select(*rows.columns, "reported").sort(*series, "day")
+        parts.append(shapes.lazy().select(*series, days).explode("day").drop_nulls("day").with_columns(
+            pl.lit(False).alias("reported")))
+    return pl.concat(parts, how="diagonal_relaxed").select(*rows.columns, "reported").sort(*series, "day").collect()
 
 
 def _filled(rows: pl.DataFrame, shapes: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
