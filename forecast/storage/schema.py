@@ -389,7 +389,9 @@ class ForecastTotal(Base):
     run_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     level: Mapped[str] = mapped_column(String(32), primary_key=True)
     node: Mapped[str] = mapped_column(String(512), primary_key=True)
-    """The node's keys joined with "/" under `total`, e.g. `total/food/R01` (category food, region R01)."""
+    """The node's keys joined with "/" under `total`, e.g. `total/food/R01` (category food, region R01);
+    when two nodes of a level would read the same (names holding "/"), that level's names escape "/"
+    and "\\" with a backslash (`forecast.pipeline.nodes.node_name`)."""
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     yhat: Mapped[float] = mapped_column(Double)
     lo80: Mapped[float] = mapped_column(Double)
