@@ -14,7 +14,8 @@ Every loss is utilsforecast's (`mae`, `rmse`, `mase`, `rmsse`, `wape`, `bias`, `
   MSE / RMSSE^2), so step rows add up to the window's.
 - Rows are put in a fixed order before every sum, so a rerun on the same data gives the same bits
   (polars joins do not keep row order, and float sums depend on it). The pooled sums, one group of
-  every row, go through utilsforecast's pandas path, which sums in row order.
+  every row, and the per-series metrics go through utilsforecast's pandas path, which sums in row
+  order.
 """
 
 from __future__ import annotations
@@ -78,12 +79,14 @@ def series_metrics(frame: pl.DataFrame, train: pl.DataFrame, *, season_length: i
         unique_id, cutoff, model, metric, value.
     """
     wide, models = _wide(frame)
-    active = active_history(train)
+    # pandas, like the pooled sums: polars' group_by sums a series' rows in an order that depends on
+    # its threads (per-series MASE and RMSSE changed in their last bits between reruns of M5)
+    wide, active = wide.to_pandas(), active_history(train).to_pandas()
     results = _unscaled(wide, models) | {
         "mase": partial(mase, seasonality=season_length)(wide, models, train_df=active),
         "rmsse": partial(rmsse, seasonality=1)(wide, models, train_df=active),
     }
-    long = pl.concat([_long(result, models, metric) for metric, result in results.items()])
+    long = pl.concat([_long(pl.from_pandas(result), models, metric) for metric, result in results.items()])
     return _forecast_only(long, frame, ["unique_id", "cutoff", "model"])
 
 

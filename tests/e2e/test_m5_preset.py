@@ -35,3 +35,15 @@ def test_m5_preset_loads_140_series_and_rerun_changes_nothing(cli: CliRunner, db
     assert again.exit_code == 0 and "already ingested as batch 1" in again.stdout
     assert snapshot(engine) == before
     engine.dispose()
+
+
+def test_a_backtest_of_the_m5_sample_reruns_to_the_same_bits(cli: CliRunner, shared_data: Path) -> None:
+    assert cli.invoke(app, ["ingest", "sales", "--preset", "m5", str(shared_data / M5_FILE)]).exit_code == 0
+    args = ["--windows", "2", "--horizon", "28", "--models", "SeasonalNaive", "--models", "AutoETS", "--json"]
+    first = cli.invoke(app, ["backtest", "run", *args])
+    assert first.exit_code == 0, first.output
+    run_id = json.loads(first.stdout)["run_id"]
+    again = cli.invoke(app, ["backtest", "rerun", str(run_id), "--json"])
+    assert again.exit_code == 0, again.output
+    report = json.loads(again.stdout)
+    assert (report["rerun_of"], report["matches_original"], report["max_abs_difference"]) == (run_id, True, 0.0)
