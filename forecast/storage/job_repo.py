@@ -58,11 +58,9 @@ def last_outcomes(*, session: Session) -> dict[str, JobRun]:
     return {r.job: r for r in rows}
 
 
-def job_runs(*, session: Session, limit: int = 50, failed_only: bool = False, job: str | None = None) -> list[JobRun]:
-    """The newest attempts first; `failed_only` keeps failed, abandoned and aborted ones."""
+def job_runs(*, session: Session, limit: int = 50, job: str | None = None) -> list[JobRun]:
+    """The newest attempts first (problems that are still open: `open_problems`)."""
     query = select(JobRun).order_by(JobRun.id.desc()).limit(limit)
-    if failed_only:
-        query = query.where(JobRun.status.in_(("failed", "abandoned", "aborted")))
     if job:
         query = query.where(JobRun.job == job)
     return list(session.scalars(query))
