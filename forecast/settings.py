@@ -86,8 +86,8 @@ class Settings(BaseSettings):
     """A source database the sales pull queries with `sales_sql_query` (canonical column names)."""
     sales_sql_query: str | None = None
     inactive_after_days: int = Field(default=56, ge=1)
-    """A SKU x region without a sale for this many days is inactive: forecast zero, not modelled (on
-    the M5 sample, series idle 56 days sold 8 units in the next 28 against 204 for all; docs/forecasting.md)."""
+    """A SKU x region without a sale for this many days is inactive: forecast zero, not modelled (the
+    default's evidence: docs/forecasting.md)."""
     forecast_models: list[str] = ["auto"]
     forecast_horizon: int = Field(default=28, ge=1, le=3660)
     forecast_from_backtest: bool = True
