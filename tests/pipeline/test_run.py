@@ -99,21 +99,30 @@ def test_killing_the_process_mid_run_leaves_the_previous_run_readable(loaded: En
     proc = subprocess.Popen([sys.executable, "-m", "forecast.cli.main", "forecast", "run", "--horizon", "7",
                              "--models", "AutoETS", "--models", "AutoTheta"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    blocker = loaded.connect()
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until the new run exists as a draft, then kill it
+        while time.monotonic() < deadline:  # wait until the new run exists as a draft
             with session_scope(loaded) as session:
                 if session.scalar(select(ForecastRun.id).where(ForecastRun.status == "draft")):
                     break
             time.sleep(0.05)
         else:
             pytest.fail("the run never started")
+        # a write lock on forecast_value holds the run before its publish, so the kill lands mid-run
+        if loaded.dialect.name == "sqlite":
+            blocker.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            blocker.begin()
+            blocker.exec_driver_sql("LOCK TABLE forecast_value IN SHARE MODE")
         time.sleep(0.5)
+        assert proc.poll() is None, "the run finished before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+        blocker.close()  # ends the lock's transaction
     assert _published(loaded).equals(before)
     with session_scope(loaded) as session:
         statuses = dict(session.execute(select(ForecastRun.id, ForecastRun.status)).all())
