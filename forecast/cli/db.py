@@ -7,6 +7,8 @@ import typer
 from forecast.cli.common import cli_errors, emit_json, stdout
 from forecast.storage import migrate
 from forecast.storage.engine import make_engine
+from forecast.storage.roles import PUBLISHED_VIEWS, READER_CONNECTION_LIMIT, READER_STATEMENT_TIMEOUT_SECONDS
+from forecast.storage.roles import grant_reader as grant
 
 app = typer.Typer(help="Create and migrate the database schema (Alembic).", no_args_is_help=True)
 
@@ -69,17 +71,22 @@ def grant_reader(
     role: str = typer.Argument(..., help="Role name (lower-case letters, digits, _)."),
     login: bool = typer.Option(True, help="A role that signs in (asks for its password, or reads "
                                "DEMAND_READER_PASSWORD); --no-login makes a group role to grant to users."),
+    statement_timeout: int = typer.Option(READER_STATEMENT_TIMEOUT_SECONDS, "--statement-timeout", min=1,
+                                          help="Seconds after which one of the role's statements is cancelled."),
+    connection_limit: int = typer.Option(READER_CONNECTION_LIMIT, "--connection-limit", min=1,
+                                         help="Most connections the role may hold at once."),
 ) -> None:
     """Create or update a PostgreSQL role that can SELECT only the published forecast views."""
     from forecast.settings import get_settings
-    from forecast.storage.roles import PUBLISHED_VIEWS
-    from forecast.storage.roles import grant_reader as grant
 
     password = None
     if login:
         given = get_settings().reader_password
         password = given.get_secret_value() if given is not None else typer.prompt(
             f"password for {role}", hide_input=True, confirmation_prompt=True)
-    created = grant(make_engine(), role, password=password)
+    created = grant(make_engine(), role, password=password, statement_timeout_seconds=statement_timeout,
+                    connection_limit=connection_limit)
     stdout.print(f"role {role} {'created' if created else 'updated'}: SELECT on {', '.join(PUBLISHED_VIEWS)} only"
-                 f"{'' if login else ' (NOLOGIN; GRANT it to users)'}", highlight=False)
+                 f"{'' if login else ' (NOLOGIN; GRANT it to users; the limits below bind this role, not its members)'}"
+                 f"; no temporary objects, statements cancelled "
+                 f"after {statement_timeout} s, at most {connection_limit} connections", highlight=False)

@@ -90,3 +90,53 @@ def test_bad_reader_names_are_refused_in_one_line(cli: CliRunner, role: str, mes
 def test_grant_reader_on_sqlite_says_it_needs_postgresql(cli: CliRunner) -> None:
     result = cli.invoke(app, ["db", "grant-reader", "reader", "--no-login"])
     assert result.exit_code == 2 and "grant-reader needs PostgreSQL" in result.output
+
+
+LEAK = """
+CREATE FUNCTION public.leak_{role}(run_id bigint) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS $$
+BEGIN RAISE NOTICE 'run %', run_id; RETURN true; END $$
+"""
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_readers_leaky_function_sees_only_published_rows(cli: CliRunner, loaded: Engine, db_url: str,
+                                                           reader: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attack: a cheap function in a WHERE clause, pushed below the view's join, printed every
+    row of a draft and a superseded run. The reader may not create one (no TEMPORARY), and one
+    granted to it by an admin is evaluated only on published rows (security_barrier views)."""
+    superseded = run_forecast(loaded, horizon=7, models=["SeasonalNaive"]).run_id
+    published = run_forecast(loaded, horizon=7, models=["SeasonalNaive"]).run_id
+    draft = run_forecast(loaded, horizon=7, models=["SeasonalNaive"], publish=False).run_id
+    monkeypatch.setenv("DEMAND_READER_PASSWORD", "s3cret-reader-pw")
+    get_settings.cache_clear()
+    assert cli.invoke(app, ["db", "grant-reader", reader, "--statement-timeout", "2",
+                            "--connection-limit", "3"]).exit_code == 0
+    admin = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(LEAK.format(role=reader))
+        conn.execute(f'GRANT EXECUTE ON FUNCTION public.leak_{reader}(bigint) TO "{reader}"')
+    try:
+        with _as(db_url, reader) as conn:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("CREATE TEMP TABLE mine (x int)")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+            seen: list[str] = []
+            conn.add_notice_handler(lambda notice: seen.append(notice.message_primary))
+            for view, column in (("published_forecast", "run_id"), ("published_forecast_adjusted", "run_id"),
+                                 ("published_total", "run_id")):
+                conn.execute(f"SELECT * FROM {view} WHERE leak_{reader}({column})").fetchall()
+            assert seen and set(seen) == {f"run {published}"}, (superseded, draft, sorted(set(seen)))
+            assert conn.execute("SHOW statement_timeout").fetchone() == ("2s",)
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                conn.execute("SELECT pg_sleep(5)")
+        conns = [_as(db_url, reader) for _ in range(3)]
+        try:
+            with pytest.raises(psycopg.OperationalError, match="too many connections"):
+                _as(db_url, reader)
+        finally:
+            for c in conns:
+                c.close()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP FUNCTION public.leak_{reader}(bigint)")
