@@ -60,8 +60,9 @@ class Settings(BaseSettings):
     """Password `demand db grant-reader` gives the readers' role (asked for when unset)."""
     sql_echo: bool = False
     """Log every SQL statement (debugging only)."""
-    log_level: str = "INFO"
-    """Level for the service's own log lines."""
+    log_level: str | None = None
+    """Level of the service's own log lines on stderr (DEBUG, INFO, WARNING, ERROR, CRITICAL); unset, a
+    command logs warnings and errors and `demand scheduler start` info lines too (`demand -v`: DEBUG)."""
     demo_dir: Path = Path("var") / "demo"
     """Where `demand demo generate` writes its scenario files."""
     signals_config: Path = Path("signals.toml")
@@ -159,7 +160,9 @@ class Settings(BaseSettings):
 
     @field_validator("log_level")
     @classmethod
-    def _known_level(cls, value: str) -> str:
+    def _known_level(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
         if value.strip().upper() not in _LOG_LEVELS:
             raise ValueError(f"use one of {', '.join(_LOG_LEVELS)}")
         return value.strip().upper()

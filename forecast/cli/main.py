@@ -37,12 +37,33 @@ app.command("jobs")(cli_errors(scheduler.jobs))
 app.command("dashboard")(dashboard.dashboard)
 
 
+SERVICE_LOGGERS = ("forecast", "signals", "scheduler", "dashboard")
+"""The service's own loggers; `DEMAND_LOG_LEVEL` and `-v` set their level (other libraries log warnings)."""
+
+
+def configure_logging(*, verbose: bool = False) -> int:
+    """Send log lines to stderr and set the service's loggers' level; return that level.
+
+    `-v` logs everything (DEBUG, other libraries' lines too); else `DEMAND_LOG_LEVEL` when it is set;
+    else warnings and errors only (`demand scheduler start` then raises its own lines to INFO).
+
+    Raises:
+        SettingsError: a malformed `DEMAND_*` value.
+    """
+    chosen = get_settings().log_level
+    level = logging.DEBUG if verbose else getattr(logging, chosen) if chosen else logging.WARNING
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for name in SERVICE_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    return level
+
+
 @app.callback()
 @cli_errors
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress lines to stderr.")) -> None:
-    level = logging.DEBUG if verbose else getattr(logging, get_settings().log_level.upper(), logging.INFO)
-    logging.basicConfig(level=level if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("forecast").setLevel(level if verbose else logging.WARNING)
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log everything to stderr (DEBUG); "
+                                       "DEMAND_LOG_LEVEL sets the level without it.")) -> None:
+    configure_logging(verbose=verbose)
 
 
 @app.command()

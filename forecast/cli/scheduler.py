@@ -41,8 +41,9 @@ def start(standby: bool = typer.Option(False, "--standby", help="If another sche
     """Run the scheduler in the foreground until SIGTERM/SIGINT (a running job stops before publishing)."""
     from scheduler.service import SchedulerService
 
-    for name in ("scheduler", "forecast"):  # a service logs what it does
-        logging.getLogger(name).setLevel(min(logging.INFO, logging.getLogger(name).getEffectiveLevel()))
+    if get_settings().log_level is None:  # a service logs what it does, unless DEMAND_LOG_LEVEL says otherwise
+        for name in ("scheduler", "forecast", "signals"):
+            logging.getLogger(name).setLevel(min(logging.INFO, logging.getLogger(name).getEffectiveLevel()))
     service = SchedulerService(migrated_engine(), standby=standby)
     stdout.print(f"scheduler {service.instance}: {'standby until the lock is free' if standby else 'starting'}; "
                  "stop with Ctrl-C", highlight=False)
