@@ -19,8 +19,6 @@ SIGNAL_MODELS = frozenset({"XGBoost", "Prophet", "ARIMA", "AutoARIMA"})
 """Models that read the signal features (the others ignore them)."""
 ENSEMBLE_METHODS = ("median", "inverse_error")
 SELECTION_METRICS = ("rmsse", "mase", "mae", "wape")
-SELECTED, ENSEMBLE = "Selected", "Ensemble"
-NO_SIGNALS = " (no signals)"
 
 
 @dataclass(frozen=True)

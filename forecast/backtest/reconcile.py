@@ -31,16 +31,15 @@ import polars as pl
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from forecast.backtest.config import SELECTED
 from forecast.backtest.metrics import POOLED, series_metrics
 from forecast.backtest.run import ALL_WINDOWS
-from forecast.backtest.selection import band_factors, rescale_bands
 from forecast.errors import InvalidInputError
 from forecast.features import sales_panel
 from forecast.pipeline.forecaster import known_target
 from forecast.models.base import FREQUENCIES
 from forecast.models.base import LEVELS as INTERVAL_LEVELS
 from forecast.pipeline.frames import series_ids
+from forecast.pipeline.selection import SELECTED, band_factors, rescale_bands
 from forecast.pipeline.reconcile import (BOTTOM, DEFAULT_METHOD, LEVELS, METHODS, BaseForecasts, base_forecasts,
                                          node_sums, reconcile)
 from forecast.storage import backtest_repo

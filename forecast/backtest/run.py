@@ -17,15 +17,15 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, func, select
 
-from forecast.backtest.config import ENSEMBLE, SELECTED, BacktestConfig, window_cutoffs
+from forecast.backtest.config import BacktestConfig, window_cutoffs
 from forecast.backtest.metrics import POOLED, pooled_metrics, series_metrics, step_metrics
-from forecast.backtest.selection import band_factors, combine, rank_models, rescale_bands
 from forecast.backtest.windows import VALUES, WindowResult, hierarchy, run_window
 from forecast.backtest.wrmsse import wrmsse
 from forecast.errors import InvalidInputError
 from forecast.models.base import FREQUENCIES
 from forecast.models.distributed import Execution, dask_engine
 from forecast.pipeline.frames import series_ids
+from forecast.pipeline.selection import ENSEMBLE, SELECTED, band_factors, combine, rank_models, rescale_bands
 from forecast.version import code_version
 from forecast.storage import backtest_repo
 from forecast.storage.engine import session_scope

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Engine, select
 
-from forecast.backtest.config import NO_SIGNALS, SIGNAL_MODELS, BacktestConfig
+from forecast.backtest.config import SIGNAL_MODELS, BacktestConfig
 from forecast.features import build_panel_features, load_signals, read_sales, sales_panel
 from forecast.models.distributed import Execution
 from forecast.pipeline.forecaster import Forecaster
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
+from forecast.pipeline.selection import NO_SIGNALS
 from forecast.pipeline.series_report import inactive_zeros
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import Region, Sku

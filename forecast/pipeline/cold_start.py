@@ -31,10 +31,10 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from forecast.backtest.selection import rescale_bands
 from forecast.features import build_panel_features, load_signals
 from forecast.models.base import FORECAST_SCHEMA, finalise
 from forecast.pipeline.frames import ModelFrames
+from forecast.pipeline.selection import rescale_bands
 from forecast.storage.schema import Sales, Sku
 
 __all__ = ["ANALOGUES", "COLD_DAYS", "ColdStart", "cold_start"]

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy.orm import Session
 
-from forecast.backtest.config import ENSEMBLE, NO_SIGNALS, SELECTED
-from forecast.backtest.selection import combine, rank_models, rescale_bands
 from forecast.errors import InvalidInputError
 from forecast.models.base import FORECAST_SCHEMA
 from forecast.pipeline.forecaster import Forecaster, ForecastResult
 from forecast.pipeline.frames import ModelFrames
+from forecast.pipeline.selection import ENSEMBLE, NO_SIGNALS, SELECTED, combine, rank_models, rescale_bands
 from forecast.storage import backtest_repo
 
 __all__ = ["BacktestChoice", "choose_from_backtest", "forecast_chosen"]

@@ -28,12 +28,12 @@ from typing import Any
 
 import polars as pl
 
-from forecast.backtest.selection import rescale_bands
 from forecast.errors import InvalidInputError
 from forecast.models.base import FORECAST_SCHEMA, ModelSpec, finalise
 from forecast.models.base import LEVELS as INTERVAL_LEVELS
 from forecast.models.statistical import POLARS_OFFSETS, StatisticalAdapter
 from forecast.pipeline.nodes import TOTAL, node_name
+from forecast.pipeline.selection import rescale_bands
 
 __all__ = ["BOTTOM", "DEFAULT_METHOD", "LEVELS", "METHODS", "BaseForecasts", "Reconciled", "base_forecasts", "calibrated",
            "node_name", "node_sums", "reconcile"]

@@ -26,12 +26,12 @@ import polars as pl
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from forecast.backtest.selection import rescale_bands
 from forecast.errors import InvalidInputError
 from forecast.features import signal_features
 from forecast.models.base import LEVELS
 from forecast.pipeline.forecaster import Forecaster, ForecastResult
 from forecast.pipeline.frames import ModelFrames, model_frames
+from forecast.pipeline.selection import rescale_bands
 from forecast.settings import Settings
 from forecast.storage import shock_repo
 from forecast.storage.engine import session_scope

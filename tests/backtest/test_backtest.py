@@ -16,11 +16,11 @@ from tests.conftest import BACKENDS, database_url, load_scenario
 
 from forecast.backtest import BacktestConfig, BacktestReport, rerun_backtest, run_backtest
 from forecast.backtest.run import ALL_WINDOWS
-from forecast.backtest.selection import band_factors
 from forecast.cli import app
 from forecast.demo import DemoScenario
 from forecast.errors import InvalidInputError
 from forecast.ingest import ColumnMapping, ingest_sales
+from forecast.pipeline.selection import band_factors
 from forecast.storage import backtest_repo
 from forecast.storage.engine import make_engine, session_scope
 from forecast.storage.schema import BacktestForecast, BacktestRun, ForecastRun

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from forecast.backtest.metrics import pooled_metrics
-from forecast.backtest.selection import band_factors, rescale_bands
+from forecast.pipeline.selection import band_factors, rescale_bands
 
 
 def _frame(series: int, days: int) -> pl.DataFrame:

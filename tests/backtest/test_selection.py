@@ -7,7 +7,8 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from forecast.backtest.selection import combine, rank_models
+from forecast.pipeline.selection import combine, rank_models
+
 
 MODELS = ("AutoETS", "AutoTheta", "CrostonOptimized", "SeasonalNaive")
 

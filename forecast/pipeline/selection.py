@@ -1,7 +1,9 @@
 """Model choice per series from backtest metrics: the best model, or an ensemble of the best few.
 
-Used twice, the same way: inside a backtest (window k chooses on windows before k, so the choice is
-scored on data it never saw) and by a forecast run that selects from a stored backtest.
+Used twice, the same way: by a forecast run that selects from a stored backtest
+(`forecast.pipeline.from_backtest`) and inside a backtest (window k chooses on windows before k, so
+the choice is scored on data it never saw). The names of the chosen rows (`SELECTED`, `ENSEMBLE`)
+and of the comparison rows without signals (`NO_SIGNALS`) live here with it.
 
 An ensemble combines its members' point forecasts and bounds the same way: the median of each, or a
 weighted mean with weights 1 / score (the lower a model's error, the more it counts). Combining
@@ -19,8 +21,12 @@ from collections.abc import Sequence
 
 import polars as pl
 
-__all__ = ["band_factors", "combine", "rank_models", "rescale_bands"]
+__all__ = ["ENSEMBLE", "NO_SIGNALS", "SELECTED", "band_factors", "combine", "rank_models", "rescale_bands"]
 
+SELECTED, ENSEMBLE = "Selected", "Ensemble"
+"""Model names of the chosen rows: each series' best model, and the combination of its best few."""
+NO_SIGNALS = " (no signals)"
+"""Suffix of a signal-reading model run without its signals (a backtest's comparison, never chosen)."""
 VALUES = ("yhat", "lo80", "hi80", "lo95", "hi95")
 LEVELS = (80, 95)
 
