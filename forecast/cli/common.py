@@ -32,8 +32,10 @@ __all__ = ["cli_errors", "emit_json", "stderr", "stdout", "progress_bar", "migra
 logger = logging.getLogger(__name__)
 EXIT_BAD_INPUT = 2
 EXIT_STORAGE = 3
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True)
+# Names are data (a SKU id may be `[/]` or `[red]x[/red]`): the consoles interpret no markup, emoji codes or
+# highlighting, so every string, table cell and title prints as it is. The CLI styles nothing on purpose.
+stdout = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)
+stderr = Console(stderr=True, markup=False, emoji=False, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
 ENGINE_OPTION = typer.Option("local", "--engine", help="Where the models run: `local` (this process) or `dask` "
                              "(statsforecast and XGBoost on a Dask cluster; needs --dask-address).")
@@ -148,7 +150,8 @@ def migrated_engine() -> Engine:
 def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
     """A rich progress bar on stderr; yields `update(stage, done, total)`."""
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=stderr, transient=True, disable=not (enabled and stderr.is_terminal),
     )
     tasks: dict[str, Any] = {}

@@ -8,7 +8,6 @@ import os
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from forecast.cli import backtest, dashboard, db, demo, forecast, ingest, scheduler, signals, users
@@ -100,7 +99,7 @@ def _print_shapes(shapes: dict[str, Any], last: dt.date) -> None:
             continue
         table = Table("SKU", "region", what, title=f"{key.replace('_', ' ')} ({len(rows):,})")
         for row in rows[:10]:
-            table.add_row(escape(row["sku"]), escape(row["region"]), f"{row[days]:,}")
+            table.add_row(row["sku"], row["region"], f"{row[days]:,}")
         if len(rows) > 10:
             table.add_row("…", "", f"{len(rows) - 10:,} more (demand summary --json)")
         stdout.print(table)

@@ -9,7 +9,6 @@ import datetime as dt
 import logging
 
 import typer
-from rich.markup import escape
 from rich.table import Column, Table
 
 from forecast.cli.common import cli_errors, emit_json, migrated_engine, stdout
@@ -93,7 +92,7 @@ def status(json_output: bool = JSON_OPTION) -> None:
             note = f"retry at {_when(job['retry_at'])}; {note}"
         rows = "" if run.get("rows") is None else f"{run['rows']:,}"
         table.add_row(job["job"], job["schedule"], _when(job["next_run"]), run.get("status", ""),
-                      _when(run.get("finished_at")), rows, escape(note[:300]))
+                      _when(run.get("finished_at")), rows, note[:300])
     stdout.print(table)
 
 
@@ -143,5 +142,5 @@ def jobs(failed: bool = typer.Option(False, "--failed", help="Only open problems
         if r["retry_at"]:
             note = f"retry at {_when(r['retry_at'])}; {note}"
         table.add_row(str(r["id"]), r["job"], _when(r["scheduled_for"]), str(r["attempt"]), took, r["status"],
-                      "" if r["rows"] is None else f"{r['rows']:,}", escape(f"{note[:300]} [{r['instance']}]"))
+                      "" if r["rows"] is None else f"{r['rows']:,}", f"{note[:300]} [{r['instance']}]")
     stdout.print(table)
