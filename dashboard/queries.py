@@ -8,11 +8,12 @@ import datetime as dt
 import polars as pl
 from sqlalchemy import Engine, func, select, text
 
-from forecast.backtest.run import ALL_WINDOWS, summary_table
+from forecast.backtest.run import summary_table
 from forecast.pipeline import explain
 from forecast.pipeline.explain import explain_change
 from forecast.pipeline.nodes import level_of, node_name
 from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo, shock_repo
+from forecast.storage.backtest_repo import ALL_WINDOWS
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import (
     BacktestForecast,

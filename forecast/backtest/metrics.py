@@ -26,10 +26,11 @@ import numpy as np
 import polars as pl
 from utilsforecast.losses import bias, coverage, mae, mase, mqloss, rmse, rmsse, smape, wape
 
-__all__ = ["METRICS", "POOLED", "pooled_metrics", "series_metrics", "step_metrics"]
+from forecast.storage.backtest_repo import POOLED
+
+__all__ = ["METRICS", "pooled_metrics", "series_metrics", "step_metrics"]
 
 METRICS = ("mae", "rmse", "mase", "rmsse", "wape", "bias", "smape", "coverage_80", "coverage_95", "pinball")
-POOLED = "*"
 SCALED = ("mase", "rmsse")
 QUANTILES = np.array([0.025, 0.1, 0.5, 0.9, 0.975])
 BOUNDS = {"lo95": "lo-95", "lo80": "lo-80", "hi80": "hi-80", "hi95": "hi-95"}

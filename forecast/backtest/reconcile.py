@@ -16,7 +16,8 @@ split-conformal factor on the half-widths of the reconciled bands that would hav
 the days of every window (hierarchicalforecast's normality intervals treat the series' errors as
 independent, so the bands of sums come out narrow when the series move together). A forecast run
 with `--reconcile auto` uses the method with the lowest RMSSE averaged over the levels, and any
-run rescales its aggregate bands by the factors of its method (`reconciliation_evidence`).
+run rescales its aggregate bands by the factors of its method
+(`forecast.pipeline.reconcile.reconciliation_evidence`, which also names the stored rows).
 """
 
 from __future__ import annotations
@@ -28,11 +29,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
-from forecast.backtest.metrics import POOLED, series_metrics
-from forecast.backtest.run import ALL_WINDOWS
+from forecast.backtest.metrics import series_metrics
 from forecast.errors import InvalidInputError
 from forecast.features import sales_panel
 from forecast.pipeline.forecaster import known_target
@@ -40,24 +39,18 @@ from forecast.models.base import FREQUENCIES
 from forecast.models.base import LEVELS as INTERVAL_LEVELS
 from forecast.pipeline.frames import series_ids
 from forecast.pipeline.selection import SELECTED, band_factors, rescale_bands
-from forecast.pipeline.reconcile import (BOTTOM, DEFAULT_METHOD, LEVELS, METHODS, BaseForecasts, base_forecasts,
-                                         node_sums, reconcile)
+from forecast.pipeline.reconcile import (BAND_FACTOR, BASE, BOTTOM, DEFAULT_METHOD, JOIN, LEVEL_METRICS, LEVELS,
+                                         METHODS, BaseForecasts, base_forecasts, lowest_rmsse_method, node_sums,
+                                         reconcile)
 from forecast.storage import backtest_repo
+from forecast.storage.backtest_repo import ALL_WINDOWS, POOLED
 from forecast.storage.engine import session_scope
 from forecast.storage.repo import sku_categories
-from forecast.storage.schema import BacktestMetric
 
-__all__ = ["BAND_FACTOR", "BASE", "LEVEL_METRICS", "Evidence", "ReconcileReport", "reconcile_backtest",
-           "reconciliation_evidence"]
+__all__ = ["ReconcileReport", "reconcile_backtest"]
 
 logger = logging.getLogger(__name__)
 
-BASE = "base"
-JOIN = " + "
-LEVEL_METRICS = {"rmsse": "level_rmsse", "mase": "level_mase", "wape": "level_wape",
-                 "coverage_80": "level_coverage_80", "coverage_95": "level_coverage_95"}
-"""Backtest metric -> the name of its per-level mean in the stored rows."""
-BAND_FACTOR = "level_band_factor_"
 CALIBRATED = "level_calibrated_coverage_"
 Progress = Callable[[str, int, int], None]
 
@@ -118,41 +111,7 @@ def reconcile_backtest(engine: Engine, run_id: int | None = None, *, model: str 
     with session_scope(engine) as session:
         backtest_repo.add_metrics(session=session, run_id=run_id, metrics=metrics.select(backtest_repo.METRIC_COLUMNS))
     table = _table(metrics.filter(pl.col("window_no") == ALL_WINDOWS), model)
-    return ReconcileReport(run_id, model, windows, table.to_dicts(), _best(table))
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the newest reconciled backtest says: its id and, per level and method, the window -1 RMSSE
-    and band factors (level, method, metric, value)."""
-
-    run_id: int | None
-    rows: pl.DataFrame
-
-    def best_method(self) -> str:
-        """The method with the lowest RMSSE averaged over the levels (`DEFAULT_METHOD` without evidence)."""
-        return _best(self.rows.filter(pl.col("metric") == LEVEL_METRICS["rmsse"]).rename({"value": "rmsse"}))
-
-    def band_factors(self, method: str) -> dict[str, dict[int, float]]:
-        """Level -> {80: factor, 95: factor} on the half-widths of `method`'s aggregate bands ({} if none)."""
-        factors: dict[str, dict[int, float]] = {}
-        for level, metric, value in self.rows.filter(
-                (pl.col("method") == method) & pl.col("metric").str.starts_with(BAND_FACTOR)).select(
-                "level", "metric", "value").iter_rows():
-            factors.setdefault(level, {})[int(metric.removeprefix(BAND_FACTOR))] = value
-        return factors
-
-
-def reconciliation_evidence(*, session: Session) -> Evidence:
-    """The newest reconciled backtest's window -1 RMSSE and band factors per level and method."""
-    m = BacktestMetric
-    run_id = session.scalar(select(m.run_id).where(m.metric == LEVEL_METRICS["rmsse"]).order_by(m.run_id.desc()).limit(1))
-    rows = [] if run_id is None else session.execute(select(m.region_id, m.model, m.metric, m.value).where(
-        m.run_id == run_id, m.window_no == ALL_WINDOWS, m.sku_id == POOLED,
-        (m.metric == LEVEL_METRICS["rmsse"]) | m.metric.startswith(BAND_FACTOR))).all()
-    frame = pl.DataFrame(rows, schema={"level": pl.String, "model": pl.String, "metric": pl.String,
-                                       "value": pl.Float64}, orient="row")
-    return Evidence(run_id, frame.with_columns(pl.col("model").str.split(JOIN).list.last().alias("method")))
+    return ReconcileReport(run_id, model, windows, table.to_dicts(), lowest_rmsse_method(table))
 
 
 def _calibration_rows(scored: pl.DataFrame) -> list[pl.DataFrame]:
@@ -180,12 +139,6 @@ def _calibration_rows(scored: pl.DataFrame) -> list[pl.DataFrame]:
             pl.lit(ALL_WINDOWS, dtype=pl.Int32).alias("window"))]
     return [r.select(pl.col("window").alias("window_no"), pl.lit(POOLED).alias("sku_id"), "region_id", "model",
                      pl.lit(0, dtype=pl.Int32).alias("step"), "metric", "value") for r in rows]
-
-
-def _best(table: pl.DataFrame) -> str:
-    """The method (not `base`) with the lowest RMSSE averaged over levels."""
-    means = table.filter(pl.col("method") != BASE).group_by("method").agg(pl.col("rmsse").mean()).sort("rmsse", "method")
-    return means["method"][0] if means.height else DEFAULT_METHOD
 
 
 def _coded_totals(totals: pl.DataFrame, base: BaseForecasts) -> pl.DataFrame:

@@ -18,7 +18,7 @@ import polars as pl
 from sqlalchemy import Engine, func, select
 
 from forecast.backtest.config import BacktestConfig, window_cutoffs
-from forecast.backtest.metrics import POOLED, pooled_metrics, series_metrics, step_metrics
+from forecast.backtest.metrics import pooled_metrics, series_metrics, step_metrics
 from forecast.backtest.windows import VALUES, WindowResult, hierarchy, run_window
 from forecast.backtest.wrmsse import wrmsse
 from forecast.errors import InvalidInputError
@@ -28,14 +28,14 @@ from forecast.pipeline.frames import series_ids
 from forecast.pipeline.selection import ENSEMBLE, SELECTED, band_factors, combine, rank_models, rescale_bands
 from forecast.version import code_version
 from forecast.storage import backtest_repo
+from forecast.storage.backtest_repo import ALL_WINDOWS, POOLED
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import Sales, SalesHistory
 
-__all__ = ["ALL_WINDOWS", "BacktestReport", "rerun_backtest", "run_backtest"]
+__all__ = ["BacktestReport", "rerun_backtest", "run_backtest"]
 
 logger = logging.getLogger(__name__)
 
-ALL_WINDOWS = -1
 SUMMARY_METRICS = ("wrmsse", "rmsse", "mase", "wape", "bias", "coverage_80", "coverage_95", "pinball")
 Progress = Callable[[str, int, int], None]
 

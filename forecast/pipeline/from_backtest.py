@@ -18,6 +18,7 @@ from forecast.pipeline.forecaster import Forecaster, ForecastResult
 from forecast.pipeline.frames import ModelFrames
 from forecast.pipeline.selection import ENSEMBLE, NO_SIGNALS, SELECTED, combine, rank_models, rescale_bands
 from forecast.storage import backtest_repo
+from forecast.storage.backtest_repo import ALL_WINDOWS, POOLED
 
 __all__ = ["BacktestChoice", "choose_from_backtest", "forecast_chosen"]
 
@@ -52,9 +53,9 @@ def choose_from_backtest(*, session: Session, run_id: int | None, ensemble: str 
         raise InvalidInputError("no complete backtest to select from; run `demand backtest run` first"
                                 if run is None else f"backtest {run.id} is {run.status}, not complete; pick another")
     metric = run.config.get("selection_metric", "rmsse")
-    overall = backtest_repo.read_metrics(session=session, run_id=run.id, window=-1, step=0)
+    overall = backtest_repo.read_metrics(session=session, run_id=run.id, window=ALL_WINDOWS, step=0)
     scores = overall.filter(
-        (pl.col("metric") == metric) & (pl.col("sku_id") != "*") & ~pl.col("model").is_in([SELECTED, ENSEMBLE])
+        (pl.col("metric") == metric) & (pl.col("sku_id") != POOLED) & ~pl.col("model").is_in([SELECTED, ENSEMBLE])
         & ~pl.col("model").str.ends_with(NO_SIGNALS))
     members = rank_models(scores.rename({"sku_id": "sku", "region_id": "region"}), ["sku", "region"],
                           size=size if ensemble else 1)

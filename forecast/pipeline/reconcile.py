@@ -13,6 +13,11 @@ coherent in that sense, and clipped at zero like every forecast. It also treats 
 as independent, so a run rescales the aggregate bands per level by the factors a reconciled
 backtest measured (`calibrated`).
 
+What a run reads of that backtest (`reconciliation_evidence`): the method with the lowest RMSSE
+averaged over the levels, for `--reconcile auto`, and the band factors of each method. The backtest
+(`forecast.backtest.reconcile`) stores them under the names defined here (`LEVEL_METRICS`,
+`BAND_FACTOR`, model `<model> + <method>`).
+
 hierarchicalforecast names a node by joining its keys with `/`, so a name holding a `/` (a category
 `home/garden`, a region `CA/SF`) would make two nodes one, or a node it cannot find. The library
 therefore sees codes (`c0`, `r3`, `s17`: each name's rank among the sorted names of its column), and
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from sqlalchemy.orm import Session
 
 from forecast.errors import InvalidInputError
 from forecast.models.base import FORECAST_SCHEMA, ModelSpec, finalise
@@ -34,9 +40,11 @@ from forecast.models.base import LEVELS as INTERVAL_LEVELS
 from forecast.models.statistical import POLARS_OFFSETS, StatisticalAdapter
 from forecast.pipeline.nodes import TOTAL, node_name
 from forecast.pipeline.selection import rescale_bands
+from forecast.storage import backtest_repo
 
-__all__ = ["BOTTOM", "DEFAULT_METHOD", "LEVELS", "METHODS", "BaseForecasts", "Reconciled", "base_forecasts", "calibrated",
-           "node_name", "node_sums", "reconcile"]
+__all__ = ["BAND_FACTOR", "BASE", "BOTTOM", "DEFAULT_METHOD", "JOIN", "LEVELS", "LEVEL_METRICS", "METHODS", "BaseForecasts",
+           "Evidence", "Reconciled", "base_forecasts", "calibrated", "lowest_rmsse_method", "node_name", "node_sums",
+           "reconcile", "reconciliation_evidence"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +80,15 @@ DEFAULT_METHOD = "bottom_up"
 """Without a reconciled backtest: it leaves the SKU x region forecasts as the models made them. In
 the backtests of benchmarks/coherent_totals.py MinTrace made them worse on both data sets (RMSSE
 0.78 -> 0.92-0.98 on the demo, 0.76 -> 0.80-0.84 on M5) while helping the middle levels on M5 only."""
+BASE = "base"
+"""The method name of the scores before reconciliation."""
+JOIN = " + "
+"""Joins a backtest model and a method in the stored model name: `Selected + mint_ols`."""
+LEVEL_METRICS = {"rmsse": "level_rmsse", "mase": "level_mase", "wape": "level_wape",
+                 "coverage_80": "level_coverage_80", "coverage_95": "level_coverage_95"}
+"""Backtest metric -> the name of its per-level mean in the stored rows."""
+BAND_FACTOR = "level_band_factor_"
+"""Prefix of the stored band factors of a level and method (`level_band_factor_80`, `..._95`)."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +180,45 @@ def reconcile(base: BaseForecasts, method: str = DEFAULT_METHOD) -> Reconciled:
     logger.info("reconciled %d series with %d aggregate nodes by %s", bottom["unique_id"].n_unique(),
                 totals["node"].n_unique(), method)
     return Reconciled(bottom, totals)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the newest reconciled backtest says: its id and, per level and method, the window -1 RMSSE
+    and band factors (level, method, metric, value)."""
+
+    run_id: int | None
+    rows: pl.DataFrame
+
+    def best_method(self) -> str:
+        """The method with the lowest RMSSE averaged over the levels (`DEFAULT_METHOD` without evidence)."""
+        return lowest_rmsse_method(self.rows.filter(pl.col("metric") == LEVEL_METRICS["rmsse"]).rename({"value": "rmsse"}))
+
+    def band_factors(self, method: str) -> dict[str, dict[int, float]]:
+        """Level -> {80: factor, 95: factor} on the half-widths of `method`'s aggregate bands ({} if none)."""
+        factors: dict[str, dict[int, float]] = {}
+        for level, metric, value in self.rows.filter(
+                (pl.col("method") == method) & pl.col("metric").str.starts_with(BAND_FACTOR)).select(
+                "level", "metric", "value").iter_rows():
+            factors.setdefault(level, {})[int(metric.removeprefix(BAND_FACTOR))] = value
+        return factors
+
+
+def reconciliation_evidence(*, session: Session) -> Evidence:
+    """The newest reconciled backtest's window -1 RMSSE and band factors per level and method."""
+    run_id = backtest_repo.newest_run_with_metric(session=session, metric=LEVEL_METRICS["rmsse"])
+    rows = (backtest_repo.read_metrics(session=session, run_id=run_id, pooled_only=True, window=backtest_repo.ALL_WINDOWS)
+            if run_id is not None else pl.DataFrame(schema=backtest_repo.METRIC_SCHEMA))
+    chosen = rows.filter((pl.col("metric") == LEVEL_METRICS["rmsse"]) | pl.col("metric").str.starts_with(BAND_FACTOR))
+    return Evidence(run_id, chosen.select(pl.col("region_id").alias("level"), "model", "metric", "value").with_columns(
+        pl.col("model").str.split(JOIN).list.last().alias("method")))
+
+
+def lowest_rmsse_method(table: pl.DataFrame) -> str:
+    """The method (not `BASE`) of `table` (method, rmsse per level) with the lowest RMSSE averaged over
+    the levels (`DEFAULT_METHOD` when it has none)."""
+    means = table.filter(pl.col("method") != BASE).group_by("method").agg(pl.col("rmsse").mean()).sort("rmsse", "method")
+    return means["method"][0] if means.height else DEFAULT_METHOD
 
 
 def calibrated(totals: pl.DataFrame, factors: dict[str, dict[int, float]]) -> pl.DataFrame:

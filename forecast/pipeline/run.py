@@ -18,7 +18,6 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from forecast.backtest.reconcile import reconciliation_evidence
 from forecast.errors import InvalidInputError
 from forecast.features import read_sales, signal_features
 from forecast.models.base import ModelSpec, PerSeriesFits
@@ -28,7 +27,7 @@ from forecast.pipeline.cold_start import cold_start as cold_start_series
 from forecast.pipeline.forecaster import Forecaster, ForecastResult, known_target
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames, subset
 from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
-from forecast.pipeline.reconcile import METHODS, base_forecasts, calibrated
+from forecast.pipeline.reconcile import METHODS, base_forecasts, calibrated, reconciliation_evidence
 from forecast.pipeline.reconcile import reconcile as reconcile_totals
 from forecast.pipeline.series_report import inactive_zeros, named_ids, shapes_report
 from forecast.pipeline.shock import ShockRules, check_shocks, flagged_ids, short_memory_forecast, widened

@@ -18,8 +18,10 @@ from forecast.storage.bulk import insert_frame
 from forecast.storage.schema import BacktestForecast, BacktestMetric, BacktestRun, IngestBatch
 
 __all__ = [
+    "ALL_WINDOWS",
     "FORECAST_COLUMNS",
     "METRIC_COLUMNS",
+    "POOLED",
     "add_metrics",
     "complete_run",
     "create_run",
@@ -28,9 +30,15 @@ __all__ = [
     "latest_batch_id",
     "latest_complete_run",
     "list_runs",
+    "newest_run_with_metric",
     "read_forecasts",
     "read_metrics",
 ]
+
+ALL_WINDOWS = -1
+"""`window_no` of the metric rows over every window of a run."""
+POOLED = "*"
+"""`sku_id` (and `region_id`) of the metric rows pooled over series."""
 
 FORECAST_COLUMNS = ("window_no", "sku_id", "region_id", "model", "day", "step", "y", "yhat", "lo80", "hi80", "lo95",
                     "hi95", "produced_by")
@@ -117,14 +125,21 @@ def add_metrics(*, session: Session, run_id: int, metrics: pl.DataFrame) -> int:
 
 def read_metrics(*, session: Session, run_id: int, pooled_only: bool = False, window: int | None = None,
                  step: int | None = None) -> pl.DataFrame:
-    """Metric rows of a run (METRIC_COLUMNS), optionally only the pooled ones ("*"), one window or one step."""
+    """Metric rows of a run (METRIC_COLUMNS), optionally only the pooled ones (POOLED), one window or one step."""
     m = BacktestMetric
     stmt = select(*(getattr(m, c) for c in METRIC_COLUMNS)).where(m.run_id == run_id)
     if pooled_only:
-        stmt = stmt.where(m.sku_id == "*")
+        stmt = stmt.where(m.sku_id == POOLED)
     if window is not None:
         stmt = stmt.where(m.window_no == window)
     if step is not None:
         stmt = stmt.where(m.step == step)
     rows = session.execute(stmt.order_by(m.window_no, m.model, m.metric, m.sku_id, m.region_id, m.step)).all()
     return pl.DataFrame(rows, schema=METRIC_SCHEMA, orient="row")
+
+
+def newest_run_with_metric(*, session: Session, metric: str) -> int | None:
+    """The newest run that holds rows of `metric` (e.g. the level metrics `demand backtest reconcile`
+    adds), if any."""
+    m = BacktestMetric
+    return session.scalar(select(m.run_id).where(m.metric == metric).order_by(m.run_id.desc()).limit(1))

@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 from tests.conftest import BACKENDS, database_url, load_scenario
 
 from forecast.backtest import BacktestConfig, BacktestReport, rerun_backtest, run_backtest
-from forecast.backtest.run import ALL_WINDOWS
 from forecast.cli import app
 from forecast.demo import DemoScenario
 from forecast.errors import InvalidInputError
 from forecast.ingest import ColumnMapping, ingest_sales
 from forecast.pipeline.selection import band_factors
 from forecast.storage import backtest_repo
+from forecast.storage.backtest_repo import ALL_WINDOWS
 from forecast.storage.engine import make_engine, session_scope
 from forecast.storage.schema import BacktestForecast, BacktestRun, ForecastRun
 

@@ -8,10 +8,11 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from forecast.backtest import BacktestConfig, run_backtest
-from forecast.backtest.reconcile import BAND_FACTOR, BASE, LEVEL_METRICS, reconcile_backtest, reconciliation_evidence
+from forecast.backtest.reconcile import reconcile_backtest
 from forecast.cli import app
 from forecast.errors import InvalidInputError
-from forecast.pipeline.reconcile import DEFAULT_METHOD, LEVELS, METHODS
+from forecast.pipeline.reconcile import (BAND_FACTOR, BASE, DEFAULT_METHOD, LEVEL_METRICS, LEVELS, METHODS,
+                                         reconciliation_evidence)
 from forecast.pipeline.run import run_forecast
 from forecast.storage import backtest_repo
 from forecast.storage.engine import session_scope
