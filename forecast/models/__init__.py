@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from forecast.models.base import FORECAST_SCHEMA, LEVELS, ModelAdapter, ModelOutput, ModelSpec, finalise
+from forecast.models.base import FORECAST_SCHEMA, LEVELS, BaseAdapter, ModelAdapter, ModelOutput, ModelSpec, finalise
 
-__all__ = ["FORECAST_SCHEMA", "LEVELS", "ModelAdapter", "ModelOutput", "ModelSpec", "finalise"]
+__all__ = ["FORECAST_SCHEMA", "LEVELS", "BaseAdapter", "ModelAdapter", "ModelOutput", "ModelSpec", "finalise"]

@@ -5,14 +5,22 @@ any exogenous columns; `future` has `unique_id`, `ds` and the same exogenous col
 horizon (signals known ahead as they are, case counts as a projection). Every adapter returns
 `FORECAST_SCHEMA`: non-negative, with `lo95 <= lo80 <= yhat <= hi80 <= hi95`, naming the model
 of every row. Adapters may also return per-row signal contributions (`CONTRIBUTION_SCHEMA`).
+
+`ModelAdapter` declares everything a caller (`forecast.pipeline.Forecaster`) may ask of a family;
+`BaseAdapter` gives the defaults of a family that has none of the optional capabilities, and every
+family derives from it, overriding what it does differently.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from forecast.models.distributed import DaskEngine
 
 __all__ = [
     "FORECAST_SCHEMA",
@@ -21,6 +29,7 @@ __all__ = [
     "ModelSpec",
     "ModelOutput",
     "ModelAdapter",
+    "BaseAdapter",
     "PerSeriesFits",
     "FREQUENCIES",
     "finalise",
@@ -90,14 +99,67 @@ class ModelAdapter(Protocol):
     family: str
     models: tuple[str, ...]
     """Model names this family knows."""
+    is_global: bool
+    """One model learns from every series it is given (XGBoost), so a caller passes it all of them, not
+    only the series it is chosen for; False: each series is fitted on its own."""
+    keeps_models: bool
+    """`forecast` returns its fitted model as `ModelOutput.kept` and forecasts from it again when given
+    it back (`kept=`); False: the family refits every time and is never given one."""
+    fits_missing_y: bool
+    """Fits on irregular days: rows whose y is unknown are dropped for it, where the other families
+    get y interpolated within the series."""
+    max_train: int | None
+    """The most recent rows of a series it fits on (None: all of them)."""
+    dask: DaskEngine | None
+    """The Dask cluster it fits on, or None: in this process."""
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
-                 specs: list[ModelSpec], point_only: bool = False) -> ModelOutput:
+                 specs: list[ModelSpec], point_only: bool = False, kept: Any | None = None) -> ModelOutput:
         """Fit `specs` on `history` and forecast `h` steps (one row per unique_id x ds x model).
 
         `point_only` skips what only the intervals and contributions need (bounds = yhat, no
-        contributions): a holdout that scores point forecasts does not pay for them."""
+        contributions): a holdout that scores point forecasts does not pay for them. `kept`: a model
+        an earlier call returned (`keeps_models` families only)."""
         ...
+
+    def forecast_variants(self, history: pl.DataFrame, futures: Mapping[str, pl.DataFrame | None], *, h: int,
+                          freq: str, specs: list[ModelSpec]) -> dict[str, ModelOutput]:
+        """`forecast` of `history` once per future of `futures` (name -> future), from the same fit."""
+        ...
+
+    def rows_for_intervals(self, *, h: int, freq: str) -> int | None:
+        """The rows the shortest series of a call needs for this family to give any series intervals
+        (None: no such bound, each series gets what its own history allows)."""
+        ...
+
+
+class BaseAdapter:
+    """What a family declares (`ModelAdapter`), with the defaults of one that has no optional
+    capability: local fits of every row in this process, y known on every day, no kept models, one
+    fit per future variant, and no shortest series that costs the others their intervals."""
+
+    family: str
+    models: tuple[str, ...]
+    is_global: bool = False
+    keeps_models: bool = False
+    fits_missing_y: bool = False
+    max_train: int | None = None
+    dask: DaskEngine | None = None
+
+    def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
+                 specs: list[ModelSpec], point_only: bool = False, kept: Any | None = None) -> ModelOutput:
+        """See `ModelAdapter.forecast`; every family implements it."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement forecast")
+
+    def forecast_variants(self, history: pl.DataFrame, futures: Mapping[str, pl.DataFrame | None], *, h: int,
+                          freq: str, specs: list[ModelSpec]) -> dict[str, ModelOutput]:
+        """One `forecast` per variant: the same fit each time when the family's fits are deterministic.
+        A family that can fit once and predict several futures overrides it."""
+        return {name: self.forecast(history, future, h=h, freq=freq, specs=specs) for name, future in futures.items()}
+
+    def rows_for_intervals(self, *, h: int, freq: str) -> int | None:
+        """None: a short series does not take the intervals of the others."""
+        return None
 
 
 def finalise(frame: pl.DataFrame) -> pl.DataFrame:

@@ -28,8 +28,8 @@ from mlforecast.lag_transforms import RollingMean, RollingStd
 from mlforecast.utils import PredictionIntervals
 
 from forecast.errors import InvalidInputError
-from forecast.models.base import (CONTRIBUTION_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise,
-                                  last_rows)
+from forecast.models.base import (CONTRIBUTION_SCHEMA, FREQUENCIES, LEVELS, BaseAdapter, ModelOutput, ModelSpec,
+                                  finalise, last_rows)
 
 if TYPE_CHECKING:
     from forecast.models.distributed import DaskEngine
@@ -281,7 +281,7 @@ class _StepRecorder:
         return features
 
 
-class GradientBoostingAdapter:
+class GradientBoostingAdapter(BaseAdapter):
     """Global XGBoost through mlforecast: lags, rolling windows, calendar and signal features.
 
     Contributions are xgboost's own `pred_contribs` output for each exogenous feature, computed on

@@ -23,7 +23,7 @@ import pandas as pd
 import polars as pl
 
 from forecast.errors import InvalidInputError
-from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise
+from forecast.models.base import FORECAST_SCHEMA, FREQUENCIES, LEVELS, BaseAdapter, ModelOutput, ModelSpec, finalise
 
 __all__ = ["ProphetAdapter"]
 
@@ -132,7 +132,7 @@ def _run_series(task: _SeriesTask) -> _SeriesResult:
         return _SeriesResult(task.unique_id, FALLBACK_MODEL, values, error=f"{type(exc).__name__}: {exc}")
 
 
-class ProphetAdapter:
+class ProphetAdapter(BaseAdapter):
     """Prophet per series with extra regressors and regional holidays (family "prophet").
 
     Spec params (all optional): `weekly_seasonality`, `yearly_seasonality`, `seasonality_mode`,
@@ -165,9 +165,10 @@ class ProphetAdapter:
         self.predict_seconds = 0.0
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
-                 specs: list[ModelSpec], point_only: bool = False) -> ModelOutput:
+                 specs: list[ModelSpec], point_only: bool = False, kept: Any | None = None) -> ModelOutput:
         """Fit one Prophet per series and forecast `h` steps at `freq` (FORECAST_SCHEMA, model "Prophet";
-        `point_only`: no predictive samples, bounds = yhat).
+        `point_only`: no predictive samples, bounds = yhat). Prophet refits every time (`keeps_models`
+        is False), so it is never given a `kept` model.
 
         Raises:
             InvalidInputError: On an unknown model or parameter, an unsupported `freq`, missing key

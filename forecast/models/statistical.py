@@ -54,8 +54,8 @@ from statsforecast.utils import ConformalIntervals
 from utilsforecast.processing import make_future_dataframe
 
 from forecast.errors import InvalidInputError
-from forecast.models.base import (FORECAST_SCHEMA, FREQUENCIES, LEVELS, ModelOutput, ModelSpec, finalise,
-                                  last_rows)
+from forecast.models.base import (FORECAST_SCHEMA, FREQUENCIES, LEVELS, BaseAdapter, ModelOutput, ModelSpec,
+                                  finalise, last_rows)
 from forecast.models.statistical_fits import (
     BOUNDS,
     FORWARDABLE,
@@ -160,7 +160,7 @@ class _Guarded:
                               h=h, level=level, label=self.alias, size=y.size)
 
 
-class StatisticalAdapter:
+class StatisticalAdapter(BaseAdapter):
     """statsforecast models behind the `ModelAdapter` interface.
 
     Args:

@@ -115,7 +115,7 @@ class Forecaster:
 
     def keeping_families(self) -> tuple[str, ...]:
         """The families that return their fitted models and can forecast from them again."""
-        return tuple(a.family for a in self.adapters if getattr(a, "keeps_models", False))
+        return tuple(a.family for a in self.adapters if a.keeps_models)
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int,
                  chosen_before: pl.DataFrame | None = None, kept: Mapping[str, Any] | None = None,
@@ -153,7 +153,7 @@ class Forecaster:
                                                 pl.lit(True).alias("reused"))])
         # Only the chosen model of a series is fitted on all of it; a global model still learns from
         # every series it was a candidate for, as in the holdout.
-        global_models = [m for a in self.adapters if getattr(a, "is_global", False) for m in a.models]
+        global_models = [m for a in self.adapters if a.is_global for m in a.models]
         final = pl.concat([chosen.select("unique_id", "model").filter(~pl.col("model").is_in(global_models)),
                            candidates.filter(pl.col("model").is_in(global_models))])
         # The holdout's per-series fits of the chosen pairs are newer than any kept from earlier runs.
@@ -206,8 +206,8 @@ class Forecaster:
 
         For scenarios: the same fit answers "with" and "without". A global model (XGBoost) still learns
         from every series of `history`, so each future must cover every series; local models fit only
-        `ids`. Families that can fit once and predict several futures (`forecast_variants` on the
-        adapter) do so; the others fit once per variant, which gives the same fit (their fits are
+        `ids`. The adapter's `forecast_variants` fits once and predicts every future where the family
+        can (XGBoost); the others fit once per variant, which gives the same fit (their fits are
         deterministic). Late series and holes are handled as in `forecast` (`cutoff`: the run's last day).
 
         Raises:
@@ -220,19 +220,16 @@ class Forecaster:
         spec = self.specs[0]
         adapter = next(a for a in self.adapters if spec.name in a.models)
         wanted = pl.Series(list(ids)) if ids is not None else history["unique_id"].unique()
-        local = not getattr(adapter, "is_global", False)
+        local = not adapter.is_global
 
         def subset(frame: pl.DataFrame) -> pl.DataFrame:
             frame = self.columns_for(adapter.family, frame)
             return frame.filter(pl.col("unique_id").is_in(wanted.implode())) if local else frame
 
-        hist = known_target(subset(history), keep_missing=getattr(adapter, "fits_missing_y", False))
+        hist = known_target(subset(history), keep_missing=adapter.fits_missing_y)
         ends = RaggedEnds.of(hist, cutoff=cutoff, freq=self.freq)
         futs, steps = {name: ends.future(subset(f), h=h) for name, f in futures.items()}, h + ends.late
-        if hasattr(adapter, "forecast_variants"):
-            outputs = adapter.forecast_variants(hist, futs, h=steps, freq=self.freq, specs=[spec])
-        else:
-            outputs = {name: adapter.forecast(hist, f, h=steps, freq=self.freq, specs=[spec]) for name, f in futs.items()}
+        outputs = adapter.forecast_variants(hist, futs, h=steps, freq=self.freq, specs=[spec])
         keep = pl.col("unique_id").is_in(wanted.implode())
         return {name: ModelOutput(ends.window(out.forecasts.filter(keep), h=h),
                                   None if out.contributions is None else ends.window(out.contributions.filter(keep), h=h))
@@ -291,10 +288,10 @@ class Forecaster:
             fut = None if future is None else self.columns_for(adapter.family, future).filter(
                 pl.col("unique_id").is_in(ids))
             logger.info("%s: %s on %d series", adapter.family, ", ".join(models), len(ids))
-            if self.dask is not None and getattr(adapter, "dask", None) is None:
+            if self.dask is not None and adapter.dask is None:
                 logger.info("%s has no Dask backend here; %s runs in this process", adapter.family, ", ".join(models))
-            hist = known_target(hist, keep_missing=getattr(adapter, "fits_missing_y", False))
-            extra = {"kept": kept} if kept is not None and getattr(adapter, "keeps_models", False) else {}
+            hist = known_target(hist, keep_missing=adapter.fits_missing_y)
+            extra = {"kept": kept} if kept is not None and adapter.keeps_models else {}
             try:
                 outputs.append(adapter.forecast(hist, fut, h=h, freq=self.freq, specs=specs, point_only=point_only,
                                                 **extra))
@@ -339,7 +336,7 @@ class Forecaster:
 
     def _rows_fitted(self, candidates: pl.DataFrame) -> int | None:
         """The most recent rows of a series that the families of `candidates` fit on (None: all of them)."""
-        limits = [getattr(a, "max_train", None) for a in self.adapters
+        limits = [a.max_train for a in self.adapters
                   if candidates.get_column("model").is_in(list(a.models)).any()]
         return None if not limits or None in limits else max(limits)
 
@@ -377,9 +374,9 @@ def _without_bandless(candidates: pl.DataFrame, history: pl.DataFrame, adapters:
     it trains on), where they have another candidate: one such series would leave every series of the
     global model without bands."""
     for adapter in adapters:
-        if not hasattr(adapter, "rows_for_intervals"):
+        needs, limit = adapter.rows_for_intervals(h=h, freq=freq), adapter.max_train
+        if needs is None:
             continue
-        needs, limit = adapter.rows_for_intervals(h=h, freq=freq), getattr(adapter, "max_train", None)
         mine = pl.col("model").is_in(list(adapter.models))
         rows = history.lazy().group_by("unique_id").len().with_columns(pl.col("len").clip(upper_bound=limit)).collect()
         drop = rows.filter(pl.col("len") < needs).join(candidates.filter(~mine), on="unique_id", how="semi")["unique_id"]

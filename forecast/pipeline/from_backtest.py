@@ -73,7 +73,7 @@ def forecast_chosen(forecaster: Forecaster, frames: ModelFrames, choice: Backtes
     future = frames.future.filter(pl.col("unique_id").is_in(ids.implode()))
     wanted = members.select("unique_id", "model")
     # a global model (XGBoost) learns from every chosen series, not only from those it is best for
-    globals_ = [m for a in forecaster.adapters if getattr(a, "is_global", False) for m in a.models]
+    globals_ = [m for a in forecaster.adapters if a.is_global for m in a.models]
     candidates = pl.concat([wanted.filter(~pl.col("model").is_in(globals_)),
                             history.select("unique_id").unique().join(
                                 wanted.filter(pl.col("model").is_in(globals_)).select("model").unique(), how="cross")])
