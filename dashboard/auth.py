@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from dashboard import data
+from dashboard.text import md
 from forecast.settings import get_settings
 from forecast.storage import user_repo
 from forecast.storage.engine import session_scope
@@ -27,7 +28,7 @@ def require_login() -> dict:
     """The signed-in user (name, role); otherwise show the sign-in form and stop the script."""
     user = signed_in()
     if user is not None:
-        st.sidebar.write(f"Signed in as **{user['name']}** ({user['role']})")
+        st.sidebar.write(f"Signed in as **{md(user['name'])}** ({user['role']})")
         if st.sidebar.button("Sign out"):
             st.session_state.pop("user", None)
             st.rerun()
@@ -45,7 +46,7 @@ def require_login() -> dict:
                                               max_failures=settings.dashboard_login_max_failures,
                                               window_minutes=settings.dashboard_login_window_minutes)
         except user_repo.LoginThrottledError as exc:
-            st.error(f"{str(exc).capitalize()}.")
+            st.error(md(f"{str(exc).capitalize()}."))
             st.stop()
         if role is not None:
             st.session_state["user"] = {"name": name, "role": role, "since": time.monotonic()}

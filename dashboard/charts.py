@@ -7,13 +7,16 @@ import datetime as dt
 import plotly.graph_objects as go
 import polars as pl
 
+from dashboard.text import plot_text
+
 BAND = {95: "rgba(31,119,180,0.15)", 80: "rgba(31,119,180,0.30)"}
 
 
 def forecast_figure(history: pl.DataFrame, forecast: pl.DataFrame, title: str,
                     signals: dict[str, pl.DataFrame] | None = None) -> go.Figure:
     """Sales history, the forecast with its 80% and 95% bands, and the signals around them:
-    case counts on a second axis, livestream and holiday markers, promotion spans."""
+    case counts on a second axis, livestream and holiday markers, promotion spans. `title` and the
+    signals' names are plain text (escaped here for Plotly)."""
     fig = go.Figure()
     days = forecast["day"].to_list()
     for level, shade in BAND.items():
@@ -26,7 +29,7 @@ def forecast_figure(history: pl.DataFrame, forecast: pl.DataFrame, title: str,
     top = max([*history["units"].to_list(), *forecast["hi95"].to_list(), 1.0])
     if signals:
         _overlay(fig, signals, top)
-    fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=460,
+    fig.update_layout(title=plot_text(title), margin={"l": 10, "r": 10, "t": 40, "b": 10}, height=460,
                       legend={"orientation": "h"}, yaxis_title="units",
                       yaxis2={"title": "new cases per 100k", "overlaying": "y", "side": "right", "showgrid": False})
     return fig
@@ -44,12 +47,12 @@ def _overlay(fig: go.Figure, signals: dict[str, pl.DataFrame], top: float) -> No
         fig.add_trace(go.Scatter(
             x=streams["day"].to_list(), y=[top * 1.05] * streams.height, mode="markers", name="livestream",
             marker={"symbol": "star", "size": 11, "color": "#9467bd"},
-            text=[f"{h}, {v:,} viewers" for h, v in zip(streams["host"], streams["viewers"], strict=True)]))
+            text=[f"{plot_text(h)}, {v:,} viewers" for h, v in zip(streams["host"], streams["viewers"], strict=True)]))
     holidays = signals.get("holidays", none)
     if not holidays.is_empty():
         fig.add_trace(go.Scatter(x=holidays["day"].to_list(), y=[top * 1.1] * holidays.height, mode="markers",
                                  name="holiday / event", marker={"symbol": "diamond", "size": 8, "color": "#2ca02c"},
-                                 text=holidays["name"].to_list()))
+                                 text=[plot_text(n) for n in holidays["name"]]))
     for promo in signals.get("promotions", none).iter_rows(named=True):
         fig.add_vrect(x0=promo["start_day"], x1=promo["end_day"] + dt.timedelta(days=1), fillcolor="#ff7f0e",
                       opacity=0.12, line_width=0)

@@ -9,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
+from dashboard.text import plot_text
 from dashboard.widgets import table
 
 
@@ -36,7 +37,8 @@ else:
     steps = data.backtest_by_step(run_id)
     metric = st.selectbox("Metric by horizon step",
                           [m for m in ("wape", "bias", "coverage_95", "rmsse") if m in steps.columns])
-    st.plotly_chart(px.line(steps.to_pandas(), x="step", y=metric, color="model", markers=True), key="by_step")
+    named = steps.with_columns(pl.col("model").map_elements(plot_text, return_dtype=pl.String))  # legend, hover
+    st.plotly_chart(px.line(named.to_pandas(), x="step", y=metric, color="model", markers=True), key="by_step")
 
     left, right = st.columns(2)
     with left:

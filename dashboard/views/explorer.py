@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.charts import forecast_figure
 from dashboard.queries import top_contributions
+from dashboard.text import md
 from dashboard.widgets import group_picker, series_picker, table
 from forecast.pipeline.explain import signal_note
 
@@ -25,8 +26,8 @@ def _series() -> None:
     signals = data.series_signals(sku, region, since)
     st.plotly_chart(forecast_figure(history, forecast, f"{sku} in {region}", signals), key="forecast_chart")
     run_id = int(forecast["run_id"][0])
-    st.caption(f"Model: {', '.join(forecast['model'].unique().to_list())} · run #{run_id} · "
-               f"category {row['category']} · promotions shaded orange")
+    st.caption(f"Model: {md(', '.join(forecast['model'].unique().to_list()))} · run #{run_id} · "
+               f"category {md(row['category'])} · promotions shaded orange")
 
     left, right = st.columns(2)
     with left:
@@ -52,7 +53,7 @@ def _series() -> None:
     upcoming = signals["livestreams"].filter(pl.col("day") >= forecast["day"].min())
     if not upcoming.is_empty():
         st.caption("Livestreams in the horizon: " + "; ".join(
-            f"{r['day']} {r['host']} ({r['viewers']:,} viewers)" for r in upcoming.iter_rows(named=True)))
+            f"{r['day']} {md(r['host'])} ({r['viewers']:,} viewers)" for r in upcoming.iter_rows(named=True)))
     table(forecast.select("sku", "region", "day", "yhat", "lo80", "hi80", "lo95", "hi95", "model"), f"forecast_{sku}_{region}",
           label="Download forecast CSV", column_config=BANDS)
     _change(sku, region)
@@ -62,13 +63,13 @@ def _change(sku: str, region: str) -> None:
     """Why this run's forecast differs from the run before (`demand forecast explain`)."""
     explanation = data.series_explanation(sku, region)
     with st.expander("Why is this forecast different from the last run's?", expanded=bool(explanation["reasons"])):
-        st.markdown(f"**{explanation['headline']}**")
+        st.markdown(f"**{md(explanation['headline'])}**")
         if explanation["previous_run"] is None:
             return
         if not explanation["reasons"]:
             st.caption("No new actuals, signal change, model switch or override found.")
         for reason in explanation["reasons"]:
-            st.markdown(f"- **{reason['kind']}**: {reason['what']}")
+            st.markdown(f"- **{md(reason['kind'])}**: {md(reason['what'])}")
         table(pl.DataFrame(explanation["daily"]), f"change_{sku}_{region}", column_config={
             "day": st.column_config.DateColumn(format="YYYY-MM-DD"),
             "before": st.column_config.NumberColumn(f"run #{explanation['previous_run']}", format="%.1f"),

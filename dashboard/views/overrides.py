@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.auth import is_planner
+from dashboard.text import md
 from dashboard.widgets import series_picker, table
 from forecast.errors import InvalidInputError
 from forecast.storage import override_repo
@@ -42,7 +43,7 @@ if is_planner():
                                                     kind=kind, amount=float(amount), reason=reason,
                                                     user=st.session_state["user"]["name"])
         except InvalidInputError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             st.success(f"Override {new_id} saved")
             st.rerun()

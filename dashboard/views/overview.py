@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.charts import totals_figure
+from dashboard.text import md
 from dashboard.widgets import table
 from forecast.settings import get_settings
 
@@ -71,7 +72,7 @@ else:
     unhealthy = pl.concat(open_) if open_ else pl.DataFrame()
     if unhealthy.height:
         st.error(f"{unhealthy.height} job problem(s) open: " + "; ".join(
-            f"{r['job']} {r['status']} ({(r['message'] or '')[:300]})" for r in unhealthy.head(3).iter_rows(named=True))
+            md(f"{r['job']} {r['status']} ({(r['message'] or '')[:300]})") for r in unhealthy.head(3).iter_rows(named=True))
             + (f"; and {unhealthy.height - 3} more (Runs page)" if unhealthy.height > 3 else ""))
     else:
         st.success("Every job's last run succeeded, and no earlier failure is still open.")
@@ -88,7 +89,7 @@ if flagged.is_empty():
     st.success("No region is flagged: case counts are not rising fast and forecasts are holding their bands.")
 else:
     memory = f" and fit on their last {settings.shock_window_days} days" if settings.shock_window_days else ""
-    st.error(f"Regional shock flagged in {flagged.height} region(s): {', '.join(flagged['region'])}. Their series' "
+    st.error(f"Regional shock flagged in {flagged.height} region(s): {md(', '.join(flagged['region']))}. Their series' "
              f"bands are widened x{settings.shock_band_factor:g}{memory} until the flag clears.")
 if not shocks.is_empty():
     table(shocks, "shock_flags")

@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.auth import is_planner
 from dashboard.export import safe_csv
+from dashboard.text import md
 from dashboard.widgets import table
 from forecast.errors import InvalidInputError
 from forecast.scenarios.plans import CasePlan, LivestreamPlan
@@ -51,7 +52,7 @@ def _plan_form() -> tuple[str, LivestreamPlan | CasePlan] | None:
                                         expected_viewers=int(viewers), discount=discount)
         return name, CasePlan(trajectory=trajectory, weekly_rate=rate, regions=tuple(regions))
     except InvalidInputError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return None
 
 
@@ -87,11 +88,11 @@ if asked is not None:
         try:
             report = run_scenario(data.engine(), plan, name=name or None, created_by=user)
         except InvalidInputError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             report = None
     if report is not None:
         st.session_state["scenario_id"] = report.scenario_id
-        st.success(f"Scenario {report.scenario_id} saved: {report.name} "
+        st.success(f"Scenario {report.scenario_id} saved: {md(report.name)} "
                    f"({report.series} series, {report.seconds:.0f} s)")
 
 saved = data.saved_scenarios()
