@@ -57,7 +57,8 @@ from sqlalchemy import func, select  # noqa: E402
 from benchmarks.common import TreeMemory, load_demo, machine  # noqa: E402
 from forecast.features import signal_features  # noqa: E402
 from forecast.models.classify import classify_demand  # noqa: E402
-from forecast.models.gradient import XGB_DEFAULTS, GradientBoostingAdapter, _features_for  # noqa: E402
+from forecast.models.gradient import XGB_DEFAULTS, GradientBoostingAdapter  # noqa: E402
+from forecast.models.gradient_features import features_for  # noqa: E402
 from forecast.models.statistical import AUTOETS_DEFAULTS, AUTOTHETA_DEFAULTS, StatisticalAdapter  # noqa: E402
 from forecast.models.statistical_fits import FORWARDABLE  # noqa: E402
 from forecast.pipeline.frames import DEFAULT_EXOG, TEXT_FEATURES, model_frames  # noqa: E402
@@ -223,7 +224,7 @@ def bare_mlforecast(history: pl.DataFrame, future: pl.DataFrame, *, holdout: boo
         fut = future.select("unique_id", "ds", *columns).with_columns(pl.col(columns).cast(pl.Float32))
     hist = hist.sort("unique_id", "ds").group_by("unique_id", maintain_order=True).tail(MAX_TRAIN)
     shortest = int(hist.group_by("unique_id").len()["len"].min())
-    features = _features_for("D", shortest)
+    features = features_for("D", shortest)
     started = time.perf_counter()
     mlf = MLForecast(models={"XGBoost": xgb.XGBRegressor(**XGB_DEFAULTS)}, freq="1d", lags=features.lags,
                      lag_transforms=features.lag_transforms, date_features=features.date_features, num_threads=2)

@@ -8,7 +8,8 @@ predicts recursively, one step at a time; the feature rows of every step are cap
 moved each forecast. Intervals are mlforecast's conformal intervals. A fitted model is returned as
 a `KeptBooster`, which a later night forecasts from on its new history without refitting. With a
 `DaskEngine` the same model is fitted with mlforecast's distributed forecaster (see
-`GradientBoostingAdapter`).
+`GradientBoostingAdapter`). The feature recipe and the checked, encoded frames it reads are in
+`forecast.models.gradient_features`.
 """
 
 from __future__ import annotations
@@ -24,22 +25,22 @@ import numpy as np
 import polars as pl
 import xgboost as xgb
 from mlforecast import MLForecast
-from mlforecast.lag_transforms import RollingMean, RollingStd
 from mlforecast.utils import PredictionIntervals
 
 from forecast.errors import InvalidInputError
 from forecast.models.base import (CONTRIBUTION_SCHEMA, FREQUENCIES, LEVELS, BaseAdapter, ModelOutput, ModelSpec,
-                                  finalise, last_rows)
+                                  finalise)
+from forecast.models.gradient_features import (KEYS, RECIPES, Features, check_future, features_for, prepare_future,
+                                               prepare_history, shorten, split_exogenous)
 
 if TYPE_CHECKING:
     from forecast.models.distributed import DaskEngine
 
-__all__ = ["GradientBoostingAdapter", "KeptBooster", "XGB_DEFAULTS", "find_missing_future"]
+__all__ = ["GradientBoostingAdapter", "KeptBooster", "XGB_DEFAULTS"]
 
 logger = logging.getLogger(__name__)
 
 MODEL = "XGBoost"
-KEYS = ("unique_id", "ds")
 XGB_DEFAULTS: dict[str, Any] = {
     "objective": "count:poisson",
     "n_estimators": 150,
@@ -57,132 +58,6 @@ _MAX_THREADS = 2
 Contributions = Literal["exact", "approx", "off"]
 
 
-@dataclass(frozen=True)
-class _FreqFeatures:
-    """Feature recipe of one frequency: polars offset, lags, rolled lags x windows, calendar fields."""
-
-    offset: str
-    lags: tuple[int, ...]
-    rolled_lags: tuple[int, ...]
-    windows: tuple[int, ...]
-    date_features: tuple[str, ...]
-
-
-# Calendar fields are polars `.dt` method names (weekday 1-7, ordinal_day = day of year, ISO week).
-_RECIPES = {
-    "D": _FreqFeatures("1d", (1, 7, 14, 28), (1, 7), (7, 28), ("weekday", "month", "ordinal_day")),
-    "W": _FreqFeatures("1w", (1, 2, 4, 52), (1, 4), (4, 13), ("week",)),
-    "MS": _FreqFeatures("1mo", (1, 2, 3, 12), (1, 3), (3, 12), ("month",)),
-}
-
-
-@dataclass(frozen=True)
-class _Features:
-    """The features kept for a panel, and how many past rows the longest of them looks at."""
-
-    lags: list[int]
-    lag_transforms: dict[int, list[Any]]
-    date_features: list[str]
-    lookback: int
-
-
-def _features_for(freq: str, shortest: int) -> _Features:
-    """Lags and rolling windows of `freq` that fit in the shortest series (`shortest` rows)."""
-    recipe = _RECIPES[freq]
-    lags = [lag for lag in recipe.lags if lag < shortest]
-    transforms: dict[int, list[Any]] = {}
-    lookback = max(lags, default=0)
-    for lag in recipe.rolled_lags:
-        for window in recipe.windows:
-            if lag + window - 1 < shortest:
-                transforms.setdefault(lag, []).extend([RollingMean(window), RollingStd(window)])
-                lookback = max(lookback, lag + window - 1)
-    return _Features(lags, transforms, list(recipe.date_features), lookback)
-
-
-def _shorten(ids: list[str], limit: int = 5) -> str:
-    """At most `limit` ids, then how many more."""
-    return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
-
-
-def _split_exogenous(history: pl.DataFrame, future: pl.DataFrame | None) -> tuple[list[str], list[str]]:
-    """Numeric and string exogenous columns of `history`; every numeric one must be in `future`.
-
-    Raises:
-        InvalidInputError: a numeric column of `history` is missing from `future`.
-    """
-    numeric, text = [], []
-    for name, dtype in history.schema.items():
-        if name in (*KEYS, "y"):
-            continue
-        if dtype.is_numeric() or dtype == pl.Boolean:
-            numeric.append(name)
-        elif dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
-            text.append(name)
-        else:
-            logger.debug("column %r (%s) is not a usable feature type; ignored", name, dtype)
-    future_cols = set() if future is None else set(future.columns)
-    missing = [c for c in numeric if c not in future_cols]
-    if missing:
-        raise InvalidInputError(
-            f"future is missing exogenous column(s) {missing}: every numeric column of history other than "
-            "unique_id/ds/y is a feature and needs its values over the horizon; add them to future or drop them from history"
-        )
-    for name in [c for c in text if c not in future_cols]:
-        logger.debug("string column %r is not in future; ignored", name)
-    return numeric, [c for c in text if c in future_cols]
-
-
-def _text_codes(history: pl.DataFrame, text: list[str]) -> dict[str, dict[str, float]]:
-    """Category codes of each string column: the rank of each distinct history value."""
-    codes = {}
-    for name in text:
-        values = history.get_column(name).cast(pl.String).drop_nulls().unique().sort().to_list()
-        codes[name] = {value: float(i) for i, value in enumerate(values)}
-    return codes
-
-
-def _encode_text(frame: pl.DataFrame, codes: dict[str, dict[str, float]]) -> pl.DataFrame:
-    """Replace string columns by their category codes (Float32, like the numeric features).
-
-    Null (e.g. no livestream that day) is -1 and a value never seen in history is missing (NaN to
-    xgboost), so a planned event with a new host still gets a forecast.
-    """
-    encoded = []
-    for name, mapping in codes.items():
-        text_value = pl.col(name).cast(pl.String)
-        coded = text_value.replace_strict(mapping, default=float("nan"), return_dtype=pl.Float32)
-        encoded.append(pl.when(text_value.is_null()).then(-1.0).otherwise(coded).cast(pl.Float32).alias(name))
-    return frame.lazy().with_columns(encoded).collect() if encoded else frame
-
-
-def find_missing_future(history: pl.DataFrame, future: pl.DataFrame, *, h: int, freq: str) -> pl.DataFrame:
-    """The (unique_id, ds) rows of the horizon that every series of `history` needs but `future` lacks."""
-    offset = _RECIPES[freq].offset
-    unit = offset.lstrip("0123456789")
-    last = history.lazy().group_by("unique_id").agg(pl.col("ds").max()).collect()
-    expected = last.select(
-        "unique_id",
-        pl.date_ranges(pl.col("ds").dt.offset_by(f"1{unit}"), pl.col("ds").dt.offset_by(f"{h}{unit}"), offset).alias("ds"),
-    ).explode("ds")
-    return expected.join(future.select(KEYS), on=list(KEYS), how="anti").sort(KEYS)
-
-
-def _check_future(history: pl.DataFrame, future: pl.DataFrame, *, h: int, freq: str) -> None:
-    """Raise when `future` does not hold every horizon row of every series (mlforecast would reuse values)."""
-    duplicated = future.filter(pl.struct(KEYS).is_duplicated()).get_column("unique_id")
-    if duplicated.len():
-        raise InvalidInputError(f"future has {duplicated.len()} duplicated (unique_id, ds) row(s) for series "
-                                f"{_shorten(duplicated.unique(maintain_order=True).to_list())}: keep one row per date")
-    missing = find_missing_future(history, future, h=h, freq=freq)
-    if missing.height:
-        ids = missing.get_column("unique_id").unique(maintain_order=True).to_list()
-        raise InvalidInputError(
-            f"future lacks {missing.height} horizon row(s) (unique_id x ds) for series {_shorten(ids)}: "
-            f"it needs the {h} {freq} periods after each series' last history date; add them with their signal values"
-        )
-
-
 def _xgb_params(spec: ModelSpec) -> dict[str, Any]:
     """XGB_DEFAULTS overridden by the spec's params; the objective must be count-friendly (log link)."""
     params = {**XGB_DEFAULTS, **spec.params}
@@ -196,7 +71,7 @@ def _xgb_params(spec: ModelSpec) -> dict[str, Any]:
 
 def _check_call(history: pl.DataFrame, *, h: int, freq: str, specs: list[ModelSpec]) -> ModelSpec:
     """Validate the call's arguments and return the one XGBoost spec."""
-    if freq not in _RECIPES:
+    if freq not in RECIPES:
         raise InvalidInputError(f"freq {freq!r} is not supported: use one of {list(FREQUENCIES)}")
     if h < 1:
         raise InvalidInputError(f"h must be a positive number of periods, got {h}")
@@ -210,32 +85,8 @@ def _check_call(history: pl.DataFrame, *, h: int, freq: str, specs: list[ModelSp
     if bad.len():
         ids = bad.cast(pl.String).unique(maintain_order=True).to_list()
         raise InvalidInputError(f"history has {bad.len()} row(s) with y missing, not finite or negative (series "
-                                f"{_shorten(ids)}); XGBoost's count objective needs y >= 0: fix or drop them")
+                                f"{shorten(ids)}); XGBoost's count objective needs y >= 0: fix or drop them")
     return specs[0]
-
-
-def _prepare_history(history: pl.DataFrame, features: list[str], text: list[str],
-                     max_train: int | None) -> tuple[pl.DataFrame, dict[str, dict[str, float]]]:
-    """Typed, sorted history (the last `max_train` rows of each series) with only the model's columns,
-    string features encoded; and their codes."""
-    numeric = [pl.col(c).cast(pl.Float32) for c in features if c not in text]  # what xgboost reads
-    typed = history.lazy().select(*_typed_keys(), pl.col("y").cast(pl.Float32), *numeric, *text)
-    hist = last_rows(typed, max_train)
-    codes = _text_codes(hist, text)
-    return _encode_text(hist, codes), codes
-
-
-def _prepare_future(future: pl.DataFrame, hist: pl.DataFrame, features: list[str], text: list[str],
-                    codes: dict[str, dict[str, float]]) -> pl.DataFrame:
-    """`future` typed and sorted like `_prepare_history`'s output, for the series of `hist` only."""
-    numeric = [pl.col(c).cast(pl.Float32) for c in features if c not in text]  # what xgboost reads
-    ids = hist.get_column("unique_id").unique().implode()
-    fut = future.select(*_typed_keys(), *numeric, *text).filter(pl.col("unique_id").is_in(ids)).sort(KEYS)
-    return _encode_text(fut, codes)
-
-
-def _typed_keys() -> list[pl.Expr]:
-    return [pl.col("unique_id").cast(pl.String), pl.col("ds").cast(pl.Date)]
 
 
 @dataclass
@@ -335,7 +186,7 @@ class GradientBoostingAdapter(BaseAdapter):
     def rows_for_intervals(*, h: int, freq: str) -> int:
         """Rows the shortest series needs for conformal intervals with every feature of `freq`: 2
         windows of `h` beyond the longest lookback (91 days for h=28, daily)."""
-        return 2 * h + _features_for(freq, 2**31).lookback + 1
+        return 2 * h + features_for(freq, 2**31).lookback + 1
 
     def forecast(self, history: pl.DataFrame, future: pl.DataFrame | None, *, h: int, freq: str,
                  specs: list[ModelSpec], point_only: bool = False, kept: KeptBooster | None = None) -> ModelOutput:
@@ -375,9 +226,9 @@ class GradientBoostingAdapter(BaseAdapter):
         spec = _check_call(history, h=h, freq=freq, specs=specs)
         params = _xgb_params(spec)
         first = next(iter(futures.values()), None)
-        numeric, text = _split_exogenous(history, first)
+        numeric, text = split_exogenous(history, first)
         exog = numeric + text
-        hist, codes = _prepare_history(history, exog, text, self.max_train)
+        hist, codes = prepare_history(history, exog, text, self.max_train)
         refusal = None if kept is None else kept.refusal(hist, exog=exog, params=params, freq=freq)
         if kept is not None and refusal is None and self.dask is None and not point_only:
             codes = kept.codes
@@ -390,9 +241,9 @@ class GradientBoostingAdapter(BaseAdapter):
             if exog and future is None:
                 raise InvalidInputError(f"future {name!r} is missing: the exogenous columns {exog} need their "
                                         "values over the horizon")
-            prepared[name] = None if future is None or not exog else _prepare_future(future, hist, exog, text, codes)
+            prepared[name] = None if future is None or not exog else prepare_future(future, hist, exog, text, codes)
             if prepared[name] is not None:
-                _check_future(hist, prepared[name], h=h, freq=freq)
+                check_future(hist, prepared[name], h=h, freq=freq)
         started = time.perf_counter()
         if self.dask is not None:
             return self._on_dask(hist, prepared, freq=freq, h=h, params=params, exog=exog, point_only=point_only)
@@ -425,11 +276,11 @@ class GradientBoostingAdapter(BaseAdapter):
             found = _contributions(model.mlf, recorder.steps, preds, model.exog, approx=self.contributions == "approx")
         return ModelOutput(_to_forecasts(preds), found, None if point_only else model)
 
-    def _plan(self, hist: pl.DataFrame, *, freq: str, h: int) -> tuple[_Features, int | None]:
+    def _plan(self, hist: pl.DataFrame, *, freq: str, h: int) -> tuple[Features, int | None]:
         """The features that fit the shortest series, and the conformal windows it allows (None: no intervals)."""
         lengths = hist.lazy().group_by("unique_id").len().collect().get_column("len")
         shortest = int(lengths.min())  # type: ignore[arg-type]
-        features = _features_for(freq, shortest)
+        features = features_for(freq, shortest)
         n_windows = min(self.n_windows, (shortest - features.lookback - 1) // h)
         if n_windows < 2:
             logger.warning("shortest series has %d rows, conformal intervals need more than %d (2 windows x h=%d + "
@@ -447,7 +298,7 @@ class GradientBoostingAdapter(BaseAdapter):
         features, n_windows = self._plan(hist, freq=freq, h=h)
         mlf = MLForecast(
             models={MODEL: xgb.XGBRegressor(**params)},
-            freq=_RECIPES[freq].offset,
+            freq=RECIPES[freq].offset,
             lags=features.lags or None,
             lag_transforms=features.lag_transforms or None,
             date_features=features.date_features,
@@ -483,7 +334,7 @@ class GradientBoostingAdapter(BaseAdapter):
 
         def distributed() -> DistributedMLForecast:
             return DistributedMLForecast(
-                models={MODEL: DaskXGBForecast(**dask_params)}, freq=pandas_freq(_RECIPES[freq].offset),
+                models={MODEL: DaskXGBForecast(**dask_params)}, freq=pandas_freq(RECIPES[freq].offset),
                 lags=features.lags or None, lag_transforms=features.lag_transforms or None,
                 date_features=pandas_date_features(features.date_features), num_threads=1, engine=dask.client)
 

@@ -12,7 +12,8 @@ import pytest
 
 from forecast.errors import InvalidInputError
 from forecast.models.base import CONTRIBUTION_SCHEMA, FORECAST_SCHEMA, ModelAdapter, ModelSpec
-from forecast.models.gradient import XGB_DEFAULTS, GradientBoostingAdapter, _xgb_params, find_missing_future
+from forecast.models.gradient import XGB_DEFAULTS, GradientBoostingAdapter, _xgb_params
+from forecast.models.gradient_features import find_missing_future
 
 H = 28
 # One xgboost thread: with two, OpenMP spin-waits made a 4 s fit take 130 s whenever another process
