@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= var/demo
-# Models of the demo's forecast run (about 2.5 minutes for its 400 series on 2 cores); `auto` is slower.
+# Models of the demo's forecast run (its time: benchmarks/README.md); `auto` is slower.
 DEMO_MODELS ?= SeasonalNaive AutoTheta CrostonOptimized XGBoost
 # The demo's dashboard login (user `planner`); for the demo only, never for real data.
 DEMO_PASSWORD ?= demo-planner
