@@ -3,6 +3,11 @@
 A source's `fetch()` returns the raw bytes as a `Payload` (kept before parsing, so the service can
 store it); `read_payload` turns a payload into a frame of strings plus the input `line` of each row,
 which the pure transforms (`signals.cases`, ...) validate and normalise.
+
+A location may hold credentials: its secrets never leave a source (messages, log lines and the
+payload's `location` show `signals.locations.mask_location`'s form), and `${NAME}` placeholders are
+read from the environment only inside `fetch()`. With `max_bytes` a source stops reading once the
+content (after gzip) is larger, raising `PayloadTooLargeError`; over HTTP the body is streamed.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import gzip
 import io
 import json
 import logging
+import os
 import re
+import stat
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, runtime_checkable
@@ -23,7 +30,8 @@ from typing import Any, NoReturn, Protocol, runtime_checkable
 import httpx
 import polars as pl
 
-from signals.errors import SignalError
+from signals.errors import PayloadTooLargeError, SignalError
+from signals.locations import expand_location, mask_location, mask_text, url_secrets
 
 __all__ = [
     "FORMATS",
@@ -38,6 +46,22 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+class _MaskUrls(logging.Filter):
+    """Masks the URLs in a record (httpx logs each request's full URL at INFO, secrets and all)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+_httpx_logger = logging.getLogger("httpx")
+if not any(isinstance(f, _MaskUrls) for f in _httpx_logger.filters):
+    _httpx_logger.addFilter(_MaskUrls())
 
 FORMATS = ("csv", "parquet", "json")
 JSON_ROW_KEYS = ("events", "data", "rows")
@@ -66,7 +90,8 @@ class Payload:
 
     Attributes:
         content: The bytes as fetched (decompressed when they were gzipped).
-        location: Where they came from (a path or URL), used in every message about them.
+        location: Where they came from (a path, or a URL as `mask_location` shows it), used in every message
+            about them.
         fetched_at: When they were fetched; stored as aware UTC (a naive value is taken as UTC, an aware one converted).
         format: "csv", "parquet" or "json".
     """
@@ -91,22 +116,24 @@ class SignalSource(Protocol):
         ...
 
 
-def sniff_format(content: bytes, location: str = "payload") -> tuple[bytes, str]:
+def sniff_format(content: bytes, location: str = "payload", *, max_bytes: int | None = None) -> tuple[bytes, str]:
     """Remove gzip and tell the format from the content itself.
 
     Args:
         content: Raw bytes, possibly gzipped.
-        location: Path or URL, for messages.
+        location: Path or URL as it may be shown, for messages.
+        max_bytes: Stop decompressing past this many bytes (None: no cap).
 
     Returns:
         The decompressed bytes and "parquet" (PAR1 magic), "json" (first non-space char `[` or `{`) or "csv".
 
     Raises:
         SignalError: The gzip stream is corrupt.
+        PayloadTooLargeError: It decompresses to more than `max_bytes`.
     """
     if content[:2] == _GZIP_MAGIC:
         try:
-            content = gzip.decompress(content)
+            content = _gunzip(content, location, max_bytes)
         except (OSError, EOFError, zlib.error) as exc:
             raise SignalError(f"cannot decompress {location}: {_one_line(exc)}; "
                               "re-download the file or send it uncompressed") from exc
@@ -116,12 +143,47 @@ def sniff_format(content: bytes, location: str = "payload") -> tuple[bytes, str]
     return content, ("json" if head[:1] in (b"[", b"{") else "csv")
 
 
+def _gunzip(content: bytes, location: str, max_bytes: int | None) -> bytes:
+    """`gzip.decompress` (every member, zero padding between) that stops past `max_bytes` of output."""
+    out, data = bytearray(), content
+    while data:
+        if data[:2] != _GZIP_MAGIC:
+            raise OSError("trailing garbage after the gzip stream")
+        stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        out += stream.decompress(data, 0 if max_bytes is None else max_bytes - len(out) + 1)
+        if max_bytes is not None and len(out) > max_bytes:
+            raise PayloadTooLargeError(location, max_bytes, decompressed=True)
+        if not stream.eof:
+            raise EOFError("the gzip stream ended before its end-of-stream marker")
+        data = stream.unused_data.lstrip(b"\x00")
+    return bytes(out)
+
+
+def _read_capped(handle: io.BufferedReader, location: str, max_bytes: int | None) -> bytes:
+    """All of an open file, or `PayloadTooLargeError` once it is longer than `max_bytes` (a regular file's
+    size is checked before reading; a device or pipe such as /dev/zero is read only up to the cap)."""
+    if max_bytes is None:
+        return handle.read()
+    info = os.fstat(handle.fileno())
+    if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
+        raise PayloadTooLargeError(location, max_bytes)
+    raw = handle.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLargeError(location, max_bytes)
+    return raw
+
+
 class FileSource:
     """A local CSV, CSV.gz, Parquet or JSON file."""
 
-    def __init__(self, path: Path) -> None:
-        """Args: path: the file to read on each fetch."""
-        self.path = Path(path)
+    def __init__(self, path: Path | str, *, max_bytes: int | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
+        """Args:
+            path: The file to read on each fetch; `${NAME}` in it is read from `environ` at fetch time.
+            max_bytes: Refuse content (after gzip) larger than this (None: no cap).
+            environ: Where `${NAME}` placeholders are read (the process environment when None).
+        """
+        self.path, self.max_bytes, self.environ = Path(path), max_bytes, environ
 
     def __repr__(self) -> str:
         return f"FileSource({str(self.path)!r})"
@@ -130,18 +192,21 @@ class FileSource:
         """Read the file.
 
         Raises:
-            SignalError: The file is missing or unreadable.
+            SignalError: The file is missing or unreadable, or a `${NAME}` in its path is not set.
+            PayloadTooLargeError: It is larger than `max_bytes`.
         """
+        path = Path(expand_location(str(self.path), self.environ))
         try:
-            raw = self.path.read_bytes()
+            with path.open("rb") as handle:
+                raw = _read_capped(handle, str(path), self.max_bytes)
         except FileNotFoundError as exc:
-            raise SignalError(f"cannot read {self.path}: no such file; check the path") from exc
+            raise SignalError(f"cannot read {path}: no such file; check the path") from exc
         except OSError as exc:
             reason = exc.strerror or _one_line(exc)
-            raise SignalError(f"cannot read {self.path}: {reason}; check the path and its permissions") from exc
-        content, fmt = sniff_format(raw, str(self.path))
-        logger.debug("read %s (%d bytes, %s)", self.path, len(content), fmt)
-        return Payload(content, str(self.path), _utc_now(), fmt)
+            raise SignalError(f"cannot read {path}: {reason}; check the path and its permissions") from exc
+        content, fmt = sniff_format(raw, str(path), max_bytes=self.max_bytes)
+        logger.debug("read %s (%d bytes, %s)", path, len(content), fmt)
+        return Payload(content, str(path), _utc_now(), fmt)
 
 
 class HttpSource:
@@ -149,72 +214,101 @@ class HttpSource:
 
     Connection errors, timeouts and 5xx answers are retried `retries` times (so at most `retries + 1`
     attempts), sleeping `backoff * 2**attempt` seconds after failed attempt number `attempt` (0-based).
-    A 4xx answer is final at once.
+    A 4xx answer is final at once, and so is a body larger than `max_bytes` (read no further).
+
+    The URL may hold credentials, written in it or as `${NAME}` placeholders read from the environment
+    at fetch time; every message, log line and payload shows it as `mask_location` does.
     """
 
     def __init__(self, url: str, *, timeout: float = 10.0, retries: int = 3, backoff: float = 0.5,
-                 client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
+                 max_bytes: int | None = None, environ: Mapping[str, str] | None = None) -> None:
         """Args:
-            url: The http:// or https:// URL.
+            url: The http:// or https:// URL, possibly with `${NAME}` placeholders.
             timeout: Seconds for connect, read, write and pool each.
             retries: How many times to retry after the first attempt (>= 0).
             backoff: Base of the backoff in seconds.
             client: An httpx client to use (not closed here); a fresh one per fetch when None.
             sleep: Called with the backoff seconds between attempts (injectable for tests).
+            max_bytes: Refuse a body (after any gzip) larger than this, reading no further (None: no cap).
+            environ: Where `${NAME}` placeholders are read (the process environment when None).
         """
+        self.url, self.shown = url, mask_location(url)
         if retries < 0 or timeout <= 0 or backoff < 0:
-            raise SignalError(f"invalid HTTP options for {url} (timeout={timeout}, retries={retries}, backoff={backoff}); "
-                              "use timeout > 0, retries >= 0, backoff >= 0")
-        self.url, self.timeout, self.retries, self.backoff = url, timeout, retries, backoff
-        self.client, self.sleep = client, sleep
+            raise SignalError(f"invalid HTTP options for {self.shown} (timeout={timeout}, retries={retries}, "
+                              f"backoff={backoff}); use timeout > 0, retries >= 0, backoff >= 0")
+        self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        self.client, self.sleep, self.max_bytes, self.environ = client, sleep, max_bytes, environ
 
     def __repr__(self) -> str:
-        return f"HttpSource({self.url!r}, timeout={self.timeout}, retries={self.retries})"
+        return f"HttpSource({self.shown!r}, timeout={self.timeout}, retries={self.retries})"
 
     def fetch(self) -> Payload:
         """GET the URL.
 
         Raises:
-            SignalError: Every attempt failed, or the server answered 4xx.
+            SignalError: Every attempt failed, the server answered 4xx, or a `${NAME}` is not set.
+            PayloadTooLargeError: The body is larger than `max_bytes`.
         """
+        url = expand_location(self.url, self.environ)
         if self.client is not None:
-            return self._fetch_with(self.client)
+            return self._fetch_with(self.client, url)
         with httpx.Client(timeout=self.timeout, follow_redirects=True) as client:
-            return self._fetch_with(client)
+            return self._fetch_with(client, url)
 
-    def _fetch_with(self, client: httpx.Client) -> Payload:
+    def _fetch_with(self, client: httpx.Client, url: str) -> Payload:
         attempts = self.retries + 1
         for attempt in range(attempts):
-            outcome, retry = self._attempt(client)
-            if isinstance(outcome, httpx.Response):
-                content, fmt = sniff_format(outcome.content, self.url)
-                logger.debug("fetched %s (%d bytes, %s) on attempt %d", self.url, len(content), fmt, attempt + 1)
-                return Payload(content, self.url, _utc_now(), fmt)
+            outcome, retry = self._attempt(client, url)
+            if isinstance(outcome, bytes):
+                content, fmt = sniff_format(outcome, self.shown, max_bytes=self.max_bytes)
+                logger.debug("fetched %s (%d bytes, %s) on attempt %d", self.shown, len(content), fmt, attempt + 1)
+                return Payload(content, self.shown, _utc_now(), fmt)
             reason = outcome
             if not retry or attempt == attempts - 1:
                 self._fail(reason, attempt + 1)
             delay = self.backoff * 2**attempt
-            logger.warning("fetching %s failed (%s); retry %d of %d in %.2fs", self.url, reason, attempt + 1, self.retries, delay)
+            logger.warning("fetching %s failed (%s); retry %d of %d in %.2fs", self.shown, reason, attempt + 1,
+                           self.retries, delay)
             self.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, client: httpx.Client) -> tuple[httpx.Response | str, bool]:
-        """One GET: the response on success, else (reason, whether to retry)."""
+    def _attempt(self, client: httpx.Client, url: str) -> tuple[bytes | str, bool]:
+        """One GET: the body on success, else (reason, whether to retry)."""
         try:
-            response = client.get(self.url, timeout=self.timeout)
+            with client.stream("GET", url, timeout=self.timeout) as response:
+                if not response.is_success:
+                    reason = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+                    return reason, response.status_code >= 500
+                return self._read(response), False
         except httpx.TimeoutException:
             return f"timed out after {self.timeout:g}s", True
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            return f"{type(exc).__name__} ({_one_line(exc)})", True
+            return f"{type(exc).__name__} ({self._reason(exc, url)})", True
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return f"{type(exc).__name__} ({_one_line(exc)})", False
-        if response.is_success:
-            return response, False
-        return f"HTTP {response.status_code} {response.reason_phrase}".rstrip(), response.status_code >= 500
+            return f"{type(exc).__name__} ({self._reason(exc, url)})", False
+
+    def _read(self, response: httpx.Response) -> bytes:
+        """The (decoded) body, streamed: `PayloadTooLargeError` as soon as it passes `max_bytes`."""
+        if self.max_bytes is None:
+            return response.read()
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes and "content-encoding" not in response.headers:
+            raise PayloadTooLargeError(self.shown, self.max_bytes)
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > self.max_bytes:
+                raise PayloadTooLargeError(self.shown, self.max_bytes)
+        return bytes(body)
+
+    def _reason(self, exc: Exception, url: str) -> str:
+        """The library's one-line message, which may quote the URL or a part of it, without the secrets."""
+        return mask_text(_one_line(exc), url_secrets(url) + url_secrets(self.url))
 
     def _fail(self, reason: str, attempts: int) -> NoReturn:
         noun = "attempt" if attempts == 1 else "attempts"
-        raise SignalError(f"cannot fetch {self.url}: {reason} after {attempts} {noun}; check the URL or the network")
+        raise SignalError(f"cannot fetch {self.shown}: {reason} after {attempts} {noun}; check the URL or the network")
 
 
 @dataclass(frozen=True)
@@ -248,18 +342,26 @@ class SnapshotSource:
         return Payload(content, self.location, self.fetched_at, self.format or sniffed)
 
 
-def open_source(location: str, **http_kwargs: Any) -> SignalSource:
+def open_source(location: str, *, max_bytes: int | None = None, environ: Mapping[str, str] | None = None,
+                **http_kwargs: Any) -> SignalSource:
     """The source for a location: `HttpSource` for http:// and https://, else `FileSource`.
 
     Args:
-        location: A URL or a file path.
+        location: A URL or a file path; `${NAME}` placeholders in it are read from `environ` at fetch time.
+            A location that starts with a placeholder (`${CASES_URL}`) is read now to tell a URL from a path.
+        max_bytes: The size cap of the content (None: no cap).
+        environ: Where placeholders are read (the process environment when None).
         **http_kwargs: Passed to `HttpSource` (timeout, retries, backoff, client, sleep); ignored for files.
+
+    Raises:
+        SignalError: the location starts with a placeholder whose variable is not set.
     """
-    if location.lower().startswith(("http://", "https://")):
-        return HttpSource(location, **http_kwargs)
+    decides = expand_location(location, environ) if location.startswith("${") else location
+    if decides.lower().startswith(("http://", "https://")):
+        return HttpSource(location, max_bytes=max_bytes, environ=environ, **http_kwargs)
     if http_kwargs:
         logger.debug("ignoring HTTP options %s for file %s", sorted(http_kwargs), location)
-    return FileSource(Path(location))
+    return FileSource(Path(location), max_bytes=max_bytes, environ=environ)
 
 
 def read_payload(payload: Payload, *, encoding: str = "utf-8") -> pl.DataFrame:
