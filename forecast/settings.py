@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from dotenv import dotenv_values
+from pydantic import ByteSize, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as _SourceError
 from sqlalchemy.engine import make_url
@@ -20,7 +22,8 @@ WEAK_SECRETS = frozenset({"", "postgres", "password", "secret", "changeme", "adm
                           "demo-planner", "guest", "123456"})
 """Passwords refused outside development: empty, the services' defaults and this repo's demo ones."""
 
-__all__ = ["SettingsError", "Settings", "WEAK_SECRETS", "get_settings", "load_settings", "normalise_database_url"]
+__all__ = ["SettingsError", "Settings", "WEAK_SECRETS", "get_settings", "load_settings", "normalise_database_url",
+           "placeholder_environment"]
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 """A finite number of seconds or minutes above zero."""
@@ -67,6 +70,9 @@ class Settings(BaseSettings):
     """Where `demand demo generate` writes its scenario files."""
     signals_config: Path = Path("signals.toml")
     """TOML file listing the signal sources (`demand signals add/list/pull`)."""
+    signal_max_bytes: ByteSize = Field(default=ByteSize(256 * 1024**2), gt=0)
+    """Largest content a signal pull reads from one location (after gzip), e.g. `256MiB` or `1GB`; a bigger
+    or endless one (a wrong path, /dev/zero, a stream) stops there with an error naming this setting."""
 
     # The scheduler (`demand scheduler start`). Schedules are cron expressions in UTC: five fields
     # (minute hour day month weekday), or six with seconds first. An empty schedule disables the job.
@@ -221,6 +227,14 @@ def load_settings(**overrides: object) -> Settings:
 
 def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def placeholder_environment() -> dict[str, str]:
+    """Where a `${NAME}` in a signal source's location is read at fetch time: the process environment,
+    over the entries of the `.env` file the settings read (as for the `DEMAND_*` variables)."""
+    env_file = Settings.model_config.get("env_file")
+    from_file = dotenv_values(env_file) if isinstance(env_file, str) and Path(env_file).is_file() else {}
+    return {**{k: v for k, v in from_file.items() if v is not None}, **os.environ}
 
 
 @lru_cache(maxsize=1)

@@ -28,6 +28,7 @@ from forecast.settings import get_settings
 from forecast.storage import backtest_repo, job_repo
 from forecast.storage.engine import make_engine, session_scope
 from scheduler.tracking import JobOutcome, JobWaiting, check_stop, tracked
+from signals.locations import mask_text
 
 __all__ = ["INPUTS", "JOBS", "accuracy", "backtest", "forecast", "sales_pull", "shocks", "signals_pull"]
 
@@ -78,7 +79,7 @@ def _signals_pull_body() -> JobOutcome:
             with session_scope(engine()) as session:
                 report = pull_source(source, session=session)
         except ValueError as exc:  # InvalidInputError and SignalError: this source only; the others still run
-            failed.append(f"{source.name}: {exc}")
+            failed.append(mask_text(f"{source.name}: {exc}"))
             continue
         stored += report.versions_stored
         notes.append(f"{source.name} {report.status} ({report.versions_stored:,} versions)")

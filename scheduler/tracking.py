@@ -25,6 +25,7 @@ from forecast.errors import DemandError
 from forecast.storage import job_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.schema import utcnow
+from signals.locations import mask_text
 
 __all__ = ["INSTANCE", "JobAborted", "JobOutcome", "JobWaiting", "SCHEDULED_FOR", "STOP", "check_stop",
            "set_retry_scheduler", "tracked"]
@@ -77,7 +78,7 @@ def set_retry_scheduler(scheduler) -> None:
 
 def _summary(exc: BaseException) -> str:
     """The last frames of the traceback and the error: enough to find the failing line."""
-    return "".join(traceback.format_exception(exc, limit=-6))[-4000:]
+    return mask_text("".join(traceback.format_exception(exc, limit=-6)))[-4000:]
 
 
 def _retry_delay(attempt: int, backoff: float) -> dt.timedelta:
@@ -108,7 +109,7 @@ def tracked(job: str, body: Callable[[], JobOutcome], *, engine: Engine, attempt
             retry_at = utcnow() + _retry_delay(attempt, backoff)
         # `waiting` only while a retry is due; a job that gave up waiting failed.
         status = "aborted" if aborted else "waiting" if isinstance(exc, JobWaiting) and retry_at else "failed"
-        error = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
+        error = mask_text(f"{type(exc).__name__}: {exc}".splitlines()[0])[:2000]  # a URL's secrets never stored
         message = f"gave up after {attempt} attempts" if not aborted and retry_at is None and attempt > 1 else None
         with session_scope(engine) as session:
             job_repo.finish_attempt(session=session, run_id=run_id, status=status, error=error, message=message,
@@ -122,7 +123,7 @@ def tracked(job: str, body: Callable[[], JobOutcome], *, engine: Engine, attempt
         if not isinstance(exc, Exception):
             raise
         return status
-    error = outcome.error.splitlines()[0][:2000] if outcome.error else None
+    error = mask_text(outcome.error.splitlines()[0])[:2000] if outcome.error else None
     with session_scope(engine) as session:
         job_repo.finish_attempt(session=session, run_id=run_id, status=outcome.status, rows=outcome.rows,
                                 message=outcome.message, error=error)

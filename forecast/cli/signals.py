@@ -13,6 +13,7 @@ from forecast.ingest.signal_config import SIGNAL_KINDS, SourceConfig, load_sourc
 from forecast.ingest.signals import PullReport, pull_source, replay_source
 from forecast.settings import get_settings
 from forecast.storage.engine import session_scope
+from signals.locations import literal_secrets, mask_location, mask_text
 
 app = typer.Typer(help="External signals: case counts, livestreams, promotions, holidays, calendars.",
                   no_args_is_help=True)
@@ -40,7 +41,8 @@ def _pairs(values: list[str]) -> dict[str, str]:
 def add(
     name: str = typer.Argument(..., help="Name of the source (letters, digits, _ . -)."),
     kind: str = typer.Option(..., help=f"One of: {', '.join(SIGNAL_KINDS)}."),
-    location: str = typer.Option("", help="File path or http(s) URL (not for holidays)."),
+    location: str = typer.Option("", help="File path or http(s) URL (not for holidays); write a credential as "
+                                 "${VAR}, read from the environment when pulling."),
     preset: str | None = typer.Option(None, help="cases: nyt, kr_ds4c, daily; calendar: m5, custom."),
     map_: list[str] = typer.Option([], "--map", help="SOURCE=REGION (holidays: REGION=CODE like CA=US-CA); repeatable."),
     lag_days: int = typer.Option(1, help="Reporting lag: a value about day D is known from D + lag."),
@@ -56,6 +58,11 @@ def add(
                           lag_days=lag_days, lead_days=lead_days, years=years, timeout=timeout, retries=retries)
     save_source(_config_path(config), source, replace=replace)
     stdout.print(f"added {source.kind} source {source.name!r} to {_config_path(config)}", highlight=False)
+    if clear := literal_secrets(source.location):
+        words = " and ".join(", ".join(f"{'an' if w[0] in 'aeiou' else 'a'} {w}" for w in clear).rsplit(", ", 1))
+        stderr.print(f"warning: source {source.name!r} has {words} written in its location (stored in "
+                     f"{_config_path(config)} as given); write them as ${{VAR}} and set VAR in the environment "
+                     "instead", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("list")
@@ -64,12 +71,12 @@ def list_(config: Path | None = CONFIG_OPTION, json_output: bool = JSON_OPTION) 
     """List the configured signal sources."""
     sources = load_sources(_config_path(config))
     if json_output:
-        emit_json([s.model_dump() for s in sources.values()])
+        emit_json([s.model_dump() | {"location": mask_location(s.location)} for s in sources.values()])
         return
     table = Table("name", "kind", "preset", "location", "lag", "region map")
     for s in sources.values():
         mapping = ", ".join(f"{k}→{v}" for k, v in list(s.region_map.items())[:4])
-        table.add_row(s.name, s.kind, s.preset or "", s.location, str(s.lag_days),
+        table.add_row(s.name, s.kind, s.preset or "", mask_location(s.location), str(s.lag_days),
                       mapping + (" ..." if len(s.region_map) > 4 else ""))
     stdout.print(table if sources else f"no sources in {_config_path(config)}; add one with `demand signals add`")
 
@@ -115,8 +122,8 @@ def _run(action, name: str | None, config: Path | None, json_output: bool) -> No
             with session_scope(engine) as session:
                 result = action(source, session=session)
         except (InvalidInputError, ValueError) as exc:
-            failed.append(f"{source.name}: {exc}")
-            stderr.print(f"error: {source.name}: {exc}", markup=False, highlight=False, soft_wrap=True)
+            failed.append(mask_text(f"{source.name}: {exc}"))
+            stderr.print(f"error: {failed[-1]}", markup=False, highlight=False, soft_wrap=True)
             continue
         for report in result if isinstance(result, list) else [result]:
             reports.append(report)

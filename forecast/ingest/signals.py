@@ -3,6 +3,10 @@
 A pull fetches the source, stores the payload (unless the same content was pulled before), parses
 it with the `signals` transforms and writes new versions only. `replay` parses every stored
 payload of a source again, e.g. after a parser fix or a new region mapping.
+
+A location's secrets are never stored: the payload and the batch keep `mask_location`'s form, and
+`${NAME}` placeholders are read (`placeholder_environment`) only while fetching. A location larger
+than DEMAND_SIGNAL_MAX_BYTES is read no further than that.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from forecast.errors import InvalidInputError
 from forecast.ingest.signal_config import SourceConfig
+from forecast.settings import get_settings, placeholder_environment
 from forecast.storage import repo, signal_repo
 from forecast.storage.schema import IngestBatch, Region, Sales, SignalPayload, Sku, utcnow
 from signals.calendars import m5_calendar_events, parse_custom_events, public_holidays
 from signals.cases import CASE_PRESETS, normalise_case_counts
+from signals.errors import PayloadTooLargeError, format_bytes
 from signals.livestreams import parse_livestreams
+from signals.locations import mask_location
 from signals.promotions import parse_promotions
 from signals.sources import Payload, SignalSource, open_source, read_payload
 
@@ -75,14 +83,14 @@ def pull_source(config: SourceConfig, *, session: Session, fetcher: SignalSource
     """
     started = time.perf_counter()
     config.check_complete()
-    payload = fetcher.fetch() if fetcher is not None else _fetch(config, session)
+    payload = _fetch(config, session, fetcher)
     sha256 = hashlib.sha256(payload.content).hexdigest()
     previous = signal_repo.find_payload(session=session, source=config.name, sha256=sha256)
     if previous is not None:
         return PullReport(config.name, config.kind, "unchanged", previous.id,
                           notes=[f"same content as payload {previous.id} fetched {previous.fetched_at:%Y-%m-%d %H:%M}"],
                           seconds=round(time.perf_counter() - started, 3))
-    stored = SignalPayload(source=config.name, kind=config.kind, location=payload.location,
+    stored = SignalPayload(source=config.name, kind=config.kind, location=mask_location(payload.location),
                            fetched_at=payload.fetched_at, sha256=sha256, format=payload.format, content=payload.content)
     session.add(stored)
     session.flush()
@@ -97,12 +105,19 @@ def replay_source(config: SourceConfig, *, session: Session) -> list[PullReport]
             for payload in signal_repo.list_payloads(session=session, source=config.name)]
 
 
-def _fetch(config: SourceConfig, session: Session) -> Payload:
-    if config.kind == "holidays":
+def _fetch(config: SourceConfig, session: Session, fetcher: SignalSource | None) -> Payload:
+    if fetcher is None and config.kind == "holidays":
         years = config.years or _sales_years(session)
         content = json.dumps({"region_map": config.region_map, "years": years}, sort_keys=True).encode()
         return Payload(content=content, location="holidays package", fetched_at=utcnow(), format="json")
-    return open_source(config.location, timeout=config.timeout, retries=config.retries).fetch()
+    cap = int(get_settings().signal_max_bytes)
+    source = fetcher or open_source(config.location, timeout=config.timeout, retries=config.retries, max_bytes=cap,
+                                    environ=placeholder_environment())
+    try:
+        return source.fetch()
+    except PayloadTooLargeError as exc:
+        raise InvalidInputError(f"{exc.what}; if the source really is that big, raise DEMAND_SIGNAL_MAX_BYTES "
+                                f"(e.g. DEMAND_SIGNAL_MAX_BYTES={format_bytes(2 * exc.limit)})") from exc
 
 
 def _sales_years(session: Session) -> list[int]:
@@ -117,7 +132,7 @@ def _parse_and_store(config: SourceConfig, payload: SignalPayload, session: Sess
     parsed = PARSERS[config.kind](config, payload, session)
     rejected = parsed.rejected
     batch = IngestBatch(kind=f"signal:{config.kind}", source=config.name, sha256=payload.sha256,
-                        options=config.model_dump_json(), rows_total=parsed.rows_read,
+                        options=_shown_options(config), rows_total=parsed.rows_read,
                         rows_accepted=parsed.rows_read - rejected.height, rows_rejected=rejected.height,
                         status="partial" if rejected.height else "succeeded", payload_id=payload.id)
     session.add(batch)
@@ -128,6 +143,11 @@ def _parse_and_store(config: SourceConfig, payload: SignalPayload, session: Sess
     logger.info("%s: %s versions stored, %s unchanged, %s rejected", config.name, stored, unchanged, rejected.height)
     return PullReport(config.name, config.kind, "stored", payload.id, batch.id, parsed.rows_read, rejected.height,
                       stored, unchanged, parsed.unmapped, parsed.corrections, parsed.notes)
+
+
+def _shown_options(config: SourceConfig) -> str:
+    """The source's options as the batch keeps them: JSON, the location masked."""
+    return config.model_copy(update={"location": mask_location(config.location)}).model_dump_json()
 
 
 def _raw(payload: SignalPayload, config: SourceConfig) -> pl.DataFrame:
