@@ -46,7 +46,7 @@ def require_login() -> dict:
                                               max_failures=settings.dashboard_login_max_failures,
                                               window_minutes=settings.dashboard_login_window_minutes)
         except user_repo.LoginThrottledError as exc:
-            st.error(md(f"{str(exc).capitalize()}."))
+            st.error(f"{str(exc).capitalize()}.")
             st.stop()
         if role is not None:
             st.session_state["user"] = {"name": name, "role": role, "since": time.monotonic()}
