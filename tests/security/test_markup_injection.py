@@ -180,13 +180,14 @@ def _signed_in(user: str = "pia", page: str | None = None) -> AppTest:
 
 
 MARKDOWN = ("markdown", "caption", "title", "header", "subheader", "info", "warning", "error", "success")
+LABELLED = ("selectbox", "multiselect", "radio", "select_slider", "text_input", "number_input", "date_input", "toggle",
+            "button", "expander", "tabs", "metric")
 
 
 def _markdown(app: AppTest) -> list[str]:
-    """Every Markdown string on the page and in the sidebar, and every widget, expander and tab label."""
-    texts = [e.value for kind in MARKDOWN for e in app.get(kind)]
-    texts += [e.value for kind in MARKDOWN for e in app.sidebar.get(kind)]
-    return texts + [e.proto.label for e in app.main.children.values() if hasattr(e.proto, "label")]
+    """Every Markdown string on the page and in the sidebar, and every widget, expander, tab and metric label."""
+    texts = [e.value for kind in MARKDOWN for e in (*app.get(kind), *app.sidebar.get(kind))]
+    return texts + [e.label for kind in LABELLED for e in getattr(app, kind)]
 
 
 def _raw(texts: list[str], names: dict[str, str]) -> list[str]:
