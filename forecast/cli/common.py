@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
-from sqlalchemy.exc import InternalError, OperationalError, ProgrammingError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, OperationalError
 
 from forecast.errors import DemandError, InvalidInputError, StorageError
 from forecast.models.distributed import ENGINES, Execution
@@ -68,6 +69,9 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 _DATABASE_STATES = (
+    (("file is not a database", "database disk image is malformed", "malformed database schema"),
+     "the database file {where} is damaged ({detail}); restore it from a backup, or move it away and run "
+     "`demand db upgrade` to start an empty one"),
     (("disk is full", "no space left", "could not extend file"),
      "the database's disk is full ({detail}); nothing of this command was stored: free space, then run it again"),
     (("readonly database", "read-only transaction", "read-only file system"),
@@ -80,12 +84,21 @@ _DATABASE_STATES = (
 )
 
 
+def _configured_database() -> str:
+    """The configured database for a message: a SQLite file's path, else the URL without its password."""
+    url = make_url(get_settings().database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        return url.database
+    return url.render_as_string(hide_password=True)
+
+
 def database_problem(detail: str) -> str:
-    """One line for a database error: disk full, read-only, unreachable, or else the driver's own first line."""
+    """One line for a database error: a damaged SQLite file, disk full, read-only, unreachable, or else the
+    driver's own first line."""
     lowered = detail.lower()
     for needles, message in _DATABASE_STATES:
         if any(n in lowered for n in needles):
-            return message.format(detail=detail)
+            return message.format(detail=detail, where=_configured_database())
     return f"database error: {detail}; check DEMAND_DATABASE_URL and run `demand db upgrade`"
 
 
@@ -105,17 +118,23 @@ def cli_errors(func: F) -> F:
             raise _fail(str(exc), EXIT_STORAGE) from None
         except DemandError as exc:
             raise _fail(str(exc), 1) from None
-        except (OperationalError, ProgrammingError, InternalError) as exc:
+        except (IntegrityError, DataError) as exc:  # a row the code should have checked first: a bug
+            raise _unexpected(exc) from None
+        except DatabaseError as exc:  # the database itself: unreachable, damaged, full, read-only, not migrated
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
             raise _fail(database_problem(detail), EXIT_STORAGE) from None
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - a library's exception never reaches the user raw
-            logger.debug("unexpected error", exc_info=True)
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            raise _fail(f"unexpected {type(exc).__name__}: {first} (a bug; please report it)", 1) from None
+            raise _unexpected(exc) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _unexpected(exc: Exception) -> typer.Exit:
+    logger.debug("unexpected error", exc_info=True)
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return _fail(f"unexpected {type(exc).__name__}: {first} (a bug; please report it)", 1)
 
 
 def emit_json(payload: Any) -> None:

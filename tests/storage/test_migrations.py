@@ -37,6 +37,7 @@ def test_alembic_check_finds_no_drift_between_schema_and_migrations(db_url: str)
 
 
 def test_sqlite_engine_uses_wal_and_foreign_keys(tmp_path) -> None:
+    (tmp_path / "sub").mkdir()  # make_engine creates no folder but the default one (var/)
     engine = make_engine(f"sqlite:///{tmp_path / 'sub' / 'x.db'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
