@@ -29,6 +29,8 @@ __all__ = [
     "ForecastOverride",
     "OVERRIDE_KINDS",
     "AppUser",
+    "DashboardSession",
+    "LoginFailure",
     "USER_ROLES",
     "ApschedulerJob",
     "ForecastAccuracy",
@@ -685,8 +687,33 @@ class AppUser(Base):
     password_hash: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set by `demand users disable`: the user cannot sign in and its sessions are ended."""
 
     __table_args__ = (CheckConstraint(f"role IN {USER_ROLES!r}", name="role_known"),)
+
+
+class DashboardSession(Base):
+    """A dashboard sign-in, checked on every rerun and planner action (`user_repo.resume_session`).
+
+    The browser's session holds a random token; only its SHA-256 is stored. A change of the user's
+    role or password, disabling or removing it, signing out or the session's age ends it.
+    """
+
+    __tablename__ = "dashboard_session"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(64), ForeignKey("app_user.username", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    """The role at sign-in; the session only ever acts with it."""
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    """`signed out`, `expired`, `account changed`, `account disabled`."""
+
+    __table_args__ = (Index("ix_dashboard_session_username", "username", "ended_at"),)
 
 
 class LoginFailure(Base):
