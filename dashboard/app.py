@@ -26,6 +26,7 @@ pages = [
 ]
 # The page is resolved from the URL before the sign-in, so a link to a page survives it; the menu
 # stays hidden and nothing of the page runs until a user has signed in.
-page = st.navigation(pages, position="sidebar" if signed_in() else "hidden")
-require_login()
+user = signed_in()  # the session is read from the database on every rerun
+page = st.navigation(pages, position="sidebar" if user else "hidden")
+require_login(user)
 page.run()

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import data
-from dashboard.auth import is_planner
+from dashboard.auth import is_planner, planner_action
 from dashboard.text import md
 from dashboard.widgets import series_picker, table
 from forecast.errors import InvalidInputError
@@ -35,7 +35,7 @@ if is_planner():
         amount = st.number_input("Amount", value=10.0, step=5.0)
         reason = st.text_input("Reason", placeholder="what you know that the model does not")
         saved = st.form_submit_button("Save override")
-    if saved:
+    if saved and planner_action():  # the role is read again at the save
         start, end = (span[0], span[-1]) if isinstance(span, tuple) and span else (span, span)
         try:
             with session_scope(data.engine()) as session:
@@ -57,7 +57,7 @@ if is_planner() and not overrides.is_empty():
     active = overrides.filter(overrides["active"])["id"].to_list()
     if active:
         withdrawn = st.selectbox("Withdraw an override", active, key="withdraw_id")
-        if st.button("Withdraw"):
+        if st.button("Withdraw") and planner_action():
             with session_scope(data.engine()) as session:
                 override_repo.withdraw_override(session=session, override_id=withdrawn)
             st.rerun()

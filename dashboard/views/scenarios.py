@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
-from dashboard.auth import is_planner
+from dashboard.auth import is_planner, planner_action
 from dashboard.export import safe_csv
 from dashboard.text import md
 from dashboard.widgets import table
@@ -81,7 +81,7 @@ def _show(scenario_id: int) -> None:
 
 
 asked = _plan_form()
-if asked is not None:
+if asked is not None and planner_action():  # the role is read again before running
     name, plan = asked
     user = st.session_state["user"]["name"]
     with st.spinner("Forecasting with and without the plan..."):

@@ -380,3 +380,63 @@ def test_overview_names_the_late_and_inactive_series_of_the_published_run(publis
     assert len(late) == len(series) - 1 - (feed["what"].str.startswith("inactive")).sum()
     assert set(late["days"]) == {1} and ("STA-001", "R01") not in set(zip(late["SKU"], late["region"]))
     assert set(feed["open"]) >= {f"explorer?sku={s}&region={r}" for s, r in zip(late["SKU"], late["region"])}
+
+
+def _overrides(engine: Engine) -> int:
+    from forecast.storage.schema import ForecastOverride
+
+    with session_scope(engine) as session:
+        return session.scalar(select(func.count()).select_from(ForecastOverride))
+
+
+def test_a_planner_made_a_viewer_can_no_longer_save_an_override(published: int, loaded: Engine,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The role is read again on every rerun and at the save itself, not only when the page rendered."""
+    from dashboard import data
+
+    app = _app("pia")
+    app.switch_page("views/overrides.py").run()
+    app.text_input[0].input("local road works")
+    with session_scope(loaded) as session:  # between the render and the click (`demand users add pia --role viewer`)
+        user_repo.set_user(session=session, username="pia", password=PASSWORD, role="viewer")
+    app.button[0].click().run()  # Save override
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Sign in" and not app.success and _overrides(loaded) == 0
+    assert [w.value for w in app.warning] == ["Your account changed; sign in again."]
+
+    with session_scope(loaded) as session:
+        user_repo.set_user(session=session, username="pia", password=PASSWORD, role="planner")
+    app = _app("pia")
+    app.switch_page("views/overrides.py").run()
+    app.text_input[0].input("local road works")
+    shown = data.series_adjusted
+
+    def demoted_while_the_page_runs(sku: str, region: str) -> object:  # after the rerun's check, before the save
+        with session_scope(loaded) as session:
+            user_repo.set_user(session=session, username="pia", password=PASSWORD, role="viewer")
+        return shown(sku, region)
+
+    monkeypatch.setattr(data, "series_adjusted", demoted_while_the_page_runs)
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert not app.success and _overrides(loaded) == 0
+    assert app.title[0].value == "Sign in"
+
+
+def test_a_disabled_or_removed_user_is_signed_out_on_the_next_rerun(published: int, cli) -> None:
+    from forecast.cli import app as demand
+
+    planner, viewer = _app("pia"), _app("vic")
+    assert planner.title[0].value == viewer.title[0].value == "Overview"
+    assert cli.invoke(demand, ["users", "disable", "pia"]).exit_code == 0
+    assert cli.invoke(demand, ["users", "remove", "vic"]).exit_code == 0
+    for app in (planner, viewer):
+        app.run()
+        assert not app.exception, app.exception
+        assert app.title[0].value == "Sign in" and not app.metric and not app.dataframe
+        assert [w.value for w in app.warning] == ["Your account changed; sign in again."]
+    _sign_in(planner, "pia", PASSWORD)  # disabled: refused like a wrong password
+    assert planner.title[0].value == "Sign in" and planner.error[0].value == "Unknown user or wrong password."
+    assert cli.invoke(demand, ["users", "enable", "pia"]).exit_code == 0
+    _sign_in(planner, "pia", PASSWORD)
+    assert planner.title[0].value == "Overview"
