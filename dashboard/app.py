@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 import dashboard.charts  # noqa: F401 - Plotly is imported once per server, while the sign-in page shows
+from dashboard import sessions
 from dashboard.auth import require_login, signed_in
 
 VIEWS = Path(__file__).resolve().parent / "views"
@@ -26,6 +27,7 @@ pages = [
 ]
 # The page is resolved from the URL before the sign-in, so a link to a page survives it; the menu
 # stays hidden and nothing of the page runs until a user has signed in.
+sessions.track()  # a tab closed without signing out: its session and downloads end soon after
 user = signed_in()  # the session is read from the database on every rerun
 page = st.navigation(pages, position="sidebar" if user else "hidden")
 require_login(user)

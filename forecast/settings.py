@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     dashboard_login_window_minutes: Positive = 15.0
     dashboard_session_minutes: Positive = 480.0
     """A dashboard login lasts this long; then the planner signs in again."""
+    dashboard_disconnect_grace_seconds: Positive = 30.0
+    """A browser tab's dashboard session, and the downloads it made, end this long after its connection
+    dropped (the tab closed, or the network went away for longer than a blip)."""
     scheduler_lease_seconds: Positive = 30.0
     """How long the active scheduler's lock outlives its last renewal; a standby takes over after it."""
 

@@ -36,7 +36,8 @@ def served(loaded: Engine, db_url: str, tmp_path: Path) -> Iterator[str]:
     with session_scope(loaded) as session:
         user_repo.set_user(session=session, username="pia", password=PASSWORD, role="planner")
     port = free_port()
-    env = {**os.environ, "DEMAND_DATABASE_URL": db_url}
+    # a closed tab's session (and its downloads) ends 2 s after its connection drops, not 30 s
+    env = {**os.environ, "DEMAND_DATABASE_URL": db_url, "DEMAND_DASHBOARD_DISCONNECT_GRACE_SECONDS": "2"}
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - closed with the process
     server = subprocess.Popen(command(port), env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -164,3 +165,32 @@ def test_no_page_or_download_is_reachable_without_signing_in(served: str) -> Non
         guessed = media.rsplit("/", 1)[0] + "/" + "0" * 56 + ".csv"
         assert client.get(guessed).status_code == 404
         assert client.get(media).status_code == 404  # signed out: the session's files are gone
+
+
+def test_a_download_stops_answering_soon_after_its_tab_closes_without_signing_out(served: str) -> None:
+    """A forecast CSV's URL lives with the browser tab that made it: closing the tab (no sign-out) ends the
+    session on the server within the grace period, and its files with it."""
+    import time
+
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        page.goto(f"{served}/explorer?sku=STA-001&region=R01")
+        page.get_by_role("textbox", name="User").fill("pia")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download forecast CSV").click(timeout=30_000)
+        media = download.value.url
+        with httpx.Client(timeout=10) as client:
+            assert "/media/" in media and client.get(media).status_code == 200  # the tab is open
+            context.close()  # the tab goes away; nobody signs out
+            closed = time.monotonic()
+            while client.get(media).status_code == 200 and time.monotonic() - closed < 20:
+                time.sleep(0.5)
+            assert client.get(media).status_code == 404, f"still served {time.monotonic() - closed:.0f} s after"
+        browser.close()
