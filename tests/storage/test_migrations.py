@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+import json
+
+from sqlalchemy import inspect, text
 
 from forecast.storage import migrate
 from forecast.storage.engine import make_engine
@@ -44,3 +46,33 @@ def test_sqlite_engine_uses_wal_and_foreign_keys(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
     assert (tmp_path / "sub" / "x.db").exists()
+
+
+def test_upgrading_scrubs_secrets_stored_before_masking(empty_db_url: str) -> None:
+    """Rows written by a version that stored a location's secrets are masked by migration 0016."""
+    migrate.upgrade(empty_db_url, "0015")
+    url = "http://user:Secret@127.0.0.1:9/cases.csv?token=Tok&day=1"
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO signal_payload (source, kind, location, fetched_at, sha256, format, content) "
+                              "VALUES ('cases', 'cases', :u, CURRENT_TIMESTAMP, 'x', 'csv', :c)"),
+                         {"u": url, "c": b"x"})
+            conn.execute(text("INSERT INTO job_run (job, scheduled_for, attempt, started_at, status, instance, "
+                              "message, error, traceback) VALUES ('signals', CURRENT_TIMESTAMP, 1, "
+                              "CURRENT_TIMESTAMP, 'failed', 'host', NULL, :e, :t)"),
+                         {"e": f"cases: ConnectError for {url}", "t": f"Traceback ...\n  {url}\n"})
+            conn.execute(text("INSERT INTO ingest_batch (kind, source, sha256, options, received_at, rows_total, "
+                              "rows_accepted, rows_rejected, rows_inserted, rows_updated, status) VALUES "
+                              "('signal:cases', 'cases', 'x', :o, CURRENT_TIMESTAMP, 0, 0, 0, 0, 0, 'succeeded')"),
+                         {"o": json.dumps({"name": "cases", "location": url})})
+        migrate.upgrade(empty_db_url)
+        with engine.connect() as conn:
+            stored = [str(v) for table, column in (("signal_payload", "location"), ("job_run", "error"),
+                                                   ("job_run", "traceback"), ("ingest_batch", "options"))
+                      for v in conn.execute(text(f"SELECT {column} FROM {table}")).scalars()]  # noqa: S608
+    finally:
+        engine.dispose()
+    assert len(stored) == 4 and not any("Secret" in s or "Tok" in s for s in stored), stored
+    assert stored[0] == "http://user:***@127.0.0.1:9/cases.csv?token=***&day=1"
+    assert json.loads(stored[3])["location"] == stored[0]
