@@ -27,7 +27,8 @@ import polars as pl  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from benchmarks.common import load_demo  # noqa: E402
-from forecast.features import _sales_rows, read_sales  # noqa: E402
+from forecast.features import read_sales  # noqa: E402
+from forecast.storage.sales_repo import read_sales_rows  # noqa: E402
 from forecast.storage.engine import make_engine, session_scope  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -36,7 +37,7 @@ HORIZON = 28
 
 def _before(session, cutoff: dt.date) -> pl.DataFrame:  # noqa: ANN001 - a Session
     """The sales panel as `sales_panel` built it before gap filling: stored rows plus a rectangular future."""
-    history = _sales_rows(session, cutoff=cutoff, skus=None, max_batch=None).drop("batch_id")
+    history = read_sales_rows(session=session, cutoff=cutoff).drop("batch_id")
     days = pl.date_range(cutoff + dt.timedelta(days=1), cutoff + dt.timedelta(days=HORIZON), eager=True)
     future = (history.select("sku", "region").unique().join(pl.DataFrame({"day": days}), how="cross")
               .with_columns(pl.lit(None, dtype=pl.Float64).alias("y")))

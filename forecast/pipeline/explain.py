@@ -29,14 +29,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forecast.errors import InvalidInputError
 from forecast.features import build_panel_features, load_signals, sales_panel
 from forecast.pipeline.forecaster import asked_model
-from forecast.storage import override_repo
-from forecast.storage.schema import ForecastContribution, ForecastRun, ForecastValue, PublishedSeries, Sales
+from forecast.storage import override_repo, published_repo, sales_repo
+from forecast.storage.published_repo import CONTRIBUTION_SCHEMA
 
 __all__ = ["CONTRIBUTING_MODELS", "SIGNAL_GROUPS", "SIGNAL_READERS", "Explanation", "explain_change",
            "series_contributions", "signal_note"]
@@ -55,7 +54,6 @@ CONTRIBUTING_MODELS = frozenset({"XGBoost"})
 """Models whose forecasts come with per-signal contributions (`forecast.models.gradient`)."""
 SIGNAL_READERS = CONTRIBUTING_MODELS | {"Prophet", "ARIMA", "AutoARIMA"}
 """Models that read the external signals (as `forecast.backtest.config.SIGNAL_MODELS`)."""
-CONTRIBUTION_SCHEMA = {"run_id": pl.Int64, "day": pl.Date, "feature": pl.String, "contribution": pl.Float64}
 
 
 @dataclass
@@ -106,22 +104,18 @@ def explain_change(*, session: Session, sku: str, region: str, run_id: int | Non
     Raises:
         InvalidInputError: nothing published for the series, or a run without rows for it.
     """
-    published = session.scalar(select(PublishedSeries.run_id).where(
-        PublishedSeries.sku_id == sku, PublishedSeries.region_id == region))
+    published = published_repo.published_run_of(session=session, sku=sku, region=region)
     run_id = run_id or published
     if run_id is None:
         raise InvalidInputError(f"nothing is published for {sku} in {region}; check the ids with `demand forecast show`")
     after = _values(session, run_id, sku, region)
-    against = against or session.scalar(
-        select(func.max(ForecastValue.run_id)).join(ForecastRun, ForecastRun.id == ForecastValue.run_id).where(
-            ForecastValue.sku_id == sku, ForecastValue.region_id == region, ForecastValue.run_id < run_id,
-            ForecastRun.status.in_(("published", "superseded"))))
-    run = session.get(ForecastRun, run_id)
+    against = against or published_repo.previous_run_of(session=session, sku=sku, region=region, before=run_id)
+    run = published_repo.get_run(session=session, run_id=run_id)
     out = Explanation(sku, region, run_id, run.cutoff.isoformat(), _model(after))
     if against is None:
         return out
     before = _values(session, against, sku, region)
-    previous = session.get(ForecastRun, against)
+    previous = published_repo.get_run(session=session, run_id=against)
     shared = before.join(after, on="day", suffix="_after").sort("day")
     out.previous_run, out.previous_cutoff, out.previous_model = against, previous.cutoff.isoformat(), _model(before)
     out.days, out.before, out.after = shared.height, float(shared["yhat"].sum()), float(shared["yhat_after"].sum())
@@ -134,12 +128,10 @@ def explain_change(*, session: Session, sku: str, region: str, run_id: int | Non
 
 
 def _values(session: Session, run_id: int, sku: str, region: str) -> pl.DataFrame:
-    v = ForecastValue
-    rows = session.execute(select(v.day, v.yhat, v.model).where(v.run_id == run_id, v.sku_id == sku,
-                                                                 v.region_id == region).order_by(v.day)).all()
-    if not rows:
+    values = published_repo.series_values(session=session, run_id=run_id, sku=sku, region=region)
+    if values.is_empty():
         raise InvalidInputError(f"run {run_id} has no forecast for {sku} in {region}; list runs with `demand forecast runs`")
-    return pl.DataFrame(rows, schema={"day": pl.Date, "yhat": pl.Float64, "model": pl.String}, orient="row")
+    return values
 
 
 def _model(values: pl.DataFrame) -> str:
@@ -151,8 +143,8 @@ def _new_actuals(session: Session, sku: str, region: str, since: dt.date, until:
     """The actuals of the days between the two cutoffs against the earlier run's forecast of them."""
     if until <= since:
         return []
-    sold = dict(session.execute(select(Sales.day, Sales.units).where(
-        Sales.sku_id == sku, Sales.region_id == region, Sales.day > since, Sales.day <= until)).all())
+    sold = sales_repo.series_sales(session=session, sku=sku, region=region, since=since, until=until)
+    sold = dict(sold.iter_rows())
     days = [since + dt.timedelta(days=i + 1) for i in range((until - since).days)]
     actual = sum(sold.get(d, 0.0) for d in days)
     forecast = float(before.filter(pl.col("day").is_in(days))["yhat"].sum())
@@ -232,14 +224,7 @@ def series_contributions(*, session: Session, run_ids: list[int], sku: str, regi
                          days: tuple[dt.date, dt.date] | None = None) -> pl.DataFrame:
     """run_id, day, feature, contribution of one series in `run_ids` (optionally over `days`, both ends
     in), on the days whose stored forecast a model of `CONTRIBUTING_MODELS` made (itself or as a fallback)."""
-    c, v = ForecastContribution, ForecastValue
-    query = select(c.run_id, c.day, c.feature, c.contribution, v.model).join(
-        v, (v.run_id == c.run_id) & (v.sku_id == c.sku_id) & (v.region_id == c.region_id) & (v.day == c.day)).where(
-        c.run_id.in_(run_ids), c.sku_id == sku, c.region_id == region)
-    if days is not None:
-        query = query.where(c.day.between(*days))
-    rows = pl.DataFrame(session.execute(query.order_by(c.run_id, c.day, c.feature)).all(),
-                        schema={**CONTRIBUTION_SCHEMA, "model": pl.String}, orient="row")
+    rows = published_repo.contribution_rows(session=session, run_ids=run_ids, sku=sku, region=region, days=days)
     return rows.filter(_producer(pl.col("model")).is_in(list(CONTRIBUTING_MODELS))).drop("model")
 
 

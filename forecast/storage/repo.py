@@ -32,6 +32,7 @@ __all__ = [
     "list_rejected_rows",
     "upsert_skus",
     "upsert_regions",
+    "region_parents",
     "sku_categories",
     "storage_summary",
 ]
@@ -131,6 +132,11 @@ def sku_categories(*, session: Session) -> pl.DataFrame:
     """sku, category (null where none) of every stored SKU."""
     rows = session.execute(select(Sku.id, Sku.category)).all()
     return pl.DataFrame(rows, schema={"sku": pl.String, "category": pl.String}, orient="row")
+
+
+def region_parents(*, session: Session) -> dict[str, str | None]:
+    """region -> its parent region (None at the top) of every stored region."""
+    return dict(session.execute(select(Region.id, Region.parent_id)).tuples().all())
 
 
 def _group_by_keys(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

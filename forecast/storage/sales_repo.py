@@ -1,0 +1,69 @@
+"""Sales reads: the stored rows up to a cutoff (as known after an ingest batch), the sales batches,
+and the day-level sums the dashboard shows. Functions take `*, session` and never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from forecast.storage.schema import IngestBatch, Sales, SalesHistory
+
+__all__ = ["ROWS_PER_BATCH", "SALES_ROW_SCHEMA", "read_sales_batches", "read_sales_rows", "series_sales"]
+
+ROWS_PER_BATCH = 200_000
+"""Sales rows read into a frame at a time."""
+SALES_ROW_SCHEMA = {"sku": pl.String, "region": pl.String, "day": pl.Date, "y": pl.Float64, "price": pl.Float64,
+                    "batch_id": pl.Int64}
+UNITS_SCHEMA = {"day": pl.Date, "units": pl.Float64}
+
+
+def read_sales_batches(*, session: Session) -> pl.DataFrame:
+    """batch_id, absent, first_day, last_day of every sales batch."""
+    rows = session.execute(select(IngestBatch.id, IngestBatch.absent, IngestBatch.first_day, IngestBatch.last_day)
+                           .where(IngestBatch.kind == "sales")).all()
+    schema = {"batch_id": pl.Int64, "absent": pl.String, "first_day": pl.Date, "last_day": pl.Date}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def read_sales_rows(*, session: Session, cutoff: dt.date, skus: list[str] | None = None,
+                    max_batch: int | None = None) -> pl.DataFrame:
+    """sku, region, day, y, price, batch_id of every stored sale up to `cutoff` (as known after `max_batch`:
+    later inserts left out, later corrections undone from `sales_history`; None for the current data)."""
+    def columns(table: type[Sales] | type[SalesHistory]) -> Select:
+        return select(table.sku_id.label("sku"), table.region_id.label("region"), table.day,
+                      table.units.label("y"), table.price, table.batch_id).where(table.day <= cutoff)
+
+    current = columns(Sales)
+    if skus:
+        current = current.where(Sales.sku_id.in_(skus))
+    statements = [current]
+    if max_batch is not None:
+        h = SalesHistory
+        older = columns(h).where(h.batch_id <= max_batch, h.replaced_by > max_batch)
+        statements = [current.where(Sales.batch_id <= max_batch), older.where(h.sku_id.in_(skus)) if skus else older]
+    # polars' reader in batches, not the ORM's rows: 2,000 series x 3 years in 11 s instead of 17 s. The
+    # schema is given, not inferred from a batch's first rows (a price that starts null made them Null).
+    parts = [batch for stmt in statements for batch in pl.read_database(
+        stmt, session.connection(), iter_batches=True, batch_size=ROWS_PER_BATCH, schema_overrides=SALES_ROW_SCHEMA)]
+    return pl.concat(parts, rechunk=True) if parts else pl.DataFrame(schema=SALES_ROW_SCHEMA)
+
+
+def series_sales(*, session: Session, sku: str, region: str, since: dt.date | None = None,
+                 until: dt.date | None = None, last_days: int | None = None) -> pl.DataFrame:
+    """day, units of one SKU x region, by day: after `since` and through `until` (None: open), or the
+    last `last_days` days before its newest sale."""
+    same = (Sales.sku_id == sku, Sales.region_id == region)
+    if last_days is not None:
+        last = session.scalar(select(func.max(Sales.day)).where(*same))
+        if last is None:
+            return pl.DataFrame(schema=UNITS_SCHEMA)
+        since = last - dt.timedelta(days=last_days)
+    query = select(Sales.day, Sales.units).where(*same)
+    if since is not None:
+        query = query.where(Sales.day > since)
+    if until is not None:
+        query = query.where(Sales.day <= until)
+    return pl.DataFrame(session.execute(query.order_by(Sales.day)).all(), schema=UNITS_SCHEMA, orient="row")
