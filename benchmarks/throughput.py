@@ -1,6 +1,6 @@
 """The nightly cycle end to end against the bare library calls for the same models, stage by stage.
 
-Run: `make bench` or `.venv/bin/python benchmarks/throughput.py [--series 1000]`.
+Run: `make bench` or `.venv/bin/python benchmarks/throughput.py [--series 1000] [--repeats 5]`.
 
 Data: the demo generator's scenario, `--series` SKU x region daily series (SKUs x `--regions`), three
 years of history (1,096 days), loaded into a fresh SQLite file; horizon 28.
@@ -24,7 +24,16 @@ holdout fit forwarded through its series (`forward`, levels 80/95, a loop over s
 `StatsForecast.fit_predict` per intermittent model on the series that chose it (conformal
 intervals), and `MLForecast.fit` (5 conformal windows) + `predict` on
 every non-zero series (a global model learns from all of them), as ours does. Our ratio is our end-to-end
-time over the sum of the bare calls. Peak memory is the peak of the summed proportional set sizes of
+time over the sum of the bare calls.
+
+Interleaved: with `--repeats N` the two alternate, ours, bare, ours, bare, ... N times each, so load
+from other work on a shared machine falls on both alike instead of on whichever ran while it lasted.
+Every repeat of ours starts from a copy of the freshly loaded database (nothing kept from an earlier
+repeat: each is a first night). The bare calls get their frames and the chosen models once, after the
+first run of ours, outside any timer. Each repeat gives a ratio per stage and end to end; the table
+shows the median seconds and the median ratio with the spread of the per-repeat ratios (min-max, and
+the interquartile range in the JSON). The default of 1 repeat keeps `make bench` at its time; a
+repeat costs about as much as the first (2 minutes at 1,000 series on two idle cores). Peak memory is the peak of the summed proportional set sizes of
 the process and its workers, sampled every 0.5 s (`common.TreeMemory`). The bare calls run under the
 same sampler: reading the workers' PSS takes a few percent of a core, so timing only ours with it
 would count its cost against us (measured: its thread used 9% of a core during our holdout). The JSON also
@@ -40,6 +49,8 @@ import functools
 import json
 import os
 import resource
+import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -117,6 +128,17 @@ class AdapterClock:
             undo()
 
 
+def _plain(value: Any) -> Any:
+    """A report's field as JSON: typed records by their `to_dict()`, dicts and lists item by item."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def ours(url: str, cutoff: dt.date, *, n_jobs: int) -> dict[str, Any]:
     """One `run_forecast` with `auto` over `CANDIDATES` at `cutoff`; seconds and peak memory per stage."""
     engine = make_engine(url)
@@ -129,7 +151,7 @@ def ours(url: str, cutoff: dt.date, *, n_jobs: int) -> dict[str, Any]:
     stages["selection"] = round(report.stage_seconds["models"] - sum(clock.seconds.values()), 2)
     stages["write and publish"] = report.stage_seconds["write and publish"]
     return {"seconds": report.seconds, "stages": stages, "series": report.series, "rows": report.rows,
-            "models": report.models, "selection": report.selection, "refits": report.refits,
+            "models": _plain(report.models), "selection": _plain(report.selection), "refits": _plain(report.refits),
             "peak_gib": memory.peak_gib, "peak_gib_by_stage": memory.stage_peaks_gib(),
             "peak_rss_sum_gib": rss_sum_gib()}
 
@@ -234,9 +256,14 @@ def bare_mlforecast(history: pl.DataFrame, future: pl.DataFrame, *, holdout: boo
     return time.perf_counter() - started
 
 
-def bare(url: str, cutoff: dt.date, *, n_jobs: int) -> dict[str, float]:
-    """The bare library calls for the models of `ours` at `cutoff`, on the same frames."""
-    history, future, chosen = _frames(url, cutoff)
+def bare_inputs(url: str, cutoff: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The frames of the run at `cutoff` and the models it chose (after a run of `ours`)."""
+    return _frames(url, cutoff)
+
+
+def bare(inputs: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame], *, n_jobs: int) -> dict[str, float]:
+    """The bare library calls for the models of `ours`, on the same frames (`bare_inputs`)."""
+    history, future, chosen = inputs
     classes = classify_demand(history)
     by = lambda *names: classes.filter(pl.col("demand_class").is_in(names))["unique_id"].to_list()  # noqa: E731
     candidates = {CANDIDATES["smooth"]: by("smooth", "erratic"), CANDIDATES["intermittent"]: by("intermittent", "lumpy")}
@@ -254,14 +281,60 @@ def bare(url: str, cutoff: dt.date, *, n_jobs: int) -> dict[str, float]:
     return {k: round(v, 2) for k, v in seconds.items()}
 
 
+def _snapshot(source: Path, target: Path) -> None:
+    """Copy one SQLite database onto another with SQLite's backup (consistent, whatever the journal mode)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    """Median, min, max and quartiles (inclusive method; the median alone for one value)."""
+    quartiles = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else [values[0]] * 3
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
+            "max": round(max(values), 3), "q1": round(quartiles[0], 3), "q3": round(quartiles[2], 3)}
+
+
+def interleaved(url: str, db: Path, cutoff: dt.date, *, repeats: int, n_jobs: int,
+                skip_bare: bool) -> tuple[list[dict[str, Any]], list[dict[str, float]], float | None]:
+    """Ours, bare, ours, bare, ... `repeats` times each; every run of ours on a copy of the database as
+    loaded. Returns the runs of ours, the bare seconds per stage of each repeat, and the bare calls' peak."""
+    pristine = db.with_name("pristine.db")
+    _snapshot(db, pristine)
+    runs: list[dict[str, Any]] = []
+    bares: list[dict[str, float]] = []
+    inputs = None
+    bare_peak = None
+    for repeat in range(repeats):
+        if repeat:
+            _snapshot(pristine, db)
+        runs.append(ours(url, cutoff, n_jobs=n_jobs))
+        print(f"repeat {repeat + 1}/{repeats} ours: {runs[-1]['seconds']} s {runs[-1]['stages']}", file=sys.stderr)
+        if skip_bare:
+            continue
+        if inputs is None:
+            inputs = bare_inputs(url, cutoff)
+        with TreeMemory() as bare_memory:
+            bares.append(bare(inputs, n_jobs=n_jobs))
+        bare_peak = max(bare_peak or 0.0, bare_memory.peak_gib)
+        print(f"repeat {repeat + 1}/{repeats} bare: {sum(bares[-1].values()):.2f} s {bares[-1]}", file=sys.stderr)
+    return runs, bares, bare_peak
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=1000, help="series to generate (SKUs x --regions)")
     parser.add_argument("--regions", type=int, default=8, help="regions (16 for 10,000 series: at most 999 SKUs)")
     parser.add_argument("--n-jobs", type=int, default=2, help="worker processes for statsforecast")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="interleaved repeats: ours, bare, ours, bare, ...; medians and spread of the ratios "
+                             "(each repeat costs about as much as the whole default run)")
     parser.add_argument("--next-night", action="store_true", help="also time the next night's run (choices kept)")
     parser.add_argument("--skip-bare", action="store_true", help="leave out the bare library calls (no ratio)")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
@@ -272,41 +345,61 @@ def main() -> None:
         with session_scope(engine) as session:
             last = session.scalar(select(func.max(Sales.day)))
         engine.dispose()
-        mine = ours(url, last - dt.timedelta(days=1), n_jobs=args.n_jobs)
-        print(f"ours: {mine}", file=sys.stderr)
-        with TreeMemory() as bare_memory:
-            library = {} if args.skip_bare else bare(url, last - dt.timedelta(days=1), n_jobs=args.n_jobs)
-        print(f"bare: {library}", file=sys.stderr)
+        runs, bares, bare_peak = interleaved(url, Path(tmp) / "bench.db", last - dt.timedelta(days=1),
+                                             repeats=args.repeats, n_jobs=args.n_jobs, skip_bare=args.skip_bare)
         nightly = ours(url, last, n_jobs=args.n_jobs) if args.next_night else None
         print(f"next night: {nightly}", file=sys.stderr)
+    mine = dict(runs[0])  # counts, choices and memory of the first run; the seconds are the repeats' medians
+    mine["seconds"] = round(statistics.median(r["seconds"] for r in runs), 2)
+    mine["stages"] = {k: round(statistics.median(r["stages"][k] for r in runs), 2) for k in runs[0]["stages"]}
+    mine["peak_gib"] = max(r["peak_gib"] for r in runs)
+    library = {k: round(statistics.median(b[k] for b in bares), 2) for k in bares[0]} if bares else {}
+    ratios = [r["seconds"] / sum(b.values()) for r, b in zip(runs, bares, strict=False)]
+    stage_ratios = {k: _spread([r["stages"][k] / b[k] for r, b in zip(runs, bares, strict=False) if b[k] > 0])
+                    for k in library if any(b[k] > 0 for b in bares)}
     series = mine["series"]
-    payload = {"machine": machine(), "database": "sqlite",
+    payload = {"machine": machine(), "load_average": os.getloadavg(), "database": "sqlite",
                "data": f"demo scenario seed 11, {series} series x 1096 days, horizon {HORIZON}",
-               "n_jobs": args.n_jobs, "load_seconds": load_seconds, "ours": mine, "bare": library,
-               "next_night": nightly, "bare_peak_gib": bare_memory.peak_gib if library else None,
-               "bare_seconds": round(sum(library.values()), 2) if library else None,
-               "ratio": round(mine["seconds"] / sum(library.values()), 3) if library else None}
+               "n_jobs": args.n_jobs, "load_seconds": load_seconds, "repeats": args.repeats,
+               "order": "interleaved: ours, bare, ours, bare, ...",
+               "ours": mine, "bare": library, "next_night": nightly, "bare_peak_gib": bare_peak,
+               "bare_seconds": round(statistics.median(sum(b.values()) for b in bares), 2) if bares else None,
+               "ratio": round(statistics.median(ratios), 3) if ratios else None,
+               "ratio_spread": _spread(ratios) if ratios else None, "stage_ratios": stage_ratios,
+               "per_repeat": [{"ours_seconds": r["seconds"], "ours_stages": r["stages"]} for r in runs]}
+    for row, b, ratio in zip(payload["per_repeat"], bares, ratios, strict=False):
+        row |= {"bare": b, "bare_seconds": round(sum(b.values()), 2), "ratio": round(ratio, 3)}
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"throughput_{series}.json"
     out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"{series} series, {mine['rows']:,} forecast rows, chosen: {mine['models']}")
-    print("| stage | ours (s) | series/s | bare library (s) |")
-    print("|---|---:|---:|---:|")
+
+    def ratio_cell(spread: dict[str, float] | None) -> str:
+        if not spread:
+            return ""
+        return f"{spread['median']:.3f}" + (f" ({spread['min']:.3f}-{spread['max']:.3f})" if args.repeats > 1 else "")
+
+    print(f"{series} series, {mine['rows']:,} forecast rows, chosen: {mine['models']}; "
+          f"{args.repeats} interleaved repeat(s), medians")
+    print("| stage | ours (s) | series/s | bare library (s) | ours / bare (min-max) |")
+    print("|---|---:|---:|---:|---:|")
     for stage, seconds in mine["stages"].items():
         rate = f"{series / seconds:.1f}" if seconds > 0 else ""
-        print(f"| {stage} | {seconds:.1f} | {rate} | {library.get(stage, '')} |")
+        print(f"| {stage} | {seconds:.1f} | {rate} | {library.get(stage, '')} | {ratio_cell(stage_ratios.get(stage))} |")
     print(f"| **end to end** | **{mine['seconds']:.1f}** | {series / mine['seconds']:.1f} | "
-          f"**{payload['bare_seconds'] or '-'}** |")
+          f"**{payload['bare_seconds'] or '-'}** | **{ratio_cell(payload['ratio_spread']) or '-'}** |")
     if nightly:
         stat = nightly["refits"].get("statsforecast", {})
         print(f"| next night: {nightly['selection']['series_reused']} choices kept, "
               f"{stat.get('series_forwarded', 0)} statistical fits forwarded, XGBoost "
               f"{'refitted' if nightly['refits'].get('mlforecast', {}).get('refitted', True) else 'kept'} | "
-              f"{nightly['seconds']:.1f} | {series / nightly['seconds']:.1f} | |")
+              f"{nightly['seconds']:.1f} | {series / nightly['seconds']:.1f} | | |")
     peak = max(mine["peak_gib"], nightly["peak_gib"] if nightly else 0)
-    print(f"\nours / bare = {payload['ratio']}; peak memory {peak} GiB (bare calls: {payload['bare_peak_gib']} GiB); "
-          f"benchmark wall time "
-          f"{time.perf_counter() - started:.0f} s\nwrote {out}")
+    spread = payload["ratio_spread"]
+    iqr = f", IQR {spread['q1']}-{spread['q3']}" if spread and args.repeats > 1 else ""
+    ratio = f"{payload['ratio']} (median of {len(ratios)}{iqr})" if ratios else "- (--skip-bare)"
+    print(f"\nours / bare = {ratio}; peak memory {peak} GiB "
+          f"(bare calls: {payload['bare_peak_gib']} GiB); benchmark wall time "
+          f"{time.perf_counter() - started:.0f} s; load average at the end {os.getloadavg()[0]:.1f}\nwrote {out}")
 
 
 if __name__ == "__main__":
