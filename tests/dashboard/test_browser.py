@@ -3,52 +3,30 @@ driven by Playwright. Screenshots of each page go to tests/artifacts/ (ignored b
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from dashboard.server import command, free_port, wait_until_healthy
 from forecast.pipeline.run import run_forecast
 from forecast.storage import user_repo
 from forecast.storage.engine import session_scope
-from tests.conftest import IN_CI
+from tests.dashboard.serving import ARTIFACTS, BROWSER_ARGS, CHROMIUM, require_chromium, serve, sign_in
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PASSWORD = "browser-test-password"
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
 def served(loaded: Engine, db_url: str, tmp_path: Path) -> Iterator[str]:
     """The app on the small scenario with a published run, at http://127.0.0.1:PORT."""
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail("Debian's chromium is missing in CI; .ci/run installs it with apt-get")
-        pytest.skip("no chromium here (apt-get install -y chromium)")
+    require_chromium()
     run_forecast(loaded, horizon=14, models=["SeasonalNaive"])
     with session_scope(loaded) as session:
         user_repo.set_user(session=session, username="pia", password=PASSWORD, role="planner")
-    port = free_port()
     # a closed tab's session (and its downloads) ends 2 s after its connection drops, not 30 s
-    env = {**os.environ, "DEMAND_DATABASE_URL": db_url, "DEMAND_DASHBOARD_DISCONNECT_GRACE_SECONDS": "2"}
-    log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - closed with the process
-    server = subprocess.Popen(command(port), env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_until_healthy(url):
-            pytest.fail("streamlit did not start: " + (tmp_path / "streamlit.log").read_text())
+    with serve(db_url, tmp_path, DEMAND_DASHBOARD_DISCONNECT_GRACE_SECONDS="2") as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_sign_in_explore_a_series_download_its_csv_and_run_a_scenario(served: str) -> None:
@@ -60,16 +38,14 @@ def test_sign_in_explore_a_series_download_its_csv_and_run_a_scenario(served: st
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         page.goto(served)
         expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible(timeout=30_000)
-        page.get_by_role("textbox", name="User").fill("pia")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "pia", PASSWORD)
         expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Published run")).to_be_visible()
+        expect(page.get_by_text("Published run")).to_be_visible(timeout=30_000)
         expect(page.get_by_role("button", name="Download CSV").first).to_be_visible(timeout=30_000)
-        expect(page.locator('[data-testid="stDataFrame"]').last).to_be_visible()
+        expect(page.locator('[data-testid="stDataFrame"]').last).to_be_visible(timeout=30_000)
         page.wait_for_timeout(500)  # the table's canvas paints after its frame appears
         page.locator('[data-testid="stDataFrame"]').last.hover()  # its toolbar shows, without Streamlit's export
-        expect(page.locator('[data-testid="stElementToolbar"]').last.get_by_role("button").first).to_be_visible()
+        expect(page.locator('[data-testid="stElementToolbar"]').last.get_by_role("button").first).to_be_visible(timeout=30_000)
         assert page.get_by_role("button", name="Download as CSV").count() == 0
         page.screenshot(path=ARTIFACTS / "overview.png", full_page=True)
 
@@ -77,7 +53,7 @@ def test_sign_in_explore_a_series_download_its_csv_and_run_a_scenario(served: st
         chart = page.locator('[data-testid="stPlotlyChart"]')
         expect(chart).to_be_visible(timeout=30_000)
         expect(chart.get_by_text("95% band")).to_be_visible(timeout=30_000)
-        expect(chart.get_by_text("80% band")).to_be_visible()
+        expect(chart.get_by_text("80% band")).to_be_visible(timeout=30_000)
         page.screenshot(path=ARTIFACTS / "explorer.png", full_page=True)
         with page.expect_download() as download:
             page.get_by_role("button", name="Download forecast CSV").click()
@@ -99,7 +75,7 @@ def test_sign_in_explore_a_series_download_its_csv_and_run_a_scenario(served: st
         page.keyboard.press("Escape")
         page.get_by_role("button", name="Run and save").click()
         expect(page.get_by_text("Scenario 1 saved")).to_be_visible(timeout=90_000)
-        expect(page.get_by_text("Extra units")).to_be_visible()
+        expect(page.get_by_text("Extra units")).to_be_visible(timeout=30_000)
         page.get_by_text("Extra units").scroll_into_view_if_needed()  # the app scrolls inside its own frame
         page.wait_for_timeout(500)
         page.screenshot(path=ARTIFACTS / "scenario.png", full_page=True)
@@ -114,9 +90,7 @@ def test_sign_in_explore_a_series_download_its_csv_and_run_a_scenario(served: st
         # a link to a series (as the overview's exceptions give) survives the sign-in of a new session
         other = browser.new_page(viewport={"width": 1400, "height": 1000})
         other.goto(f"{served}/explorer?sku=STA-002&region=R02")
-        other.get_by_role("textbox", name="User").fill("pia")
-        other.get_by_role("textbox", name="Password").fill(PASSWORD)
-        other.get_by_role("button", name="Sign in").click()
+        sign_in(other, "pia", PASSWORD)
         expect(other.get_by_role("heading", name="Explorer", exact=True)).to_be_visible(timeout=30_000)
         expect(other.locator('[data-testid="stPlotlyChart"]').get_by_text("STA-002 in R02")).to_be_visible(
             timeout=30_000)
@@ -146,9 +120,7 @@ def test_no_page_or_download_is_reachable_without_signing_in(served: str) -> Non
 
         page = browser.new_context(accept_downloads=True).new_page()
         page.goto(f"{served}/explorer?sku=STA-001&region=R01")
-        page.get_by_role("textbox", name="User").fill("pia")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "pia", PASSWORD)
         with page.expect_download() as download:
             page.get_by_role("button", name="Download forecast CSV").click(timeout=30_000)
         media = download.value.url
@@ -180,9 +152,7 @@ def test_a_download_stops_answering_soon_after_its_tab_closes_without_signing_ou
         context = browser.new_context(accept_downloads=True)
         page = context.new_page()
         page.goto(f"{served}/explorer?sku=STA-001&region=R01")
-        page.get_by_role("textbox", name="User").fill("pia")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "pia", PASSWORD)
         with page.expect_download() as download:
             page.get_by_role("button", name="Download forecast CSV").click(timeout=30_000)
         media = download.value.url

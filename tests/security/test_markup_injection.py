@@ -7,9 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
-import os
 import re
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,6 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from dashboard.server import command, free_port, wait_until_healthy
 from dashboard.text import md, plot_text
 from forecast.cli import app
 from forecast.demo import DemoScenario
@@ -35,8 +32,7 @@ from forecast.pipeline.shock import ShockRules
 from forecast.settings import get_settings
 from forecast.storage import user_repo
 from forecast.storage.engine import session_scope
-from tests.conftest import IN_CI
-from tests.dashboard.test_browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM
+from tests.dashboard.serving import ARTIFACTS, BROWSER_ARGS, CHROMIUM, require_chromium, serve, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -250,23 +246,9 @@ LINKS_AND_IMAGES = """() => Array.from(document.querySelectorAll('a, img, image,
 @pytest.fixture
 def hostile_served(hostile: dict[str, str], db_url: str, tmp_path: Path) -> Iterator[str]:
     """The app on the hostile names' database, at http://127.0.0.1:PORT."""
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail("Debian's chromium is missing in CI; .ci/run installs it with apt-get")
-        pytest.skip("no chromium here (apt-get install -y chromium)")
-    port = free_port()
-    log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - closed with the process
-    server = subprocess.Popen(command(port), env={**os.environ, "DEMAND_DATABASE_URL": db_url}, stdout=log,
-                              stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_until_healthy(url):
-            pytest.fail("streamlit did not start: " + (tmp_path / "streamlit.log").read_text())
+    require_chromium()
+    with serve(db_url, tmp_path) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def _text(locator: Locator) -> str:
@@ -293,16 +275,14 @@ def test_in_a_browser_names_fetch_nothing_link_nowhere_and_read_as_text(
         browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{hostile_served}/explorer?sku={quote(sku, safe='')}&region={quote(region, safe='')}")
-        page.get_by_role("textbox", name="User").fill("pia")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "pia", PASSWORD)
         expect(page.get_by_role("heading", name="Explorer", exact=True)).to_be_visible(timeout=30_000)
         title = page.locator('[data-testid="stPlotlyChart"] .gtitle')
         expect(title).to_be_visible(timeout=30_000)
         why = page.locator('[data-testid="stExpander"]', has_text="Why is this forecast different")
         if not why.locator("strong").first.is_visible():
             why.get_by_text("Why is this forecast different").click()
-        expect(why.locator("strong").first).to_be_visible()
+        expect(why.locator("strong").first).to_be_visible(timeout=30_000)
         page.wait_for_timeout(500)  # an image would have been asked for by now
         page.screenshot(path=ARTIFACTS / "hostile_explorer.png", full_page=True)
         assert pixel[1] == [], f"the browser fetched {pixel[1]} from the pixel server"
@@ -322,7 +302,7 @@ def test_in_a_browser_names_fetch_nothing_link_nowhere_and_read_as_text(
         page.get_by_role("link", name="Scenario planner").click()
         expect(page.get_by_role("heading", name="Scenario planner", exact=True)).to_be_visible(timeout=30_000)
         page.locator('[data-testid="stMultiSelect"]').first.click()  # the SKU options, names among them
-        expect(page.get_by_role("option", name=hostile["STA-002"])).to_be_visible()
+        expect(page.get_by_role("option", name=hostile["STA-002"])).to_be_visible(timeout=30_000)
         page.wait_for_timeout(500)
         assert not _bad_targets(page)
         browser.close()

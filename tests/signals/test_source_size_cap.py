@@ -17,17 +17,6 @@ from signals.sources import FileSource, HttpSource, open_source, sniff_format
 CAP = 1 << 20  # 1 MiB
 
 
-@pytest.fixture
-def threaded_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(threaded=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        server.stop()
-
-
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
 def test_dev_zero_as_a_file_stops_at_the_cap() -> None:
     started = time.monotonic()

@@ -8,7 +8,6 @@ import io
 import json
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -295,18 +294,6 @@ def test_http_connection_refused_is_one_line() -> None:
         HttpSource(url, timeout=1.0, retries=2, backoff=0.1, sleep=sleeps).fetch()
     assert "\n" not in str(info.value)
     assert sleeps == [0.1, 0.2]
-
-
-@pytest.fixture
-def threaded_server() -> Iterator[HTTPServer]:
-    """A server of its own that answers concurrently, so a slow handler does not hold up other tests."""
-    server = HTTPServer(threaded=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        server.stop()
 
 
 def test_http_timeout_is_retried_then_reported(threaded_server: HTTPServer) -> None:
