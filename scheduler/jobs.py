@@ -22,7 +22,7 @@ from forecast.ingest.pull_outcome import pull_outcome
 from forecast.ingest.signal_config import load_sources
 from forecast.ingest.signals import pull_source
 from forecast.pipeline.accuracy import track_accuracy
-from forecast.pipeline.run import run_forecast
+from forecast.pipeline.run import RunOptions, run_forecast
 from forecast.pipeline.shock import ShockRules, check_shocks_at
 from forecast.settings import get_settings
 from forecast.storage import backtest_repo, job_repo
@@ -109,12 +109,9 @@ def _forecast_body() -> JobOutcome:
         raise JobWaiting("waiting for inputs: " + "; ".join(problems))
     with session_scope(engine()) as session:
         has_backtest = backtest_repo.latest_complete_run(session=session) is not None
-    report = run_forecast(engine(), horizon=settings.forecast_horizon, models=settings.forecast_models,
-                          n_jobs=settings.n_jobs, progress=check_stop, reselect_days=settings.forecast_reselect_days,
-                          refit_days=settings.forecast_refit_days, reconcile=settings.forecast_reconcile,
-                          cold_start=settings.forecast_cold_start,
-                          shock=ShockRules.from_settings(settings) if settings.forecast_shock_policy else None,
-                          from_backtest="latest" if settings.forecast_from_backtest and has_backtest else None)
+    options = RunOptions.from_settings(
+        settings, from_backtest="latest" if settings.forecast_from_backtest and has_backtest else None)
+    report = run_forecast(engine(), options, progress=check_stop)
     message = (f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days from cutoff "
                f"{report.cutoff}")
     if problems:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import typer
@@ -16,6 +16,9 @@ from forecast.errors import InvalidInputError
 from forecast.settings import get_settings
 from forecast.storage import forecast_repo
 from forecast.storage.engine import session_scope
+
+if TYPE_CHECKING:
+    from forecast.pipeline.run_report import Fallback, RunReport, SeriesShapes
 
 app = typer.Typer(help="Forecast every SKU x region, publish the run, inspect runs, try scenarios.", no_args_is_help=True)
 app.add_typer(scenario.app, name="scenario")
@@ -58,70 +61,70 @@ def run(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Fit, forecast and publish one run from the stored sales and signals known at the cutoff."""
-    from forecast.pipeline.run import run_forecast
-    from forecast.pipeline.shock import ShockRules
+    from forecast.pipeline.run import RunOptions, run_forecast
 
     execution, address = execution_options(engine, dask_address)
-    cutoff_day = _day(cutoff, "--cutoff")
-    database, settings = migrated_engine(), get_settings()
+    options = RunOptions.from_settings(
+        get_settings(), horizon=horizon, models=models, cutoff=_day(cutoff, "--cutoff"), n_jobs=n_jobs,
+        publish=publish, from_backtest=_backtest_id(from_backtest), ensemble=ensemble, ensemble_size=ensemble_size,
+        execution=execution, dask_address=address, reselect_days=reselect_days, refit_days=refit_days,
+        reconcile=reconcile, cold_start=cold_start, shock=shock)
+    database = migrated_engine()
     with progress_bar(enabled=not json_output) as update:
-        report = run_forecast(database, horizon=horizon, models=models, cutoff=cutoff_day, n_jobs=n_jobs,
-                              progress=update, publish=publish, from_backtest=_backtest_id(from_backtest),
-                              ensemble=ensemble, ensemble_size=ensemble_size, execution=execution,
-                              dask_address=address,
-                              reselect_days=settings.forecast_reselect_days if reselect_days is None else reselect_days,
-                              refit_days=settings.forecast_refit_days if refit_days is None else refit_days,
-                              reconcile=settings.forecast_reconcile if reconcile is None else reconcile,
-                              cold_start=settings.forecast_cold_start if cold_start is None else cold_start,
-                              shock=ShockRules.from_settings(settings)
-                              if (settings.forecast_shock_policy if shock is None else shock) else None)
+        report = run_forecast(database, options, progress=update)
     if json_output:
         emit_json(report.to_dict())
         return
     used = ", ".join(f"{m} {n}" for m, n in report.models.items())
-    chose = report.selection
-    how = (f"; choices of run {chose['reused_from']} (the oldest made on {chose['made_on']}) kept for "
-           f"{chose['series_reused']} series, {chose['series_selected']} chosen on a holdout"
-           if chose.get("reused_from") else "")
-    how += "".join(f"; {family}: model of run {r['model_of_run']} (fitted through {r['trained_through']}) updated, "
-                   "not refitted" for family, r in report.refits.items() if not r["refitted"])
-    how += "".join(f"; {family}: {r['series_forwarded']} series forecast from kept fits, {r['series_refitted']} refitted"
-                   for family, r in report.refits.items() if r.get("series_forwarded"))
-    if report.cold_start.get("new_series") or report.cold_start.get("blended_series"):
-        how += (f"; cold start: {report.cold_start['new_series']} new series from similar SKUs, "
-                f"{report.cold_start['blended_series']} short ones blended")
-    if report.shock.get("regions"):
-        rules = report.shock["rules"]
-        memory = f"fit on the last {rules['window']} days, " if rules["window"] else ""
-        how += f"; regional shock in {', '.join(report.shock['regions'])}: {memory}bands x{rules['band_factor']:g}"
-    if report.reconciliation:
-        how += (f"; reconciled with {report.reconciliation['nodes']} category/region/total nodes by "
-                f"{report.reconciliation['method']} ({report.reconciliation['chosen_by']})")
     stdout.print(f"run {report.run_id} {report.status}: {report.series} series x {report.horizon} days "
-                 f"= {report.rows:,} rows from cutoff {report.cutoff} in {report.seconds:.1f}s; models: {used}{how}",
-                 highlight=False, markup=False)
+                 f"= {report.rows:,} rows from cutoff {report.cutoff} in {report.seconds:.1f}s; models: {used}"
+                 f"{_how(report)}", highlight=False, markup=False)
     for line in _feed_lines(report.series_shapes, report.fallbacks):
         stdout.print(line, highlight=False, markup=False)
 
 
-def _feed_lines(shapes: dict[str, Any], fallbacks: list[dict[str, Any]]) -> list[str]:
+def _how(report: RunReport) -> str:
+    """How the run chose, reused, started, widened and reconciled its forecasts, as `; `-separated clauses."""
+    chose = report.selection
+    how = (f"; choices of run {chose.reused_from} (the oldest made on {chose.made_on}) kept for "
+           f"{chose.series_reused} series, {chose.series_selected} chosen on a holdout"
+           if chose is not None and chose.reused_from else "")
+    how += "".join(f"; {family}: model of run {r.model_of_run} (fitted through {r.trained_through}) updated, "
+                   "not refitted" for family, r in report.refits.items() if not r.refitted)
+    how += "".join(f"; {family}: {r.series_forwarded} series forecast from kept fits, {r.series_refitted} refitted"
+                   for family, r in report.refits.items() if r.series_forwarded)
+    cold = report.cold_start
+    if cold is not None and (cold.new_series or cold.blended_series):
+        how += (f"; cold start: {cold.new_series} new series from similar SKUs, "
+                f"{cold.blended_series} short ones blended")
+    if report.shock is not None and report.shock.regions:
+        rules = report.shock.rules
+        memory = f"fit on the last {rules.window} days, " if rules.window else ""
+        how += f"; regional shock in {', '.join(report.shock.regions)}: {memory}bands x{rules.band_factor:g}"
+    if report.reconciliation is not None:
+        how += (f"; reconciled with {report.reconciliation.nodes} category/region/total nodes by "
+                f"{report.reconciliation.method} ({report.reconciliation.chosen_by})")
+    return how
+
+
+def _feed_lines(shapes: SeriesShapes | None, fallbacks: list[Fallback]) -> list[str]:
     """What the run did about the feed's shape and failed families, one line each (five series named at most)."""
     def named(rows: list[dict[str, Any]], days: str) -> str:
         shown = ", ".join(f"{r['sku']} × {r['region']} ({r[days]} d)" for r in rows[:5])
         return shown + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
 
     lines = []
-    if shapes.get("late"):
-        lines.append(f"{len(shapes['late'])} late series, forecast from their own last day: "
-                     f"{named(shapes['late'], 'days_late')}")
-    if shapes.get("inactive"):
-        lines.append(f"{len(shapes['inactive'])} inactive series (no sale for a long time), forecast zero: "
-                     f"{named(shapes['inactive'], 'days_without_sale')}")
-    if shapes.get("with_unknown_days"):
-        lines.append(f"{len(shapes['with_unknown_days'])} series with days not reported: "
-                     f"{named(shapes['with_unknown_days'], 'unknown_days')}")
-    lines += [f"{f['family']} failed on {f['series']} series ({', '.join(f['models'])}); {f['fallback']} "
-              f"forecast them instead: {f['reason']}" for f in fallbacks]
+    if shapes is not None and shapes.late:
+        lines.append(f"{len(shapes.late)} late series, forecast from their own last day: "
+                     f"{named(shapes.late, 'days_late')}")
+    if shapes is not None and shapes.inactive:
+        lines.append(f"{len(shapes.inactive)} inactive series (no sale for a long time), forecast zero: "
+                     f"{named(shapes.inactive, 'days_without_sale')}")
+    if shapes is not None and shapes.with_unknown_days:
+        lines.append(f"{len(shapes.with_unknown_days)} series with days not reported: "
+                     f"{named(shapes.with_unknown_days, 'unknown_days')}")
+    lines += [f"{f.family} failed on {f.series} series ({', '.join(f.models)}); {f.fallback} "
+              f"forecast them instead: {f.reason}" for f in fallbacks]
     return lines
 
 

@@ -1,10 +1,12 @@
-"""A forecast run from storage to the published view: features as of the cutoff, fit, draft, publish.
+"""A forecast run from storage to the published view, in named stages that read top to bottom.
+
+`run_forecast` checks its `RunOptions`, plans the run (`_plan`: the backtest's choice, the config, the
+earlier choices and kept models, and the draft run row) and executes it (`_execute`): features as of
+the cutoff, models, cold start and reconciliation, values, publish.
 
 The run row is committed as a draft first; values and the publish switch are written in one later
 transaction. If the process dies in between, the draft stays a draft and readers keep the
 previous published run.
-
-Size: `run_forecast` and `_execute` stay over 60 lines until they become named stages (issue 26 item 3).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -22,8 +24,7 @@ from sqlalchemy.orm import Session
 
 from forecast.errors import InvalidInputError
 from forecast.features import read_sales, signal_features
-from forecast.models.base import ModelSpec, PerSeriesFits
-from forecast.models.distributed import Execution
+from forecast.models.base import PerSeriesFits
 from forecast.models.gradient import MODEL as CONTRIBUTING_MODEL
 from forecast.pipeline.cold_start import cold_start as cold_start_series
 from forecast.pipeline.forecaster import Forecaster, ForecastResult, known_target
@@ -31,71 +32,33 @@ from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_fra
 from forecast.pipeline.from_backtest import BacktestChoice, choose_from_backtest, forecast_chosen
 from forecast.pipeline.reconcile import METHODS, base_forecasts, calibrated, reconciliation_evidence
 from forecast.pipeline.reconcile import reconcile as reconcile_totals
+from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models, slices_chosen
+from forecast.pipeline.run_options import RunOptions
+from forecast.pipeline.run_report import (ColdStartReport, Fallback, Reconciliation, Refit, RunReport, SeriesShapes,
+                                          Selection, ShockedRegion, ShockReport)
 from forecast.pipeline.series_report import inactive_zeros, named_ids, shapes_report
 from forecast.pipeline.shock import ShockRules, check_shocks, flagged_ids, short_memory_forecast, widened
-from forecast.pipeline.reuse import EarlierChoice, earlier_choice, kept_models, slices_chosen
 from forecast.storage import forecast_repo, model_state_repo
 from forecast.storage.engine import session_scope
 from forecast.storage.model_state_repo import KeptModel
 from forecast.storage.repo import last_sales_day, sku_categories
 from forecast.version import code_version
 
-__all__ = ["RunReport", "run_forecast"]
+__all__ = ["RunOptions", "RunReport", "run_forecast"]
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
 
-@dataclass
-class RunReport:
-    """What one forecast run did."""
+def run_forecast(engine: Engine, options: RunOptions | None = None, /, *, progress: Progress | None = None,
+                 **overrides: Any) -> RunReport:
+    """Forecast every SKU x region from the sales and signals known at `options.cutoff` and publish the run.
 
-    run_id: int
-    status: str
-    cutoff: str
-    horizon: int
-    series: int = 0
-    rows: int = 0
-    seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    models: dict[str, int] = field(default_factory=dict)
-    """Chosen model -> number of series."""
-    selection: dict[str, Any] = field(default_factory=dict)
-    """How the models were chosen: made_on (the cutoff of the oldest holdout that chose them),
-    reused_from (the run whose choices were kept), series_reused, series_selected (on this run's
-    holdout), and with `reselect_days` slices_made_on (slice -> cutoff of the holdout that chose it)."""
-    cold_start: dict[str, Any] = field(default_factory=dict)
-    """With cold start: new_series (forecast from analogues), blended_series, without_analogues."""
-    shock: dict[str, Any] = field(default_factory=dict)
-    """With the shock policy: flagged regions (region -> raised_on, reason, series, models) and the rules."""
-    reconciliation: dict[str, Any] = field(default_factory=dict)
-    """When reconciled: method, chosen_by (asked, a backtest, or the default) and nodes (aggregate nodes)."""
-    series_shapes: dict[str, Any] = field(default_factory=dict)
-    """The feed's shape at the cutoff: late series (days late), inactive series (forecast zero), series
-    with days absent from the feed, by absent-days policy (`series_shape`)."""
-    fallbacks: list[dict[str, Any]] = field(default_factory=list)
-    """Model families that failed on some series, which replaced them and why (`Forecaster.forecast`)."""
-    refits: dict[str, Any] = field(default_factory=dict)
-    """Per model family of the chosen models: refitted (bool), series, and for a kept model the run
-    that fitted it and the day it was fitted through; for per-series fits (statsforecast) also
-    series_refitted and series_forwarded (forecast from a kept fit, forwarded through the new days)."""
+    `overrides` replace fields of `options` (default `RunOptions()`, a run without settings):
+    `run_forecast(engine, horizon=7)` is `run_forecast(engine, RunOptions(horizon=7))`.
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for `--json`."""
-        return asdict(self)
-
-
-def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | ModelSpec] = ("auto",),
-                 cutoff: dt.date | None = None, n_jobs: int = 1, progress: Progress | None = None,
-                 publish: bool = True, from_backtest: int | str | None = None, ensemble: str | None = None,
-                 ensemble_size: int = 3, by_class: Mapping[str, tuple[str, ...]] | None = None,
-                 execution: Execution = "local", dask_address: str | None = None,
-                 reselect_days: int = 0, refit_days: int = 0, reconcile: str | None = None,
-                 cold_start: bool = False, shock: ShockRules | None = None) -> RunReport:
-    """Forecast every SKU x region from the sales and signals known at `cutoff` and publish the run.
-
-    Args:
+    Options:
         from_backtest: a backtest run id, or "latest": each series it scored gets the model it found
             best there (or, with `ensemble`, its best `ensemble_size` combined); the others use `models`.
         ensemble: None, "median" or "inverse_error".
@@ -126,149 +89,231 @@ def run_forecast(engine: Engine, *, horizon: int = 28, models: Sequence[str | Mo
     Raises:
         InvalidInputError: no sales, bad horizon, unknown models, or an unusable Dask engine (nothing is written).
     """
+    options = replace(options or RunOptions(), **overrides)
     started = time.perf_counter()
-    forecaster = Forecaster(models, freq="D", n_jobs=n_jobs, exog=DEFAULT_EXOG, by_class=by_class,
-                            execution=execution, dask_address=dask_address)
-    if horizon <= 0 or horizon > 366:
-        raise InvalidInputError(f"--horizon must be between 1 and 366 days, got {horizon}")
-    if ensemble and from_backtest is None:
-        raise InvalidInputError("--ensemble combines the models a backtest ranked; add --from-backtest latest (or an id)")
-    reconcile = None if reconcile == "off" else reconcile
-    if reconcile not in (None, "auto", *METHODS):
-        raise InvalidInputError(f"--reconcile {reconcile!r} is unknown; use auto, off or one of {list(METHODS)}")
-    with session_scope(engine) as session:
-        last_day = last_sales_day(session=session)
-        if last_day is None:
-            raise InvalidInputError("no sales are stored; ingest some with `demand ingest sales` first")
-        cutoff = cutoff or last_day
-        choice = None if from_backtest is None else choose_from_backtest(
-            session=session, run_id=None if from_backtest == "latest" else int(from_backtest), ensemble=ensemble,
-            size=ensemble_size)
-        config = {"models": [m if isinstance(m, str) else m.name for m in models], "n_jobs": n_jobs,
-                  "exog": DEFAULT_EXOG}
-        if by_class is not None:
-            config["by_class"] = {k: list(v) for k, v in by_class.items()}
-        if execution != "local":
-            config |= {"engine": execution, "dask_address": dask_address}
-        if choice is not None:
-            config |= {"from_backtest": choice.run_id, "selection_metric": choice.metric, "ensemble": ensemble,
-                       "ensemble_size": ensemble_size if ensemble else 1, "band_factors": choice.band_factors}
-        if reconcile is not None:
-            config["reconciliation"] = _reconciliation(session=session, asked=reconcile)
-        if cold_start:
-            config["cold_start"] = True
-        if shock is not None:
-            config["shock"] = {"rules": shock.to_dict()}
-        earlier = None if choice is not None else earlier_choice(session=session, config=config, cutoff=cutoff,
-                                                                 days=reselect_days)
-        kept = {} if choice is not None else kept_models(session=session, config=config, cutoff=cutoff,
-                                                         days=refit_days, families=forecaster.keeping_families())
-        run = forecast_repo.create_run(session=session, cutoff=cutoff, horizon=horizon, frequency="D",
-                                       config=config, code_version=code_version())
-    report = RunReport(run.id, "draft", cutoff.isoformat(), horizon, reconciliation=dict(config.get("reconciliation", {})))
+    forecaster = Forecaster(options.models, freq="D", n_jobs=options.n_jobs, exog=DEFAULT_EXOG,
+                            by_class=options.by_class, execution=options.execution, dask_address=options.dask_address)
+    _check(options)
+    plan = _plan(engine, forecaster, options)
+    report = RunReport(plan.run_id, "draft", plan.cutoff.isoformat(), options.horizon,
+                       reconciliation=plan.reconciliation)
     try:
-        _execute(engine, forecaster, report, cutoff=cutoff, horizon=horizon, progress=progress, publish=publish,
-                 choice=choice, n_jobs=n_jobs, earlier=earlier, kept=kept, refit=refit_days == 0,
-                 reselect_days=reselect_days, reconciliation=config.get("reconciliation"), cold=cold_start,
-                 shock=shock)
+        _execute(engine, forecaster, plan, report, progress)
     except BaseException as exc:
         with session_scope(engine) as session:
-            forecast_repo.fail_run(session=session, run_id=run.id, error=f"{type(exc).__name__}: {exc}",
+            forecast_repo.fail_run(session=session, run_id=plan.run_id, error=f"{type(exc).__name__}: {exc}",
                                    duration_seconds=time.perf_counter() - started)
         raise
     report.seconds = round(time.perf_counter() - started, 2)
     return report
 
 
-def _tick(progress: Progress | None, stage: str, stages: dict[str, float], started: float) -> None:
-    stages[stage] = round(time.perf_counter() - started - sum(stages.values()), 2)
-    if progress:
-        progress(stage, 1, 1)
+def _check(options: RunOptions) -> None:
+    """Refuse options no run can follow (before anything is read or written)."""
+    if options.horizon <= 0 or options.horizon > 366:
+        raise InvalidInputError(f"--horizon must be between 1 and 366 days, got {options.horizon}")
+    if options.ensemble and options.from_backtest is None:
+        raise InvalidInputError("--ensemble combines the models a backtest ranked; add --from-backtest latest (or an id)")
+    if options.reconcile not in (None, "off", "auto", *METHODS):
+        raise InvalidInputError(f"--reconcile {options.reconcile!r} is unknown; use auto, off or one of {list(METHODS)}")
 
 
-def _execute(engine: Engine, forecaster: Forecaster, report: RunReport, *, cutoff: dt.date, horizon: int,
-             progress: Progress | None, publish: bool, choice: BacktestChoice | None, n_jobs: int,
-             earlier: EarlierChoice | None, kept: dict[str, KeptModel], refit: bool, reselect_days: int,
-             reconciliation: dict[str, Any] | None, cold: bool, shock: ShockRules | None) -> None:
-    started, stages = time.perf_counter(), report.stage_seconds
+@dataclass(frozen=True)
+class _Plan:
+    """A run's draft: what it reuses and how, decided before anything is fitted."""
+
+    run_id: int
+    cutoff: dt.date
+    options: RunOptions
+    choice: BacktestChoice | None
+    reconciliation: Reconciliation | None
+    earlier: EarlierChoice | None
+    kept: dict[str, KeptModel]
+
+
+def _plan(engine: Engine, forecaster: Forecaster, options: RunOptions) -> _Plan:
+    """Stage 0: the cutoff, the backtest's choice, the run's config, the earlier choices and kept models to
+    reuse, and the draft run row (committed)."""
     with session_scope(engine) as session:
-        sales = read_sales(session=session, cutoff=cutoff, horizon=horizon)
-        panel = signal_features(session=session, cutoff=cutoff, panel=sales.frame)
-    shapes = sales.shapes
-    report.series_shapes = shapes_report(shapes)
-    del sales
-    _tick(progress, "features", stages, started)
-    frames = model_frames(panel, cutoff=cutoff)
+        last_day = last_sales_day(session=session)
+        if last_day is None:
+            raise InvalidInputError("no sales are stored; ingest some with `demand ingest sales` first")
+        cutoff = options.cutoff or last_day
+        choice = None if options.from_backtest is None else choose_from_backtest(
+            session=session, run_id=None if options.from_backtest == "latest" else int(options.from_backtest),
+            ensemble=options.ensemble, size=options.ensemble_size)
+        reconciliation = (None if options.reconcile in (None, "off")
+                          else _reconciliation(session=session, asked=options.reconcile))
+        config = _config(options, choice, reconciliation)
+        earlier = None if choice is not None else earlier_choice(session=session, config=config, cutoff=cutoff,
+                                                                 days=options.reselect_days)
+        kept = {} if choice is not None else kept_models(session=session, config=config, cutoff=cutoff,
+                                                         days=options.refit_days,
+                                                         families=forecaster.keeping_families())
+        run = forecast_repo.create_run(session=session, cutoff=cutoff, horizon=options.horizon, frequency="D",
+                                       config=config, code_version=code_version())
+        return _Plan(run.id, cutoff, options, choice, reconciliation, earlier, kept)
+
+
+def _config(options: RunOptions, choice: BacktestChoice | None,
+            reconciliation: Reconciliation | None) -> dict[str, Any]:
+    """The run's stored config as the draft is created (the stages add what they did at publish)."""
+    config: dict[str, Any] = {"models": [m if isinstance(m, str) else m.name for m in options.models],
+                              "n_jobs": options.n_jobs, "exog": DEFAULT_EXOG}
+    if options.by_class is not None:
+        config["by_class"] = {k: list(v) for k, v in options.by_class.items()}
+    if options.execution != "local":
+        config |= {"engine": options.execution, "dask_address": options.dask_address}
+    if choice is not None:
+        config |= {"from_backtest": choice.run_id, "selection_metric": choice.metric, "ensemble": options.ensemble,
+                   "ensemble_size": options.ensemble_size if options.ensemble else 1,
+                   "band_factors": choice.band_factors}
+    if reconciliation is not None:
+        config["reconciliation"] = reconciliation.to_dict()
+    if options.cold_start:
+        config["cold_start"] = True
+    if options.shock is not None:
+        config["shock"] = {"rules": options.shock.to_dict()}
+    return config
+
+
+@dataclass
+class _Clock:
+    """Seconds per stage since `started` (`RunReport.stage_seconds`), each stage reported to `progress`."""
+
+    progress: Progress | None
+    stages: dict[str, float]
+    started: float = field(default_factory=time.perf_counter)
+
+    def tick(self, stage: str) -> None:
+        self.stages[stage] = round(time.perf_counter() - self.started - sum(self.stages.values()), 2)
+        if self.progress:
+            self.progress(stage, 1, 1)
+
+
+def _execute(engine: Engine, forecaster: Forecaster, plan: _Plan, report: RunReport,
+             progress: Progress | None) -> None:
+    """The run's stages after its draft: features, models, cold start and reconcile, values, publish."""
+    options, clock = plan.options, _Clock(progress, report.stage_seconds)
+    panel, shapes = _features(engine, plan, report)
+    clock.tick("features")
+    frames = model_frames(panel, cutoff=plan.cutoff)
     del panel  # 1.5 GiB at 10,000 series; the rest of the run reads the frames
     series = frames.series
     keys = _series_keys(series)
-    kept = {family: _renamed(k, {key: uid for uid, key in keys.items()}) for family, k in kept.items()}
-    chosen_before = None if earlier is None else earlier.pairs.join(series, on=["sku", "region"]).select(
-        "unique_id", "model")
-    checks = None
-    if shock is not None:
-        with session_scope(engine) as session:
-            checks = check_shocks(session=session, frames=frames, cutoff=cutoff, rules=shock, horizon=horizon)
-    flagged = flagged_ids(series, checks) if checks is not None else series["unique_id"].clear()
-    apart = len(flagged) > 0 and shock.window > 0
-    result = _forecast(forecaster, subset(frames, flagged, keep=False) if apart else frames, horizon=horizon,
-                       choice=choice, n_jobs=n_jobs, chosen_before=chosen_before,
-                       kept={family: k.model for family, k in kept.items()}, refit=refit, cutoff=cutoff)
-    if apart:  # the flagged regions' series with short memory (the kept models are the others')
-        shocked = short_memory_forecast(forecaster, subset(frames, flagged), h=horizon, rules=shock)
-        result = replace(_combined(result, shocked), kept=result.kept)
-    if len(flagged):
-        result = replace(result, forecasts=widened(result.forecasts, shock, flagged))
-    if checks is not None:
-        report.shock = _shock_report(checks, series, result.selection, shock)
-    _tick(progress, "models", stages, started)
-    report.refits = _refits(forecaster, result, kept)
-    if choice is None:
-        report.selection = _selection_report(result, earlier, cutoff=cutoff, reselect_days=reselect_days)
-    if cold:
-        with session_scope(engine) as session:
-            started_cold = cold_start_series(session=session, frames=frames, forecasts=result.forecasts, cutoff=cutoff,
-                                             horizon=horizon)
-        frames, series = started_cold.frames, started_cold.frames.series
-        result = replace(result, forecasts=started_cold.forecasts)
-        report.cold_start = started_cold.summary
+    kept = {family: _renamed(k, {key: uid for uid, key in keys.items()}) for family, k in plan.kept.items()}
+    result = _models(engine, forecaster, plan, frames, kept, report)
+    clock.tick("models")
     totals = None
-    if reconciliation is not None:
-        result, totals = _reconciled(engine, result, frames, reconciliation, horizon=horizon, n_jobs=n_jobs)
-        report.reconciliation["nodes"] = totals["node"].n_unique()
-    if cold or reconciliation is not None:
-        _tick(progress, "cold start and reconcile", stages, started)
+    if options.cold_start:
+        frames, result = _cold_started(engine, plan, frames, result, report)
+        series = frames.series
+    if plan.reconciliation is not None:
+        result, totals = _reconciled(engine, result, frames, plan.reconciliation, horizon=options.horizon,
+                                     n_jobs=options.n_jobs)
+        report.reconciliation = replace(plan.reconciliation, nodes=totals["node"].n_unique())
+    if options.cold_start or plan.reconciliation is not None:
+        clock.tick("cold start and reconcile")
     values = pl.concat([keyed(result.forecasts, series, "yhat", "lo80", "hi80", "lo95", "hi95", "model"),
-                        inactive_zeros(shapes, cutoff=cutoff, horizon=horizon)], how="vertical_relaxed")
-    report.fallbacks = [f | {"reason": named_ids(f["reason"], series)} for f in result.fallbacks]
-    with session_scope(engine) as session:
-        if totals is not None:
-            forecast_repo.write_totals(session=session, run_id=report.run_id, totals=totals.rename({"ds": "day"}))
-        forecast_repo.write_values(session=session, run_id=report.run_id, values=values)
-        contributions = _published_contributions(result)
-        if contributions is not None and not contributions.is_empty():
-            forecast_repo.write_contributions(session=session, run_id=report.run_id,
-                                              contributions=keyed(contributions, series, "feature", "contribution"))
-        forecast_repo.record_duration(session=session, run_id=report.run_id, seconds=time.perf_counter() - started)
-        if report.selection:
-            forecast_repo.record_config(session=session, run_id=report.run_id, selection=report.selection)
-        if report.cold_start:
-            forecast_repo.record_config(session=session, run_id=report.run_id, cold_start=report.cold_start)
-        if report.shock:
-            forecast_repo.record_config(session=session, run_id=report.run_id, shock=report.shock)
-        forecast_repo.record_config(session=session, run_id=report.run_id, refits=report.refits,
-                                    series_shapes=report.series_shapes, fallbacks=report.fallbacks)
-        for family, model in result.kept.items():
-            if family not in kept or model is not kept[family].model:  # fitted in this run
-                model_state_repo.save_kept(session=session, run_id=report.run_id, family=family, trained_through=cutoff,
-                                           model=model.renamed(keys) if isinstance(model, PerSeriesFits) else model)
-        if publish:
-            forecast_repo.publish_run(session=session, run_id=report.run_id)
-            report.status = "published"
-    _tick(progress, "write and publish", stages, started)
+                        inactive_zeros(shapes, cutoff=plan.cutoff, horizon=options.horizon)], how="vertical_relaxed")
+    report.fallbacks = [Fallback(**(f | {"reason": named_ids(f["reason"], series)})) for f in result.fallbacks]
+    _publish(engine, plan, report, result, values=values, totals=totals, series=series, keys=keys, kept=kept,
+             started=clock.started)
+    clock.tick("write and publish")
     report.series, report.rows = values.select("sku_id", "region_id").n_unique(), values.height
     report.models = dict(values.group_by("sku_id", "region_id").agg(pl.col("model").first())
                          .group_by("model").len().sort("model").iter_rows())
+
+
+def _features(engine: Engine, plan: _Plan, report: RunReport) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Stage 1: the sales and signal features known at the cutoff (the panel), and the feed's shapes."""
+    with session_scope(engine) as session:
+        sales = read_sales(session=session, cutoff=plan.cutoff, horizon=plan.options.horizon)
+        panel = signal_features(session=session, cutoff=plan.cutoff, panel=sales.frame)
+    report.series_shapes = SeriesShapes(**shapes_report(sales.shapes))
+    return panel, sales.shapes
+
+
+def _models(engine: Engine, forecaster: Forecaster, plan: _Plan, frames: ModelFrames, kept: dict[str, KeptModel],
+            report: RunReport) -> ForecastResult:
+    """Stage 2: check for regional shocks, fit or reuse the models and forecast; flagged regions' series with
+    short memory and wider bands."""
+    options, series = plan.options, frames.series
+    chosen_before = None if plan.earlier is None else plan.earlier.pairs.join(
+        series, on=["sku", "region"]).select("unique_id", "model")
+    checks = None
+    if options.shock is not None:
+        with session_scope(engine) as session:
+            checks = check_shocks(session=session, frames=frames, cutoff=plan.cutoff, rules=options.shock,
+                                  horizon=options.horizon)
+    flagged = flagged_ids(series, checks) if checks is not None else series["unique_id"].clear()
+    apart = len(flagged) > 0 and options.shock.window > 0
+    result = _forecast(forecaster, subset(frames, flagged, keep=False) if apart else frames, horizon=options.horizon,
+                       choice=plan.choice, n_jobs=options.n_jobs, chosen_before=chosen_before,
+                       kept={family: k.model for family, k in kept.items()}, refit=options.refit_days == 0,
+                       cutoff=plan.cutoff)
+    if apart:  # the flagged regions' series with short memory (the kept models are the others')
+        shocked = short_memory_forecast(forecaster, subset(frames, flagged), h=options.horizon, rules=options.shock)
+        result = replace(_combined(result, shocked), kept=result.kept)
+    if len(flagged):
+        result = replace(result, forecasts=widened(result.forecasts, options.shock, flagged))
+    if checks is not None:
+        report.shock = _shock_report(checks, series, result.selection, options.shock)
+    report.refits = _refits(forecaster, result, kept)
+    if plan.choice is None:
+        report.selection = _selection_report(result, plan.earlier, cutoff=plan.cutoff,
+                                             reselect_days=options.reselect_days)
+    return result
+
+
+def _cold_started(engine: Engine, plan: _Plan, frames: ModelFrames, result: ForecastResult,
+                  report: RunReport) -> tuple[ModelFrames, ForecastResult]:
+    """Stage 3a: new SKUs a livestream features forecast from analogues, short histories blended with theirs."""
+    with session_scope(engine) as session:
+        started = cold_start_series(session=session, frames=frames, forecasts=result.forecasts, cutoff=plan.cutoff,
+                                    horizon=plan.options.horizon)
+    report.cold_start = ColdStartReport(**started.summary)
+    return started.frames, replace(result, forecasts=started.forecasts)
+
+
+def _publish(engine: Engine, plan: _Plan, report: RunReport, result: ForecastResult, *, values: pl.DataFrame,
+             totals: pl.DataFrame | None, series: pl.DataFrame, keys: dict[str, str], kept: dict[str, KeptModel],
+             started: float) -> None:
+    """Stage 4, one transaction: the values, totals and contributions, what the run did (its config), the
+    models it fitted, and (with `publish`) the switch that makes it the published run."""
+    run_id = report.run_id
+    with session_scope(engine) as session:
+        if totals is not None:
+            forecast_repo.write_totals(session=session, run_id=run_id, totals=totals.rename({"ds": "day"}))
+        forecast_repo.write_values(session=session, run_id=run_id, values=values)
+        contributions = _published_contributions(result)
+        if contributions is not None and not contributions.is_empty():
+            forecast_repo.write_contributions(session=session, run_id=run_id,
+                                              contributions=keyed(contributions, series, "feature", "contribution"))
+        forecast_repo.record_duration(session=session, run_id=run_id, seconds=time.perf_counter() - started)
+        _record_config(session, report)
+        for family, model in result.kept.items():
+            if family not in kept or model is not kept[family].model:  # fitted in this run
+                model_state_repo.save_kept(session=session, run_id=run_id, family=family, trained_through=plan.cutoff,
+                                           model=model.renamed(keys) if isinstance(model, PerSeriesFits) else model)
+        if plan.options.publish:
+            forecast_repo.publish_run(session=session, run_id=run_id)
+            report.status = "published"
+
+
+def _record_config(session: Session, report: RunReport) -> None:
+    """What the run did, added to its stored config in the shape `RunReport.to_dict` gives."""
+    run_id = report.run_id
+    if report.selection is not None:
+        forecast_repo.record_config(session=session, run_id=run_id, selection=report.selection.to_dict())
+    if report.cold_start is not None:
+        forecast_repo.record_config(session=session, run_id=run_id, cold_start=report.cold_start.to_dict())
+    if report.shock is not None:
+        forecast_repo.record_config(session=session, run_id=run_id, shock=report.shock.to_dict())
+    forecast_repo.record_config(session=session, run_id=run_id,
+                                refits={family: r.to_dict() for family, r in report.refits.items()},
+                                series_shapes=report.series_shapes.to_dict(),
+                                fallbacks=[f.to_dict() for f in report.fallbacks])
 
 
 def _published_contributions(result: ForecastResult) -> pl.DataFrame | None:
@@ -281,19 +326,17 @@ def _published_contributions(result: ForecastResult) -> pl.DataFrame | None:
 
 
 def _selection_report(result: ForecastResult, earlier: EarlierChoice | None, *, cutoff: dt.date,
-                      reselect_days: int) -> dict[str, Any]:
+                      reselect_days: int) -> Selection:
     """How the run's models were chosen (`RunReport.selection`)."""
     reused = int(result.selection["reused"].sum())
     slices = slices_chosen(earlier if reused else None, cutoff=cutoff, days=reselect_days)
-    selection = {"made_on": min(slices.values(), default=cutoff).isoformat(),
-                 "reused_from": earlier.run_id if earlier and reused else None,
-                 "series_reused": reused, "series_selected": result.selection.height - reused}
-    if slices:
-        selection["slices_made_on"] = {str(k): day.isoformat() for k, day in slices.items()}
-    return selection
+    return Selection(made_on=min(slices.values(), default=cutoff).isoformat(),
+                     reused_from=earlier.run_id if earlier and reused else None, series_reused=reused,
+                     series_selected=result.selection.height - reused,
+                     slices_made_on={str(k): day.isoformat() for k, day in slices.items()} if slices else None)
 
 
-def _reconciled(engine: Engine, result: ForecastResult, frames: ModelFrames, reconciliation: dict[str, Any], *,
+def _reconciled(engine: Engine, result: ForecastResult, frames: ModelFrames, reconciliation: Reconciliation, *,
                 horizon: int, n_jobs: int) -> tuple[ForecastResult, pl.DataFrame]:
     """`result` with its forecasts reconciled by the run's method, and the aggregate nodes' rows with
     their bands rescaled by the method's band factors."""
@@ -301,12 +344,12 @@ def _reconciled(engine: Engine, result: ForecastResult, frames: ModelFrames, rec
         categories = sku_categories(session=session)
     base = base_forecasts(result.forecasts, frames.series.join(categories, on="sku", how="left"),
                           known_target(frames.history, keep_missing=False), h=horizon, n_jobs=n_jobs)
-    reconciled = reconcile_totals(base, reconciliation["method"])
+    reconciled = reconcile_totals(base, reconciliation.method)
     return (replace(result, forecasts=reconciled.bottom),
-            calibrated(reconciled.totals, reconciliation.get("band_factors", {})))
+            calibrated(reconciled.totals, reconciliation.band_factors or {}))
 
 
-def _reconciliation(*, session: Session, asked: str) -> dict[str, Any]:
+def _reconciliation(*, session: Session, asked: str) -> Reconciliation:
     """The method a run reconciles with and why (asked for, or with `auto` the newest reconciled
     backtest's best), and that backtest's band factors per aggregate level for the method."""
     evidence = reconciliation_evidence(session=session)
@@ -316,8 +359,9 @@ def _reconciliation(*, session: Session, asked: str) -> dict[str, Any]:
         method = evidence.best_method()
         chosen_by = f"backtest {evidence.run_id}" if evidence.run_id else "default (no reconciled backtest)"
     factors = evidence.band_factors(method)
-    return {"method": method, "chosen_by": chosen_by,
-            **({"band_factors": factors, "band_factors_from": evidence.run_id} if factors else {})}
+    if not factors:
+        return Reconciliation(method, chosen_by)
+    return Reconciliation(method, chosen_by, band_factors=factors, band_factors_from=evidence.run_id)
 
 
 def _series_keys(series: pl.DataFrame) -> dict[str, str]:
@@ -333,25 +377,25 @@ def _renamed(kept: KeptModel, ids: dict[str, str]) -> KeptModel:
     return KeptModel(kept.run_id, kept.trained_through, kept.model.renamed(ids))
 
 
-def _refits(forecaster: Forecaster, result: ForecastResult, kept: dict[str, KeptModel]) -> dict[str, Any]:
+def _refits(forecaster: Forecaster, result: ForecastResult, kept: dict[str, KeptModel]) -> dict[str, Refit]:
     """Per family of the chosen models: whether it refitted, on how many series, and which kept model it used."""
     family_of = {m: a.family for a in forecaster.adapters for m in a.models}
     chosen = result.selection.group_by(pl.col("model").replace_strict(family_of, default="other").alias("family")).len()
-    refits: dict[str, Any] = {}
+    refits: dict[str, Refit] = {}
     for family, series in chosen.sort("family").iter_rows():
         earlier = kept.get(family)
         if earlier is not None and isinstance(earlier.model, PerSeriesFits):
             new = result.kept.get(family)
             pairs = set(result.selection.select("unique_id", "model").rows())
             forwarded = len(pairs & set(earlier.model.fits) - set(new.fits if new is not None else ()))
-            refits[family] = {"refitted": forwarded < series, "series": series, "series_refitted": series - forwarded,
-                              "series_forwarded": forwarded, "model_of_run": earlier.run_id,
-                              "trained_through": earlier.trained_through.isoformat()}
+            refits[family] = Refit(forwarded < series, series, series_refitted=series - forwarded,
+                                   series_forwarded=forwarded, model_of_run=earlier.run_id,
+                                   trained_through=earlier.trained_through.isoformat())
         elif earlier is not None and result.kept.get(family) is earlier.model:
-            refits[family] = {"refitted": False, "series": series, "model_of_run": earlier.run_id,
-                              "trained_through": earlier.trained_through.isoformat()}
+            refits[family] = Refit(False, series, model_of_run=earlier.run_id,
+                                   trained_through=earlier.trained_through.isoformat())
         else:
-            refits[family] = {"refitted": True, "series": series}
+            refits[family] = Refit(True, series)
     return refits
 
 
@@ -385,12 +429,12 @@ def _combined(first: ForecastResult, second: ForecastResult) -> ForecastResult:
 
 
 def _shock_report(checks: pl.DataFrame, series: pl.DataFrame, selection: pl.DataFrame,
-                  rules: ShockRules) -> dict[str, Any]:
+                  rules: ShockRules) -> ShockReport:
     """The run's `shock` config: the rules and, per flagged region, since when, why, its series and their models."""
     regions = {}
     models = selection.join(series.select("unique_id", "region"), on="unique_id")
     for row in checks.filter("active").iter_rows(named=True):
         chosen = models.filter(pl.col("region") == row["region"]).group_by("model").len().sort("model")
-        regions[row["region"]] = {"raised_on": row["raised_on"].isoformat(), "reason": row["reason"],
-                                  "series": int(chosen["len"].sum()), "models": dict(chosen.iter_rows())}
-    return {"rules": rules.to_dict(), "regions": regions}
+        regions[row["region"]] = ShockedRegion(row["raised_on"].isoformat(), row["reason"], int(chosen["len"].sum()),
+                                               dict(chosen.iter_rows()))
+    return ShockReport(rules, regions)

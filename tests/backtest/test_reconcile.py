@@ -57,9 +57,9 @@ def test_reconciling_a_backtest_scores_every_level_before_and_after_and_the_run_
         again = backtest_repo.read_metrics(session=session, run_id=backtest.run_id, pooled_only=True)
     assert again.height == stored.height
     run = run_forecast(loaded, horizon=7, models=["SeasonalNaive"], reconcile="auto")
-    assert run.reconciliation["method"] == report.best
-    assert run.reconciliation["chosen_by"] == f"backtest {backtest.run_id}"
-    assert run.reconciliation["band_factors"] == evidence.band_factors(report.best)
+    assert run.reconciliation.method == report.best
+    assert run.reconciliation.chosen_by == f"backtest {backtest.run_id}"
+    assert run.reconciliation.band_factors == evidence.band_factors(report.best)
 
 
 def test_a_backtest_without_the_model_is_refused(loaded: Engine) -> None:

@@ -49,11 +49,11 @@ def _launch(engine: Engine) -> dict:
 def test_a_launched_sku_and_a_short_one_are_forecast_from_their_analogues(loaded: Engine) -> None:
     launch = _launch(loaded)
     without = run_forecast(loaded, horizon=H, models=["SeasonalNaive"])
-    assert without.cold_start == {}
+    assert without.cold_start is None
     report = run_forecast(loaded, horizon=H, models=["SeasonalNaive"], cold_start=True)
-    assert report.cold_start["new_series"] == 1 and report.cold_start["blended_series"] == 1
+    assert report.cold_start.new_series == 1 and report.cold_start.blended_series == 1
     assert report.series == without.series + 1
-    analogues = report.cold_start["analogues"]["NEW-001 in R01"]
+    analogues = report.cold_start.analogues["NEW-001 in R01"]
     assert 1 <= len(analogues) <= 5 and "NEW-002" not in analogues  # a week of sales is no analogue
     with session_scope(loaded) as session:
         published = forecast_repo.read_published(session=session)

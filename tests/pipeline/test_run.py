@@ -83,12 +83,12 @@ def test_a_family_that_fails_falls_back_to_seasonal_naive_and_the_run_publishes(
     monkeypatch.setattr(GradientBoostingAdapter, "forecast", broken)
     report = run_forecast(loaded, horizon=7, models=["XGBoost"])
     assert report.status == "published" and report.models == {"SeasonalNaive (fallback from XGBoost)": 18}
-    assert [(f["family"], f["models"], f["series"], f["fallback"]) for f in report.fallbacks] == [
+    assert [(f.family, f.models, f.series, f.fallback) for f in report.fallbacks] == [
         ("mlforecast", ["XGBoost"], 18, "SeasonalNaive")]
-    assert report.fallbacks[0]["reason"] == ("ValueError: Series contain missing or duplicate timestamps for series "
+    assert report.fallbacks[0].reason == ("ValueError: Series contain missing or duplicate timestamps for series "
                                              "ELE-008 × R01, ELE-008 × R02")
     with session_scope(loaded) as session:
-        assert session.get(ForecastRun, report.run_id).config["fallbacks"] == report.fallbacks
+        assert session.get(ForecastRun, report.run_id).config["fallbacks"] == [f.to_dict() for f in report.fallbacks]
     assert _published(loaded).height == 18 * 7
 
 
@@ -161,8 +161,8 @@ def test_a_nightly_run_keeps_recent_model_choices_and_refits_only_those(loaded: 
     models = ["SeasonalNaive", "TSB"]
     before = last - dt.timedelta(days=1)
     first = run_forecast(loaded, horizon=7, models=models, cutoff=before, reselect_days=7)
-    assert first.selection == {"made_on": str(before), "reused_from": None, "series_reused": 0, "series_selected": 18,
-                               "slices_made_on": {str(k): str(before) for k in range(7)}}
+    assert first.selection.to_dict() == {"made_on": str(before), "reused_from": None, "series_reused": 0,
+                                         "series_selected": 18, "slices_made_on": {str(k): str(before) for k in range(7)}}
     chosen_first = _chosen(loaded, first.run_id)
     turn = chosen_first.select(choice_slice(7) == last.toordinal() % 7).to_series()
     assert 0 < turn.sum() < 18  # the slice whose turn it is tonight
@@ -172,7 +172,7 @@ def test_a_nightly_run_keeps_recent_model_choices_and_refits_only_those(loaded: 
     monkeypatch.setattr(Forecaster, "_holdout_scores", lambda self, history, *, h, candidates: (
         scored.append(candidates.height), holdout(self, history, h=h, candidates=candidates))[1])
     second = run_forecast(loaded, horizon=7, models=models, cutoff=last, reselect_days=7)
-    assert second.selection == {
+    assert second.selection.to_dict() == {
         "made_on": str(before), "reused_from": first.run_id, "series_reused": 18 - turn.sum(),
         "series_selected": turn.sum(),
         "slices_made_on": {str(k): str(last if k == last.toordinal() % 7 else before) for k in range(7)}}
@@ -187,15 +187,15 @@ def test_a_nightly_run_keeps_recent_model_choices_and_refits_only_those(loaded: 
     for night in range(1, 7):
         report = run_forecast(loaded, horizon=7, models=models, cutoff=last + dt.timedelta(days=night),
                               reselect_days=7)
-        assert report.selection["made_on"] == str(before if night < 6 else last)
-    assert set(report.selection["slices_made_on"].values()) == {str(last + dt.timedelta(days=n)) for n in range(7)}
+        assert report.selection.made_on == str(before if night < 6 else last)
+    assert set(report.selection.slices_made_on.values()) == {str(last + dt.timedelta(days=n)) for n in range(7)}
 
     # too old (no run within the week), asked not to, or other models: chosen again on a holdout
     eight_days = run_forecast(loaded, horizon=7, models=models, cutoff=last + dt.timedelta(days=14), reselect_days=7)
     again = run_forecast(loaded, horizon=7, models=models, cutoff=last, reselect_days=0)
     other = run_forecast(loaded, horizon=7, models=["SeasonalNaive", "CrostonOptimized"], cutoff=last, reselect_days=7)
     for report in (eight_days, again, other):
-        assert report.selection["reused_from"] is None and report.selection["series_selected"] == 18
+        assert report.selection.reused_from is None and report.selection.series_selected == 18
 
 
 def test_a_nightly_run_forecasts_xgboost_from_the_kept_model_without_refitting(
@@ -209,11 +209,11 @@ def test_a_nightly_run_forecasts_xgboost_from_the_kept_model_without_refitting(
     with session_scope(loaded) as session:
         last = session.scalar(select(func.max(Sales.day)))
     first = run_forecast(loaded, horizon=7, models=["XGBoost"], cutoff=last - dt.timedelta(days=1), refit_days=7)
-    assert first.refits == {"mlforecast": {"refitted": True, "series": 18}}
+    assert first.to_dict()["refits"] == {"mlforecast": {"refitted": True, "series": 18}}
     before = _published(loaded)
 
     second = run_forecast(loaded, horizon=7, models=["XGBoost"], cutoff=last, refit_days=7)
-    assert second.refits == {"mlforecast": {"refitted": False, "series": 18, "model_of_run": first.run_id,
+    assert second.to_dict()["refits"] == {"mlforecast": {"refitted": False, "series": 18, "model_of_run": first.run_id,
                                             "trained_through": str(last - dt.timedelta(days=1))}}
     nightly = _published(loaded)
     assert nightly["day"].min() == last + dt.timedelta(days=1) and nightly.height == 18 * 7
@@ -221,18 +221,18 @@ def test_a_nightly_run_forecasts_xgboost_from_the_kept_model_without_refitting(
         before.filter(pl.col("day") == last + dt.timedelta(days=1))["yhat"])  # the new day's actuals are used
     with session_scope(loaded) as session:
         kept = session.execute(select(ModelState.run_id, ModelState.trained_through)).all()
-        assert session.get(ForecastRun, second.run_id).config["refits"] == second.refits
+        assert session.get(ForecastRun, second.run_id).config["refits"] == second.to_dict()["refits"]
     assert kept == [(first.run_id, last - dt.timedelta(days=1))]  # stored once, by the run that fitted it
 
     refitted = run_forecast(loaded, horizon=7, models=["XGBoost"], cutoff=last, refit_days=0)
-    assert refitted.refits["mlforecast"]["refitted"] is True
+    assert refitted.refits["mlforecast"].refitted is True
     refit_values = _published(loaded).sort("sku", "region", "day")["yhat"]
     assert (refit_values - nightly.sort("sku", "region", "day")["yhat"]).abs().max() > 0  # a different fit
 
     with session_scope(loaded) as session:  # an altered payload is never unpickled: the run refits
         session.execute(update(ModelState).values(payload=b"\x80\x05not the model"))
     later = run_forecast(loaded, horizon=7, models=["XGBoost"], cutoff=last, refit_days=7)
-    assert later.refits["mlforecast"]["refitted"] is True and later.status == "published"
+    assert later.refits["mlforecast"].refitted is True and later.status == "published"
     assert "does not match its SHA-256; it was not loaded" in caplog.text
 
     import hashlib
@@ -241,7 +241,7 @@ def test_a_nightly_run_forecasts_xgboost_from_the_kept_model_without_refitting(
     with session_scope(loaded) as session:
         session.execute(update(ModelState).values(payload=garbled, sha256=hashlib.sha256(garbled).hexdigest()))
     again = run_forecast(loaded, horizon=7, models=["XGBoost"], cutoff=last, refit_days=7)
-    assert again.refits["mlforecast"]["refitted"] is True and again.status == "published"
+    assert again.refits["mlforecast"].refitted is True and again.status == "published"
     assert "does not unpickle here" in caplog.text
 
 
@@ -257,14 +257,14 @@ def test_a_nightly_run_forwards_the_kept_statistical_fits_through_the_new_day(lo
         last = session.scalar(select(func.max(Sales.day)))
     nights = {"models": FAST, "horizon": 7, "reselect_days": 7, "refit_days": 7}
     first = run_forecast(loaded, cutoff=last - dt.timedelta(days=1), **nights)
-    assert first.refits == {"statsforecast": {"refitted": True, "series": 18}}
+    assert first.to_dict()["refits"] == {"statsforecast": {"refitted": True, "series": 18}}
     chosen = _chosen(loaded, first.run_id)
     turn = chosen.select(choice_slice(7) == last.toordinal() % 7).to_series()  # chosen again tonight
     forwarded = chosen.filter(~turn & (pl.col("model") == "AutoTheta")).height
     assert 0 < forwarded < 18
 
     second = run_forecast(loaded, cutoff=last, **nights)
-    assert second.refits == {"statsforecast": {
+    assert second.to_dict()["refits"] == {"statsforecast": {
         "refitted": True, "series": 18, "series_refitted": 18 - forwarded, "series_forwarded": forwarded,
         "model_of_run": first.run_id, "trained_through": str(last - dt.timedelta(days=1))}}
     nightly = _published(loaded)
@@ -289,7 +289,7 @@ def test_a_nightly_run_forwards_the_kept_statistical_fits_through_the_new_day(lo
         assert fit.trained_through == (last if uid in from_second else last - dt.timedelta(days=1)) - dt.timedelta(days=7)
 
     refitted = run_forecast(loaded, cutoff=last, **{**nights, "refit_days": 0})
-    assert refitted.refits == {"statsforecast": {"refitted": True, "series": 18}}
+    assert refitted.to_dict()["refits"] == {"statsforecast": {"refitted": True, "series": 18}}
     gap = (_published(loaded).sort("sku", "region", "day")["yhat"] - nightly.sort("sku", "region", "day")["yhat"]).abs()
     assert gap.max() > 0  # the forwarded fits are not refits
 
@@ -308,7 +308,7 @@ def test_kept_statistical_fits_follow_their_sku_and_region_when_a_new_series_shi
     nights = {"models": FAST, "horizon": 7, "reselect_days": 7, "refit_days": 7}
     run_forecast(loaded, cutoff=last - dt.timedelta(days=1), **nights)
     before = run_forecast(loaded, cutoff=last, **nights)
-    assert before.refits["statsforecast"]["series_forwarded"] > 0
+    assert before.refits["statsforecast"].series_forwarded > 0
     expected = _published(loaded).drop("run_id", "published_at").sort("sku", "region", "day")
 
     # a SKU whose id sorts first: every unique_id (a row number) of the old series moves by two
@@ -321,8 +321,8 @@ def test_kept_statistical_fits_follow_their_sku_and_region_when_a_new_series_shi
         ingest_skus(tmp_path / "skus.csv", session=session)
         ingest_sales(tmp_path / "sales.csv", session=session, mapping=ColumnMapping())
     after = run_forecast(loaded, cutoff=last, **nights)
-    assert after.series == 20 and after.refits["statsforecast"]["series_forwarded"] == (
-        before.refits["statsforecast"]["series_forwarded"])
+    assert after.series == 20 and after.refits["statsforecast"].series_forwarded == (
+        before.refits["statsforecast"].series_forwarded)
     published = _published(loaded).drop("run_id", "published_at").filter(pl.col("sku") != "AAA-000")
     for col in ("yhat", "lo95", "hi95"):  # the same fits forwarded for the same series
         np.testing.assert_allclose(published.sort("sku", "region", "day")[col].to_numpy(), expected[col].to_numpy(),

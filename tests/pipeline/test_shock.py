@@ -160,12 +160,12 @@ def test_a_run_forecasts_flagged_regions_with_short_memory_and_wider_bands(loade
     rules = ShockRules(case_rise=50.0, window=112)  # on BOTH_RISING only R02's cases rise by 50 per 100k in a week
     plain = run_forecast(loaded, horizon=14, models=["AutoETS"], cutoff=BOTH_RISING)
     shocked = run_forecast(loaded, horizon=14, models=["AutoETS"], cutoff=BOTH_RISING, shock=rules)
-    assert list(shocked.shock["regions"]) == ["R02"] and plain.shock == {}
-    r02 = shocked.shock["regions"]["R02"]
+    assert list(shocked.shock.regions) == ["R02"] and plain.shock is None
+    r02 = shocked.shock.regions["R02"]
     # R02's 9 series less FAS-007, inactive at the cutoff (no sale for 68 days: forecast zero, not modelled)
-    assert r02["raised_on"] == BOTH_RISING.isoformat() and r02["series"] == 8 and r02["models"] == {"AutoETS": 8}
-    assert shocked.series_shapes["inactive"] == [{"sku": "FAS-007", "region": "R02", "days_without_sale": 68}]
-    assert r02["reason"].startswith("cases ") and shocked.shock["rules"]["window"] == 112
+    assert r02.raised_on == BOTH_RISING.isoformat() and r02.series == 8 and r02.models == {"AutoETS": 8}
+    assert shocked.series_shapes.inactive == [{"sku": "FAS-007", "region": "R02", "days_without_sale": 68}]
+    assert r02.reason.startswith("cases ") and shocked.shock.rules.window == 112
     with session_scope(loaded) as session:
         config = session.get(ForecastRun, shocked.run_id).config
     assert config["shock"]["regions"]["R02"]["series"] == 8
@@ -193,7 +193,7 @@ def test_by_default_a_flagged_region_keeps_its_forecasts_and_widens_its_bands(lo
     assert rules.window == 0
     plain = _values(loaded, run_forecast(loaded, horizon=14, models=["AutoETS"], cutoff=BOTH_RISING).run_id)
     shocked = run_forecast(loaded, horizon=14, models=["AutoETS"], cutoff=BOTH_RISING, shock=rules)
-    assert list(shocked.shock["regions"]) == ["R02"]
+    assert list(shocked.shock.regions) == ["R02"]
     second = _values(loaded, shocked.run_id)
     assert plain.drop("run_id", "lo95", "lo80", "hi80", "hi95").equals(second.drop("run_id", "lo95", "lo80", "hi80", "hi95"))
     r01 = [f.filter(pl.col("region_id") == "R01").drop("run_id") for f in (plain, second)]
