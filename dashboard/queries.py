@@ -1,36 +1,34 @@
 """The dashboard's read-only query layer over the published tables. Pure functions of an engine
-(testable without Streamlit); `dashboard.data` caches them for the pages."""
+(testable without Streamlit) over the `forecast.storage` repos, which hold every SQL statement;
+`dashboard.data` caches them for the pages, one module a page."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import polars as pl
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine
 
 from forecast.backtest.run import summary_table
 from forecast.pipeline import explain
 from forecast.pipeline.explain import explain_change
 from forecast.pipeline.nodes import level_of, node_name
-from forecast.storage import backtest_repo, forecast_repo, job_repo, override_repo, scenario_repo, shock_repo
+from forecast.storage import (
+    accuracy_repo,
+    backtest_repo,
+    forecast_repo,
+    job_repo,
+    override_repo,
+    published_repo,
+    repo,
+    sales_repo,
+    scenario_repo,
+    shock_repo,
+    signal_repo,
+)
 from forecast.storage.backtest_repo import ALL_WINDOWS
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import (
-    BacktestForecast,
-    BacktestMetric,
-    CalendarEvent,
-    CaseCount,
-    ForecastAccuracy,
-    ForecastRun,
-    ForecastValue,
-    JobRun,
-    LivestreamEvent,
-    Promotion,
-    PublishedSeries,
-    Region,
-    Sales,
-    Sku,
-)
+from forecast.storage.schema import JobRun
 
 __all__ = [
     "backtest_by_group",
@@ -71,8 +69,7 @@ def latest_run(engine: Engine) -> dict | None:
     """The newest published run: id, cutoff, horizon, published_at, series count, models, duration and
     the feed's shape at its cutoff (late, inactive and holed series, `series_report.shapes_report`)."""
     with session_scope(engine) as session:
-        run = session.scalars(select(ForecastRun).where(ForecastRun.status == "published")
-                              .order_by(ForecastRun.published_at.desc()).limit(1)).first()
+        run = published_repo.latest_published_run(session=session)
         if run is None:
             return None
         return {"id": run.id, "cutoff": run.cutoff, "horizon": run.horizon, "published_at": run.published_at,
@@ -112,13 +109,7 @@ def _job_frame(runs: list[JobRun]) -> pl.DataFrame:
 def series_index(engine: Engine) -> pl.DataFrame:
     """Every published series: sku, region, sku name, category, region name, parent (for search)."""
     with session_scope(engine) as session:
-        published = pl.DataFrame(session.execute(select(PublishedSeries.sku_id, PublishedSeries.region_id)).all(),
-                                 schema=["sku", "region"], orient="row")
-        skus = pl.DataFrame(session.execute(select(Sku.id, Sku.name, Sku.category)).all(),
-                            schema=["sku", "sku_name", "category"], orient="row")
-        regions = pl.DataFrame(session.execute(select(Region.id, Region.name, Region.parent_id)).all(),
-                               schema=["region", "region_name", "parent"], orient="row")
-    return published.join(skus, on="sku", how="left").join(regions, on="region", how="left").sort("sku", "region")
+        return published_repo.series_index(session=session)
 
 
 def series_forecast(engine: Engine, sku: str, region: str) -> pl.DataFrame:
@@ -130,68 +121,26 @@ def series_forecast(engine: Engine, sku: str, region: str) -> pl.DataFrame:
 def series_history(engine: Engine, sku: str, region: str, days: int = 365) -> pl.DataFrame:
     """The last `days` of sales of one SKU x region: day, units."""
     with session_scope(engine) as session:
-        last = session.scalar(select(func.max(Sales.day)).where(Sales.sku_id == sku, Sales.region_id == region))
-        if last is None:
-            return pl.DataFrame(schema={"day": pl.Date, "units": pl.Float64})
-        rows = session.execute(select(Sales.day, Sales.units).where(
-            Sales.sku_id == sku, Sales.region_id == region, Sales.day > last - dt.timedelta(days=days))
-            .order_by(Sales.day)).all()
-    return pl.DataFrame(rows, schema={"day": pl.Date, "units": pl.Float64}, orient="row")
-
-
-def _published_rows():
-    """`published_forecast` as SQLAlchemy sees it: forecast values of the run each series points to."""
-    v, p = ForecastValue, PublishedSeries
-    return select().select_from(v).join(p, (p.run_id == v.run_id) & (p.sku_id == v.sku_id)
-                                        & (p.region_id == v.region_id))
+        return sales_repo.series_sales(session=session, sku=sku, region=region, last_days=days)
 
 
 def region_totals(engine: Engine) -> pl.DataFrame:
     """Per region x category: forecast units over the published horizon and the same days a year earlier
     (364 days before: the same weekdays), both summed in the database."""
-    v, p = ForecastValue, PublishedSeries
     with session_scope(engine) as session:
-        first, last = session.execute(_published_rows().add_columns(func.min(v.day), func.max(v.day))).one()
-        if first is None:
-            return pl.DataFrame()
-        forecast = session.execute(_published_rows().add_columns(v.region_id, Sku.category, func.sum(v.yhat))
-                                   .join(Sku, Sku.id == v.sku_id, isouter=True)
-                                   .group_by(v.region_id, Sku.category)).all()
-        year_ago = session.execute(
-            select(Sales.region_id, Sku.category, func.sum(Sales.units))
-            .join(p, (p.sku_id == Sales.sku_id) & (p.region_id == Sales.region_id))
-            .join(Sku, Sku.id == Sales.sku_id, isouter=True)
-            .where(Sales.day.between(first - dt.timedelta(days=364), last - dt.timedelta(days=364)))
-            .group_by(Sales.region_id, Sku.category)).all()
-    keys = {"region": pl.String, "category": pl.String}
-    totals = pl.DataFrame(forecast, schema={**keys, "forecast": pl.Float64}, orient="row").join(
-        pl.DataFrame(year_ago, schema={**keys, "last_year": pl.Float64}, orient="row"),
-        on=["region", "category"], how="left", nulls_equal=True)
+        totals = published_repo.category_totals(session=session, days_back=364)
+    if totals.is_empty():
+        return totals
     change = ((pl.col("forecast") / pl.col("last_year") - 1) * 100).round(1).alias("change_pct")
     return totals.with_columns(change).sort("region", "category")
-
-
-def _in_group(query, sku_column, region_column, category: str | None, region: str | None):
-    """`query` narrowed to one category and/or region (None: all)."""
-    if category is not None:
-        query = query.join(Sku, Sku.id == sku_column).where(Sku.category == category)
-    if region is not None:
-        query = query.where(region_column == region)
-    return query
 
 
 def group_forecast(engine: Engine, category: str | None, region: str | None) -> pl.DataFrame:
     """The published forecast summed over a category and/or region (None: all) per day: yhat, the sums
     of the series' band limits, and how many series. A sum of band limits is the band of the total
     only if all series err together, so it is an upper bound of the total's spread."""
-    v = ForecastValue
-    sums = [func.sum(c) for c in (v.yhat, v.lo80, v.hi80, v.lo95, v.hi95)]
-    query = _in_group(_published_rows().add_columns(v.day, *sums, func.count()), v.sku_id, v.region_id,
-                      category, region)
     with session_scope(engine) as session:
-        rows = session.execute(query.group_by(v.day).order_by(v.day)).all()
-    return pl.DataFrame(rows, schema={"day": pl.Date, "yhat": pl.Float64, "lo80": pl.Float64, "hi80": pl.Float64,
-                                      "lo95": pl.Float64, "hi95": pl.Float64, "series": pl.Int64}, orient="row")
+        return published_repo.group_daily_sums(session=session, category=category, region=region)
 
 
 def series_explanation(engine: Engine, sku: str, region: str) -> dict:
@@ -214,7 +163,7 @@ def group_reconciled(engine: Engine, category: str | None, region: str | None) -
             rows = level.filter(pl.col("node") == node_name(*keys, escaped=True))
         if rows.is_empty():
             return rows
-        config = session.get(ForecastRun, rows["run_id"][0]).config
+        config = published_repo.get_run(session=session, run_id=rows["run_id"][0]).config
     method = config.get("reconciliation", {}).get("method", "")
     return rows.select("day", "yhat", "lo80", "hi80", "lo95", "hi95", "base_yhat", "run_id").with_columns(
         pl.lit(method).alias("method"))
@@ -222,17 +171,8 @@ def group_reconciled(engine: Engine, category: str | None, region: str | None) -
 
 def group_history(engine: Engine, category: str | None, region: str | None, days: int = 365) -> pl.DataFrame:
     """The last `days` of sales summed over the published series of a category and/or region: day, units."""
-    p = PublishedSeries
     with session_scope(engine) as session:
-        last = session.scalar(select(func.max(Sales.day)))
-        if last is None:
-            return pl.DataFrame(schema={"day": pl.Date, "units": pl.Float64})
-        query = _in_group(select(Sales.day, func.sum(Sales.units))
-                          .join(p, (p.sku_id == Sales.sku_id) & (p.region_id == Sales.region_id))
-                          .where(Sales.day > last - dt.timedelta(days=days)), Sales.sku_id, Sales.region_id,
-                          category, region)
-        rows = session.execute(query.group_by(Sales.day).order_by(Sales.day)).all()
-    return pl.DataFrame(rows, schema={"day": pl.Date, "units": pl.Float64}, orient="row")
+        return sales_repo.group_daily_units(session=session, category=category, region=region, days=days)
 
 
 def region_cases(engine: Engine, region: str, since: dt.date) -> pl.DataFrame:
@@ -242,10 +182,7 @@ def region_cases(engine: Engine, region: str, since: dt.date) -> pl.DataFrame:
 
 
 def _cases(session, region: str, since: dt.date) -> pl.DataFrame:
-    cases = pl.DataFrame(session.execute(
-        select(CaseCount.day, CaseCount.known_at, CaseCount.new_cases_per_100k)
-        .where(CaseCount.region_id == region, CaseCount.day >= since)).all(),
-        schema={"day": pl.Date, "known_at": pl.Datetime("us", "UTC"), "per100k": pl.Float64}, orient="row")
+    cases = signal_repo.read_region_cases(session=session, region=region, since=since)
     return cases.sort("known_at").unique("day", keep="last").sort("day").select("day", "per100k")
 
 
@@ -280,11 +217,9 @@ def backtest_by_step(engine: Engine, run_id: int) -> pl.DataFrame:
 def backtest_by_group(engine: Engine, run_id: int, group: str) -> pl.DataFrame:
     """WAPE, bias (share of actuals) and 95% coverage per model x `group` (category or region), all windows."""
     with session_scope(engine) as session:
-        rows = session.execute(select(BacktestForecast.model, BacktestForecast.sku_id, BacktestForecast.region_id,
-                                      BacktestForecast.y, BacktestForecast.yhat, BacktestForecast.lo95,
-                                      BacktestForecast.hi95).where(BacktestForecast.run_id == run_id)).all()
-        categories = dict(session.execute(select(Sku.id, Sku.category)).all())
-    frame = pl.DataFrame(rows, schema=["model", "sku", "region", "y", "yhat", "lo95", "hi95"], orient="row")
+        frame = backtest_repo.read_run_columns(session=session, run_id=run_id, columns=(
+            "model", "sku_id", "region_id", "y", "yhat", "lo95", "hi95")).rename({"sku_id": "sku", "region_id": "region"})
+        categories = _categories(session)
     frame = frame.with_columns(pl.col("sku").replace_strict(categories, default=None).alias("category"))
     err = pl.col("yhat") - pl.col("y")
     return frame.group_by("model", group).agg(
@@ -296,12 +231,8 @@ def backtest_by_group(engine: Engine, run_id: int, group: str) -> pl.DataFrame:
 def tracked_by(engine: Engine, by: str) -> pl.DataFrame:
     """Tracked accuracy of what was published (forecast_accuracy) per lag and `by` (lag, model,
     category or region): rows, WAPE, bias (share of actuals), 80% and 95% coverage."""
-    a = ForecastAccuracy
     with session_scope(engine) as session:
-        rows = session.execute(select(a.lag, a.model, Sku.category, a.region_id.label("region"), a.yhat, a.actual,
-                                      a.lo80, a.hi80, a.lo95, a.hi95).join(Sku, Sku.id == a.sku_id)).all()
-    frame = pl.DataFrame(rows, schema=["lag", "model", "category", "region", "yhat", "actual", "lo80", "hi80", "lo95",
-                                       "hi95"], orient="row")
+        frame = accuracy_repo.tracked_with_groups(session=session)
     if frame.is_empty():
         return frame
     err = pl.col("yhat") - pl.col("actual")
@@ -316,11 +247,11 @@ def tracked_by(engine: Engine, by: str) -> pl.DataFrame:
 def scenario_choices(engine: Engine) -> dict[str, list[str]]:
     """What a planner picks from: hosts seen in livestreams, SKUs, regions, categories, last sales day."""
     with session_scope(engine) as session:
-        hosts = session.scalars(select(LivestreamEvent.host).distinct().order_by(LivestreamEvent.host)).all()
-        skus = session.scalars(select(Sku.id).order_by(Sku.id)).all()
-        regions = session.scalars(select(Region.id).order_by(Region.id)).all()
-        last = session.scalar(select(func.max(Sales.day)))
-    return {"hosts": list(hosts), "skus": list(skus), "regions": list(regions), "last_day": [str(last)]}
+        hosts = signal_repo.livestream_hosts(session=session)
+        skus = repo.sku_ids(session=session)
+        regions = repo.region_ids(session=session)
+        last = repo.last_sales_day(session=session)
+    return {"hosts": hosts, "skus": skus, "regions": regions, "last_day": [str(last)]}
 
 
 def saved_scenarios(engine: Engine) -> pl.DataFrame:
@@ -364,12 +295,11 @@ def override_value_added(engine: Engine, by: tuple[str, ...] = ("planner", "reas
     `value_added` = WAPE of the statistical forecast - WAPE of the adjusted one (positive: the
     override helped).
     """
-    a = ForecastAccuracy
     with session_scope(engine) as session:
-        tracked = pl.DataFrame(session.execute(select(a.sku_id, a.region_id, a.day, a.lag, a.yhat, a.actual)).all(),
-                               schema=["sku_id", "region_id", "day", "lag", "yhat", "actual"], orient="row")
+        tracked = accuracy_repo.read_tracked(session=session, columns=("sku_id", "region_id", "day", "lag", "yhat",
+                                                                       "actual"))
         overrides = override_repo.list_overrides(session=session)
-        categories = dict(session.execute(select(Sku.id, Sku.category)).all())
+        categories = _categories(session)
     if tracked.is_empty() or overrides.is_empty():
         return pl.DataFrame()
     tracked = tracked.with_columns(pl.col("day").cast(pl.Date),
@@ -393,12 +323,11 @@ def model_value_added(engine: Engine, run_id: int, by: str | None = None) -> pl.
     `value_added` = WAPE of SeasonalNaive - WAPE of the model (positive: the model did better than
     repeating last week). Empty when the backtest did not run SeasonalNaive.
     """
-    f = BacktestForecast
     with session_scope(engine) as session:
-        rows = session.execute(select(f.window_no, f.sku_id, f.region_id, f.day, f.model, f.y, f.yhat).where(
-            f.run_id == run_id)).all()
-        categories = dict(session.execute(select(Sku.id, Sku.category)).all())
-    frame = pl.DataFrame(rows, schema=["window", "sku", "region", "day", "model", "y", "yhat"], orient="row")
+        frame = backtest_repo.read_run_columns(session=session, run_id=run_id, columns=(
+            "window_no", "sku_id", "region_id", "day", "model", "y", "yhat"))
+        categories = _categories(session)
+    frame = frame.rename({"window_no": "window", "sku_id": "sku", "region_id": "region"})
     naive = frame.filter(pl.col("model") == NAIVE)
     if naive.is_empty():
         return pl.DataFrame()
@@ -419,9 +348,14 @@ def _value_added(frame: pl.DataFrame, keys: list[str], before: str, after: str) 
         (pl.col(f"wape_{before}") - pl.col(f"wape_{after}")).alias("value_added"))
 
 
+def _categories(session) -> dict[str, str | None]:
+    """sku -> category of every stored SKU."""
+    return dict(repo.sku_categories(session=session).iter_rows())
+
+
 def _with_ancestors(session, region: str) -> list[str]:
     """`region` and the regions above it (a plan or a promotion may name a parent)."""
-    parents = dict(session.execute(select(Region.id, Region.parent_id)).all())
+    parents = repo.region_parents(session=session)
     chain, current = [], region
     while current is not None and current not in chain:
         chain.append(current)
@@ -434,32 +368,23 @@ def series_signals(engine: Engine, sku: str, region: str, since: dt.date) -> dic
     featuring it, its promotions and the region's holidays and events."""
     with session_scope(engine) as session:
         regions = _with_ancestors(session, region)
-        category = session.scalar(select(Sku.category).where(Sku.id == sku))
+        category = repo.sku_category(session=session, sku=sku)
         cases = _cases(session, region, since)
-        events = session.execute(select(LivestreamEvent).where(LivestreamEvent.local_day >= since,
-                                                               LivestreamEvent.status != "cancelled")).scalars().all()
+        events = signal_repo.livestreams_from(session=session, since=since)
         streams = [{"day": e.local_day, "host": e.host, "viewers": e.expected_viewers, "discount": e.discount,
                     "known_at": e.known_at, "event": e.event_id} for e in events
                    if (sku in (e.skus or []) or (not e.skus and e.category == category))
                    and (not e.regions or set(e.regions) & set(regions))]
-        promos = session.execute(select(Promotion.promo_id, Promotion.start_day, Promotion.end_day, Promotion.discount,
-                                        Promotion.known_at).where(
-            Promotion.sku_id == sku, Promotion.end_day >= since,
-            (Promotion.region_id.is_(None)) | Promotion.region_id.in_(regions))).all()
-        holidays = session.execute(select(CalendarEvent.day, CalendarEvent.name, CalendarEvent.kind).where(
-            CalendarEvent.day >= since, (CalendarEvent.region_key == "*") | CalendarEvent.region_id.in_(regions))).all()
+        promo_frame = signal_repo.read_sku_promotions(session=session, sku=sku, regions=regions, since=since)
+        holidays = signal_repo.read_calendar_days(session=session, regions=regions, since=since)
     newest = lambda frame, key: frame.sort("known_at").unique(key, keep="last").sort(key)  # noqa: E731
     stream_frame = pl.DataFrame(streams, schema={"day": pl.Date, "host": pl.String, "viewers": pl.Int64,
                                                  "discount": pl.Float64, "known_at": pl.Datetime("us", "UTC"),
                                                  "event": pl.String}, orient="row")
-    promo_frame = pl.DataFrame(promos, schema={"promo": pl.String, "start_day": pl.Date, "end_day": pl.Date,
-                                               "discount": pl.Float64, "known_at": pl.Datetime("us", "UTC")},
-                               orient="row")
     return {"cases": cases,
             "livestreams": newest(stream_frame, "event").drop("known_at", "event").sort("day"),
             "promotions": newest(promo_frame, "promo").drop("known_at").sort("start_day"),
-            "holidays": pl.DataFrame(holidays, schema={"day": pl.Date, "name": pl.String, "kind": pl.String},
-                                     orient="row").unique().sort("day")}
+            "holidays": holidays.unique().sort("day")}
 
 
 def series_contributions(engine: Engine, run_id: int, sku: str, region: str) -> pl.DataFrame:
@@ -482,15 +407,12 @@ def top_contributions(contributions: pl.DataFrame) -> pl.DataFrame:
 
 def series_backtest(engine: Engine, sku: str, region: str) -> pl.DataFrame:
     """This series' metrics per model in the newest complete backtest (all its windows)."""
-    m = BacktestMetric
     with session_scope(engine) as session:
         run = backtest_repo.latest_complete_run(session=session)
         if run is None:
             return pl.DataFrame()
-        rows = session.execute(select(m.model, m.metric, m.value).where(  # the primary key's prefix: an index seek
-            m.run_id == run.id, m.window_no == ALL_WINDOWS, m.sku_id == sku, m.region_id == region, m.step == 0,
-            m.metric.in_(["wape", "rmsse", "bias", "coverage_80", "coverage_95"]))).all()
-    mine = pl.DataFrame(rows, schema={"model": pl.String, "metric": pl.String, "value": pl.Float64}, orient="row")
+        mine = backtest_repo.series_metrics(session=session, run_id=run.id, sku=sku, region=region,
+                                            metrics=["wape", "rmsse", "bias", "coverage_80", "coverage_95"])
     if mine.is_empty():
         return mine
     return mine.pivot(on="metric", index="model", values="value").with_columns(pl.lit(run.id).alias("backtest"))
@@ -503,8 +425,7 @@ def shock_flags(engine: Engine) -> pl.DataFrame:
     without the shock policy)."""
     with session_scope(engine) as session:
         checks = shock_repo.latest_checks(session=session)
-        run = session.scalars(select(ForecastRun).where(ForecastRun.status == "published")
-                              .order_by(ForecastRun.published_at.desc()).limit(1)).first()
+        run = published_repo.latest_published_run(session=session)
         shock = (run.config.get("shock") or {}) if run is not None else {}
     if checks.is_empty():
         return checks
@@ -534,17 +455,12 @@ def exceptions(engine: Engine, limit: int = 10) -> dict[str, pl.DataFrame]:
     and the series whose tracked one-day-ahead accuracy over the last 28 days is worst (regional
     shocks: `shock_flags`)."""
     with session_scope(engine) as session:
-        runs = session.execute(select(ForecastRun.id).where(ForecastRun.published_at.is_not(None))
-                               .order_by(ForecastRun.published_at.desc()).limit(2)).scalars().all()
-        values = pl.DataFrame(session.execute(select(ForecastValue.run_id, ForecastValue.sku_id,
-                                                     ForecastValue.region_id, ForecastValue.day, ForecastValue.yhat)
-                                              .where(ForecastValue.run_id.in_(runs))).all(),
-                              schema=["run_id", "sku", "region", "day", "yhat"], orient="row")
-        last_tracked = session.scalar(select(func.max(ForecastAccuracy.day)))
-        tracked = pl.DataFrame(session.execute(select(ForecastAccuracy.sku_id, ForecastAccuracy.region_id,
-                                                      ForecastAccuracy.yhat, ForecastAccuracy.actual).where(
-            ForecastAccuracy.lag == 1, ForecastAccuracy.day > _days_before(last_tracked, 28)))
-            .all(), schema=["sku", "region", "yhat", "actual"], orient="row")
+        runs = published_repo.published_run_ids(session=session, limit=2)
+        values = published_repo.read_run_values(session=session, run_ids=runs)
+        last_tracked = accuracy_repo.last_tracked_day(session=session)
+        tracked = accuracy_repo.read_tracked(  # the last 28 tracked days: from the 27th before the newest
+            session=session, columns=("sku_id", "region_id", "yhat", "actual"), lag=1,
+            since=_days_before(last_tracked, 27)).rename({"sku_id": "sku", "region_id": "region"})
     changes = pl.DataFrame()
     days = [set(values.filter(pl.col("run_id") == r)["day"]) for r in runs]
     shared = days[0] & days[1] if len(days) == 2 else set()
@@ -568,15 +484,10 @@ def daily_totals(engine: Engine) -> pl.DataFrame:
     """Per day of the published horizon: total forecast units, and actual units on the same weekday a year
     earlier (364 days before)."""
     with session_scope(engine) as session:
-        forecast = session.execute(text("SELECT day, sum(yhat) FROM published_forecast GROUP BY day ORDER BY day"))
-        forecast = forecast.all()
-        if not forecast:
+        frame = published_repo.daily_forecast_totals(session=session)
+        if frame.is_empty():
             return pl.DataFrame()
-        frame = pl.DataFrame([(d if isinstance(d, dt.date) else dt.date.fromisoformat(d), v) for d, v in forecast],
-                             schema={"day": pl.Date, "forecast": pl.Float64}, orient="row")
         first, last = frame["day"].min() - dt.timedelta(days=364), frame["day"].max() - dt.timedelta(days=364)
-        year_ago = session.execute(select(Sales.day, func.sum(Sales.units)).where(Sales.day.between(first, last))
-                                   .group_by(Sales.day)).all()
-    ago = pl.DataFrame(year_ago, schema={"day": pl.Date, "last_year": pl.Float64}, orient="row").with_columns(
-        pl.col("day") + pl.duration(days=364))
+        year_ago = sales_repo.daily_units(session=session, first=first, last=last)
+    ago = year_ago.rename({"units": "last_year"}).with_columns(pl.col("day") + pl.duration(days=364))
     return frame.join(ago, on="day", how="left").sort("day")

@@ -35,7 +35,6 @@ from forecast.errors import InvalidInputError
 from forecast.features import build_panel_features, load_signals, sales_panel
 from forecast.pipeline.forecaster import asked_model
 from forecast.storage import override_repo, published_repo, sales_repo
-from forecast.storage.published_repo import CONTRIBUTION_SCHEMA
 
 __all__ = ["CONTRIBUTING_MODELS", "SIGNAL_GROUPS", "SIGNAL_READERS", "Explanation", "explain_change",
            "series_contributions", "signal_note"]

@@ -33,6 +33,8 @@ __all__ = [
     "newest_run_with_metric",
     "read_forecasts",
     "read_metrics",
+    "read_run_columns",
+    "series_metrics",
 ]
 
 ALL_WINDOWS = -1
@@ -143,3 +145,19 @@ def newest_run_with_metric(*, session: Session, metric: str) -> int | None:
     adds), if any."""
     m = BacktestMetric
     return session.scalar(select(m.run_id).where(m.metric == metric).order_by(m.run_id.desc()).limit(1))
+
+
+def read_run_columns(*, session: Session, run_id: int, columns: tuple[str, ...]) -> pl.DataFrame:
+    """`columns` (of FORECAST_COLUMNS) of every forecast row of a run, every model, unordered."""
+    f = BacktestForecast
+    rows = session.execute(select(*(getattr(f, c) for c in columns)).where(f.run_id == run_id)).all()
+    return pl.DataFrame(rows, schema=list(columns), orient="row")
+
+
+def series_metrics(*, session: Session, run_id: int, sku: str, region: str, metrics: list[str]) -> pl.DataFrame:
+    """model, metric, value of one series over every window of a run (step 0: the whole horizon)."""
+    m = BacktestMetric
+    rows = session.execute(select(m.model, m.metric, m.value).where(  # the primary key's prefix: an index seek
+        m.run_id == run_id, m.window_no == ALL_WINDOWS, m.sku_id == sku, m.region_id == region, m.step == 0,
+        m.metric.in_(metrics))).all()
+    return pl.DataFrame(rows, schema={"model": pl.String, "metric": pl.String, "value": pl.Float64}, orient="row")

@@ -32,7 +32,10 @@ __all__ = [
     "list_rejected_rows",
     "upsert_skus",
     "upsert_regions",
+    "region_ids",
     "region_parents",
+    "sku_category",
+    "sku_ids",
     "sku_categories",
     "storage_summary",
 ]
@@ -136,7 +139,7 @@ def sku_categories(*, session: Session) -> pl.DataFrame:
 
 def region_parents(*, session: Session) -> dict[str, str | None]:
     """region -> its parent region (None at the top) of every stored region."""
-    return dict(session.execute(select(Region.id, Region.parent_id)).tuples().all())
+    return {region: parent for region, parent in session.execute(select(Region.id, Region.parent_id))}
 
 
 def _group_by_keys(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -175,3 +178,18 @@ def storage_summary(*, session: Session) -> dict[str, Any]:
 
 def _iso(value: dt.date | str | None) -> str | None:
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def sku_ids(*, session: Session) -> list[str]:
+    """Every stored SKU id, sorted."""
+    return list(session.scalars(select(Sku.id).order_by(Sku.id)).all())
+
+
+def region_ids(*, session: Session) -> list[str]:
+    """Every stored region id, sorted."""
+    return list(session.scalars(select(Region.id).order_by(Region.id)).all())
+
+
+def sku_category(*, session: Session, sku: str) -> str | None:
+    """The category of one SKU (None when it has none or is not stored)."""
+    return session.scalar(select(Sku.category).where(Sku.id == sku))

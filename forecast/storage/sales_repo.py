@@ -9,9 +9,10 @@ import polars as pl
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from forecast.storage.schema import IngestBatch, Sales, SalesHistory
+from forecast.storage.schema import IngestBatch, PublishedSeries, Sales, SalesHistory, Sku
 
-__all__ = ["ROWS_PER_BATCH", "SALES_ROW_SCHEMA", "read_sales_batches", "read_sales_rows", "series_sales"]
+__all__ = ["ROWS_PER_BATCH", "SALES_ROW_SCHEMA", "daily_units", "group_daily_units", "read_sales_batches",
+           "read_sales_rows", "series_sales"]
 
 ROWS_PER_BATCH = 200_000
 """Sales rows read into a frame at a time."""
@@ -67,3 +68,34 @@ def series_sales(*, session: Session, sku: str, region: str, since: dt.date | No
     if until is not None:
         query = query.where(Sales.day <= until)
     return pl.DataFrame(session.execute(query.order_by(Sales.day)).all(), schema=UNITS_SCHEMA, orient="row")
+
+
+def daily_units(*, session: Session, first: dt.date, last: dt.date) -> pl.DataFrame:
+    """day, units: the sales of every series summed per day from `first` through `last`."""
+    rows = session.execute(select(Sales.day, func.sum(Sales.units)).where(Sales.day.between(first, last))
+                           .group_by(Sales.day)).all()
+    return pl.DataFrame(rows, schema=UNITS_SCHEMA, orient="row")
+
+
+def in_group(query: Select, sku_column: object, region_column: object, category: str | None,
+             region: str | None) -> Select:
+    """`query` narrowed to one SKU category and/or region (None: all)."""
+    if category is not None:
+        query = query.join(Sku, Sku.id == sku_column).where(Sku.category == category)
+    if region is not None:
+        query = query.where(region_column == region)
+    return query
+
+
+def group_daily_units(*, session: Session, category: str | None, region: str | None, days: int) -> pl.DataFrame:
+    """day, units: the last `days` days (before the newest sale) of the sales of the published series
+    of a category and/or region (None: all), summed per day."""
+    last = session.scalar(select(func.max(Sales.day)))
+    if last is None:
+        return pl.DataFrame(schema=UNITS_SCHEMA)
+    p = PublishedSeries
+    query = in_group(select(Sales.day, func.sum(Sales.units))
+                     .join(p, (p.sku_id == Sales.sku_id) & (p.region_id == Sales.region_id))
+                     .where(Sales.day > last - dt.timedelta(days=days)), Sales.sku_id, Sales.region_id, category, region)
+    return pl.DataFrame(session.execute(query.group_by(Sales.day).order_by(Sales.day)).all(), schema=UNITS_SCHEMA,
+                        orient="row")

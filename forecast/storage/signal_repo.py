@@ -7,7 +7,7 @@ same key, so pulling the same data again stores nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -37,6 +37,11 @@ __all__ = [
     "load_livestreams",
     "load_promotions",
     "load_calendar",
+    "livestream_hosts",
+    "livestreams_from",
+    "read_calendar_days",
+    "read_region_cases",
+    "read_sku_promotions",
 ]
 
 CHUNK = 5000
@@ -216,3 +221,41 @@ def load_calendar(*, session: Session, as_of: dt.datetime | None = None,
     m = CalendarEvent
     stmt = select(m.region_id, m.day, m.name, m.kind, m.known_at).where(*_known_before(m, as_of, max_batch))
     return _as_utc(_frame(session, stmt, {**CALENDAR_SCHEMA, "known_at": pl.Datetime("us")}), "known_at")
+
+
+def read_region_cases(*, session: Session, region: str, since: dt.date) -> pl.DataFrame:
+    """Every stored version of one region's case counts from `since`: day, known_at, per100k."""
+    rows = session.execute(select(CaseCount.day, CaseCount.known_at, CaseCount.new_cases_per_100k)
+                           .where(CaseCount.region_id == region, CaseCount.day >= since)).all()
+    return pl.DataFrame(rows, schema={"day": pl.Date, "known_at": pl.Datetime("us", "UTC"), "per100k": pl.Float64},
+                        orient="row")
+
+
+def livestreams_from(*, session: Session, since: dt.date) -> Sequence[LivestreamEvent]:
+    """Every stored version of the livestreams on local days from `since`, cancelled ones left out."""
+    return session.execute(select(LivestreamEvent).where(LivestreamEvent.local_day >= since,
+                                                         LivestreamEvent.status != "cancelled")).scalars().all()
+
+
+def livestream_hosts(*, session: Session) -> list[str]:
+    """Every host seen in a stored livestream, sorted."""
+    return list(session.scalars(select(LivestreamEvent.host).distinct().order_by(LivestreamEvent.host)).all())
+
+
+def read_sku_promotions(*, session: Session, sku: str, regions: list[str], since: dt.date) -> pl.DataFrame:
+    """Every stored version of one SKU's promotions ending from `since`, everywhere or in one of
+    `regions`: promo, start_day, end_day, discount, known_at."""
+    rows = session.execute(select(Promotion.promo_id, Promotion.start_day, Promotion.end_day, Promotion.discount,
+                                  Promotion.known_at).where(
+        Promotion.sku_id == sku, Promotion.end_day >= since,
+        (Promotion.region_id.is_(None)) | Promotion.region_id.in_(regions))).all()
+    return pl.DataFrame(rows, schema={"promo": pl.String, "start_day": pl.Date, "end_day": pl.Date,
+                                      "discount": pl.Float64, "known_at": pl.Datetime("us", "UTC")}, orient="row")
+
+
+def read_calendar_days(*, session: Session, regions: list[str], since: dt.date) -> pl.DataFrame:
+    """day, name, kind of the holidays and events from `since`, everywhere or in one of `regions`
+    (every stored version: the same day may repeat)."""
+    rows = session.execute(select(CalendarEvent.day, CalendarEvent.name, CalendarEvent.kind).where(
+        CalendarEvent.day >= since, (CalendarEvent.region_key == "*") | CalendarEvent.region_id.in_(regions))).all()
+    return pl.DataFrame(rows, schema={"day": pl.Date, "name": pl.String, "kind": pl.String}, orient="row")
