@@ -7,7 +7,7 @@ import re
 import polars as pl
 import streamlit as st
 
-from dashboard import data
+from dashboard.data import explorer as data
 from dashboard.export import safe_csv
 
 ALL = "(all)"

@@ -8,7 +8,7 @@ import plotly.express as px
 import polars as pl
 import streamlit as st
 
-from dashboard import data
+from dashboard.data import accuracy as data
 from dashboard.text import plot_text
 from dashboard.widgets import table
 

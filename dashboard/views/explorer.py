@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import data
+from dashboard.data import explorer as data
 from dashboard.charts import forecast_figure
 from dashboard.queries import top_contributions
 from dashboard.text import md

@@ -6,7 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import data
+from dashboard.data import overrides as data
 from dashboard.auth import is_planner, planner_action
 from dashboard.text import md
 from dashboard.widgets import series_picker, table

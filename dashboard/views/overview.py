@@ -8,7 +8,7 @@ from urllib.parse import quote
 import polars as pl
 import streamlit as st
 
-from dashboard import data
+from dashboard.data import overview as data
 from dashboard.charts import totals_figure
 from dashboard.text import md
 from dashboard.widgets import table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data
+from dashboard.data import runs as data
 from dashboard.widgets import table
 
 st.title("Runs and jobs")

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from dashboard import data
+from dashboard.data import scenarios as data
 from dashboard.auth import is_planner, planner_action
 from dashboard.export import safe_csv
 from dashboard.text import md

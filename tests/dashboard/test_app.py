@@ -392,7 +392,7 @@ def _overrides(engine: Engine) -> int:
 def test_a_planner_made_a_viewer_can_no_longer_save_an_override(published: int, loaded: Engine,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The role is read again on every rerun and at the save itself, not only when the page rendered."""
-    from dashboard import data
+    from dashboard.data import overrides as data
 
     app = _app("pia")
     app.switch_page("views/overrides.py").run()
