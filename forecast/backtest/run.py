@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from forecast.backtest.config import BacktestConfig, window_cutoffs
 from forecast.backtest.metrics import pooled_metrics, series_metrics, step_metrics
@@ -27,10 +27,9 @@ from forecast.models.distributed import Execution, dask_engine
 from forecast.pipeline.frames import series_ids
 from forecast.pipeline.selection import ENSEMBLE, SELECTED, band_factors, combine, rank_models, rescale_bands
 from forecast.version import code_version
-from forecast.storage import backtest_repo
+from forecast.storage import backtest_repo, sales_repo
 from forecast.storage.backtest_repo import ALL_WINDOWS, POOLED
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import Sales, SalesHistory
 
 __all__ = ["BacktestReport", "rerun_backtest", "run_backtest"]
 
@@ -118,18 +117,16 @@ def _plan(engine: Engine, config: BacktestConfig, data_cutoff: dt.date | None,
     """The data cutoff, the batch the data is read as of, and the window origins; checks there is history."""
     with session_scope(engine) as session:
         max_batch = backtest_repo.latest_batch_id(session=session) if max_batch is None else max_batch
-        bounds = [session.execute(select(func.min(t.day), func.max(t.day)).where(t.batch_id <= max_batch)).one()
-                  for t in (Sales, SalesHistory)]
-    firsts, lasts = [b[0] for b in bounds if b[0]], [b[1] for b in bounds if b[1]]
-    if not lasts:
+        first, last = sales_repo.sales_span(session=session, max_batch=max_batch)
+    if last is None:
         raise InvalidInputError("no sales are stored; ingest some with `demand ingest sales` first")
-    data_cutoff = data_cutoff or max(lasts)
+    data_cutoff = data_cutoff or last
     cutoffs = window_cutoffs(config, data_cutoff)
-    needed = min(firsts) + dt.timedelta(days=2 * config.horizon)
+    needed = first + dt.timedelta(days=2 * config.horizon)
     if cutoffs[0] < needed:
         raise InvalidInputError(
             f"too little history for {config.windows} window(s) of {config.horizon} days every {config.step_days}: "
-            f"the first origin {cutoffs[0]} needs sales from {min(firsts)} plus {2 * config.horizon} days; "
+            f"the first origin {cutoffs[0]} needs sales from {first} plus {2 * config.horizon} days; "
             "use fewer --windows, a shorter --horizon or --step")
     return data_cutoff, max_batch, cutoffs
 

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from forecast.backtest.config import SIGNAL_MODELS, BacktestConfig
 from forecast.features import build_panel_features, load_signals, read_sales, sales_panel
@@ -23,8 +23,8 @@ from forecast.pipeline.forecaster import Forecaster
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
 from forecast.pipeline.selection import NO_SIGNALS
 from forecast.pipeline.series_report import inactive_zeros
+from forecast.storage import repo
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import Region, Sku
 
 __all__ = ["WindowResult", "hierarchy", "run_window"]
 
@@ -89,10 +89,9 @@ def hierarchy(engine: Engine, series: pl.DataFrame) -> pl.DataFrame:
     region without a parent is its own state.
     """
     with session_scope(engine) as session:
-        skus = pl.DataFrame([(s, c, (a or {}).get("dept")) for s, c, a in
-                             session.execute(select(Sku.id, Sku.category, Sku.attributes))],
+        skus = pl.DataFrame([(s, c, (a or {}).get("dept")) for s, c, a in repo.sku_rows(session=session)],
                             schema={"item": pl.String, "cat": pl.String, "dept": pl.String}, orient="row")
-        regions = pl.DataFrame(session.execute(select(Region.id, Region.parent_id)).all(),
+        regions = pl.DataFrame(list(repo.region_parents(session=session).items()),
                                schema={"store": pl.String, "state": pl.String}, orient="row")
     frame = series.select(pl.col("sku").alias("item"), pl.col("region").alias("store")).unique()
     return frame.join(skus, on="item", how="left").join(regions, on="store", how="left").select(

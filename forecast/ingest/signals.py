@@ -20,14 +20,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forecast.errors import InvalidInputError
 from forecast.ingest.signal_config import SourceConfig
 from forecast.settings import get_settings, placeholder_environment
-from forecast.storage import repo, signal_repo
-from forecast.storage.schema import IngestBatch, Region, Sales, SignalPayload, Sku, utcnow
+from forecast.storage import repo, sales_repo, signal_repo
+from forecast.storage.schema import IngestBatch, Region, SignalPayload, Sku, utcnow
 from signals.calendars import m5_calendar_events, parse_custom_events, public_holidays
 from signals.cases import CASE_PRESETS, normalise_case_counts
 from signals.errors import PayloadTooLargeError, format_bytes
@@ -121,7 +120,7 @@ def _fetch(config: SourceConfig, session: Session, fetcher: SignalSource | None)
 
 
 def _sales_years(session: Session) -> list[int]:
-    first, last = session.execute(select(func.min(Sales.day), func.max(Sales.day))).one()
+    first, last = sales_repo.sales_span(session=session)
     if first is None:
         this_year = utcnow().year
         return [this_year, this_year + 1]
@@ -156,7 +155,7 @@ def _raw(payload: SignalPayload, config: SourceConfig) -> pl.DataFrame:
 
 
 def _known(session: Session, column: Any) -> set[str]:
-    return {v for v in session.scalars(select(column).distinct()) if v is not None}
+    return repo.distinct_values(session=session, column=column)
 
 
 def _valid_region_map(config: SourceConfig, session: Session, notes: list[str]) -> dict[str, str]:
@@ -172,7 +171,7 @@ def _valid_region_map(config: SourceConfig, session: Session, notes: list[str]) 
 def _parse_cases(config: SourceConfig, payload: SignalPayload, session: Session) -> _Parsed:
     notes: list[str] = []
     region_map = _valid_region_map(config, session, notes)
-    population = {r: p for r, p in session.execute(select(Region.id, Region.population)) if p}
+    population = repo.region_populations(session=session)
     result = normalise_case_counts(_raw(payload, config), preset=CASE_PRESETS[config.preset or "daily"],
                                    region_map=region_map, population=population, lag_days=config.lag_days)
     without_population = sorted(set(result.cases.filter(pl.col("region").is_not_null()

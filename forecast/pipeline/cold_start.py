@@ -28,14 +28,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forecast.features import build_panel_features, load_signals
 from forecast.models.base import FORECAST_SCHEMA, finalise
 from forecast.pipeline.frames import ModelFrames
 from forecast.pipeline.selection import rescale_bands
-from forecast.storage.schema import Sales, Sku
+from forecast.storage import repo, sales_repo
 
 __all__ = ["ANALOGUES", "COLD_DAYS", "ColdStart", "cold_start"]
 
@@ -108,10 +107,9 @@ def cold_start(*, session: Session, frames: ModelFrames, forecasts: pl.DataFrame
 
 def _skus(session: Session) -> pl.DataFrame:
     """sku, category, price: the `base_price` attribute, else the mean price it sold at."""
-    sold = dict(session.execute(select(Sales.sku_id, func.avg(Sales.price)).where(Sales.price.is_not(None))
-                                .group_by(Sales.sku_id)).all())
+    sold = sales_repo.mean_prices(session=session)
     rows = [(sku, category, _number((attributes or {}).get("base_price")) or sold.get(sku))
-            for sku, category, attributes in session.execute(select(Sku.id, Sku.category, Sku.attributes))]
+            for sku, category, attributes in repo.sku_rows(session=session)]
     return pl.DataFrame(rows, schema={"sku": pl.String, "category": pl.String, "price": pl.Float64}, orient="row")
 
 

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecast.models.base import PerSeriesFits
 from forecast.pipeline.forecaster import asked_model
 from forecast.storage.model_state_repo import CorruptModelStateError, KeptModel, load_kept
-from forecast.storage.schema import ForecastRun, ForecastValue
+from forecast.storage import published_repo
+from forecast.storage.schema import ForecastRun
 
 __all__ = ["EarlierChoice", "SAME_MODELS_KEYS", "choice_slice", "earlier_choice", "kept_models", "slices_chosen"]
 
@@ -72,9 +72,7 @@ def earlier_choice(*, session: Session, config: dict[str, Any], cutoff: dt.date,
     made_on = {k: day for k, day in _slices_made_on(run, days).items() if k != turn and day >= oldest}
     if not made_on:
         return None
-    rows = session.execute(select(ForecastValue.sku_id, ForecastValue.region_id, ForecastValue.model)
-                           .where(ForecastValue.run_id == run.id).distinct()).all()
-    pairs = (pl.DataFrame(rows, schema=["sku", "region", "model"], orient="row")
+    pairs = (published_repo.run_series_models(session=session, run_id=run.id)
              .select("sku", "region", asked_model().alias("model")).unique()
              .filter(choice_slice(days).is_in(list(made_on))))
     return EarlierChoice(run.id, made_on, pairs)
@@ -132,8 +130,6 @@ def _merged(kept: list[KeptModel]) -> KeptModel:
 def _same_model_runs(*, session: Session, config: dict[str, Any], cutoff: dt.date, oldest: dt.date) -> list[ForecastRun]:
     """Published (or superseded) forecast runs with cutoffs in [oldest, cutoff), newest first, with the same
     models and candidates as `config` and not chosen from a backtest."""
-    runs = session.scalars(select(ForecastRun).where(
-        ForecastRun.kind == "forecast", ForecastRun.status.in_(("published", "superseded")),
-        ForecastRun.cutoff < cutoff, ForecastRun.cutoff >= oldest).order_by(ForecastRun.id.desc())).all()
+    runs = published_repo.forecast_runs_between(session=session, oldest=oldest, before=cutoff)
     return [run for run in runs if "from_backtest" not in run.config
             and all(run.config.get(k) == config.get(k) for k in SAME_MODELS_KEYS)]

@@ -23,7 +23,7 @@ import logging
 from dataclasses import asdict, dataclass, replace
 
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from forecast.errors import InvalidInputError
@@ -33,9 +33,8 @@ from forecast.pipeline.forecaster import Forecaster, ForecastResult
 from forecast.pipeline.frames import ModelFrames, model_frames
 from forecast.pipeline.selection import rescale_bands
 from forecast.settings import Settings
-from forecast.storage import shock_repo
+from forecast.storage import repo, shock_repo
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import Sales
 
 __all__ = ["CHECK_SCHEMA", "ShockRules", "breakouts", "case_rise", "check_shocks", "check_shocks_at", "detect_shocks",
            "flagged_ids", "short_memory_forecast", "widened"]
@@ -232,7 +231,7 @@ def check_shocks_at(engine: Engine, *, rules: ShockRules, cutoff: dt.date | None
         InvalidInputError: no sales are stored.
     """
     with session_scope(engine) as session:
-        cutoff = cutoff or session.scalar(select(func.max(Sales.day)))
+        cutoff = cutoff or repo.last_sales_day(session=session)
         if cutoff is None:
             raise InvalidInputError("no sales are stored; ingest some with `demand ingest sales` first")
         frames = model_frames(signal_features(session=session, cutoff=cutoff, horizon=0), cutoff=cutoff)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from forecast.errors import InvalidInputError
 from forecast.features import StoredSignals, build_panel_features, load_signals, sales_panel
@@ -25,9 +25,8 @@ from forecast.pipeline.forecaster import Forecaster
 from forecast.pipeline.frames import DEFAULT_EXOG, ModelFrames, keyed, model_frames
 from forecast.version import code_version
 from forecast.scenarios.plans import LivestreamPlan, Plan, affected_series, planned_event
-from forecast.storage import scenario_repo
+from forecast.storage import repo, scenario_repo
 from forecast.storage.engine import session_scope
-from forecast.storage.schema import Sales
 
 __all__ = ["SCENARIO_MODELS", "ScenarioReport", "run_scenario"]
 
@@ -118,7 +117,7 @@ def run_scenario(engine: Engine, plan: Plan, *, horizon: int = 28, model: str = 
 def _prepare(engine: Engine, plan: Plan, *, horizon: int, cutoff: dt.date | None) -> _Prepared:
     """Load the panel and signals, build both futures and check the plan moves some series."""
     with session_scope(engine) as session:
-        last_day = session.scalar(select(func.max(Sales.day)))
+        last_day = repo.last_sales_day(session=session)
         if last_day is None:
             raise InvalidInputError("no sales are stored; ingest some with `demand ingest sales` first")
         cutoff = cutoff or last_day

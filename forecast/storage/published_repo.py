@@ -5,6 +5,7 @@ Functions take `*, session` and never commit."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import polars as pl
 from sqlalchemy import Select, func, select, text
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from forecast.storage.sales_repo import in_group
 from forecast.storage.schema import ForecastContribution, ForecastRun, ForecastValue, PublishedSeries, Region, Sales, Sku
 
-__all__ = ["CONTRIBUTION_SCHEMA", "category_totals", "contribution_rows", "daily_forecast_totals", "get_run",
+__all__ = ["CONTRIBUTION_SCHEMA", "category_totals", "forecast_runs_between", "run_series_models", "contribution_rows", "daily_forecast_totals", "get_run",
            "group_daily_sums", "latest_published_run", "previous_run_of", "published_run_of", "published_run_ids",
            "read_run_values", "series_index", "series_values"]
 
@@ -138,3 +139,17 @@ def daily_forecast_totals(*, session: Session) -> pl.DataFrame:
     # SQLite returns the view's dates as text, PostgreSQL as objects
     return pl.DataFrame([(d if isinstance(d, dt.date) else dt.date.fromisoformat(d), y) for d, y in rows],
                         schema={"day": pl.Date, "forecast": pl.Float64}, orient="row")
+
+
+def forecast_runs_between(*, session: Session, oldest: dt.date, before: dt.date) -> Sequence[ForecastRun]:
+    """Published (or superseded) nightly runs (kind `forecast`) with cutoffs in [oldest, before), newest first."""
+    return session.scalars(select(ForecastRun).where(
+        ForecastRun.kind == "forecast", ForecastRun.status.in_(("published", "superseded")),
+        ForecastRun.cutoff < before, ForecastRun.cutoff >= oldest).order_by(ForecastRun.id.desc())).all()
+
+
+def run_series_models(*, session: Session, run_id: int) -> pl.DataFrame:
+    """sku, region, model: the distinct models a run's stored values of each series name."""
+    v = ForecastValue
+    rows = session.execute(select(v.sku_id, v.region_id, v.model).where(v.run_id == run_id).distinct()).all()
+    return pl.DataFrame(rows, schema=["sku", "region", "model"], orient="row")

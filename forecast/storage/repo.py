@@ -32,10 +32,13 @@ __all__ = [
     "list_rejected_rows",
     "upsert_skus",
     "upsert_regions",
+    "distinct_values",
     "region_ids",
+    "region_populations",
     "region_parents",
     "sku_category",
     "sku_ids",
+    "sku_rows",
     "sku_categories",
     "storage_summary",
 ]
@@ -193,3 +196,20 @@ def region_ids(*, session: Session) -> list[str]:
 def sku_category(*, session: Session, sku: str) -> str | None:
     """The category of one SKU (None when it has none or is not stored)."""
     return session.scalar(select(Sku.category).where(Sku.id == sku))
+
+
+def sku_rows(*, session: Session) -> list[tuple[str, str | None, dict[str, Any] | None]]:
+    """id, category, attributes of every stored SKU."""
+    return [(sku, category, attributes) for sku, category, attributes in
+            session.execute(select(Sku.id, Sku.category, Sku.attributes))]
+
+
+def region_populations(*, session: Session) -> dict[str, int]:
+    """region -> population of the stored regions that have one."""
+    return {region: population for region, population in session.execute(select(Region.id, Region.population))
+            if population}
+
+
+def distinct_values(*, session: Session, column: Any) -> set[str]:
+    """The distinct non-null values of a master-data `column` (e.g. `Sku.category`, `Region.id`)."""
+    return {v for v in session.scalars(select(column).distinct()) if v is not None}

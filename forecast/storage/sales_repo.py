@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from forecast.storage.schema import IngestBatch, PublishedSeries, Sales, SalesHistory, Sku
 
-__all__ = ["ROWS_PER_BATCH", "SALES_ROW_SCHEMA", "daily_units", "group_daily_units", "read_sales_batches",
-           "read_sales_rows", "series_sales"]
+__all__ = ["ROWS_PER_BATCH", "SALES_ROW_SCHEMA", "daily_units", "group_daily_units", "mean_prices",
+           "read_sales_batches", "read_sales_rows", "sales_span", "series_sales"]
 
 ROWS_PER_BATCH = 200_000
 """Sales rows read into a frame at a time."""
@@ -99,3 +99,21 @@ def group_daily_units(*, session: Session, category: str | None, region: str | N
                      .where(Sales.day > last - dt.timedelta(days=days)), Sales.sku_id, Sales.region_id, category, region)
     return pl.DataFrame(session.execute(query.group_by(Sales.day).order_by(Sales.day)).all(), schema=UNITS_SCHEMA,
                         orient="row")
+
+
+def sales_span(*, session: Session, max_batch: int | None = None) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last day with a stored sale (None, None when there is none); with `max_batch`, of
+    the sales as known right after that batch (rows it or an earlier batch wrote, corrected or not)."""
+    if max_batch is None:
+        first, last = session.execute(select(func.min(Sales.day), func.max(Sales.day))).one()
+        return first, last
+    bounds = [session.execute(select(func.min(t.day), func.max(t.day)).where(t.batch_id <= max_batch)).one()
+              for t in (Sales, SalesHistory)]
+    firsts, lasts = [b[0] for b in bounds if b[0]], [b[1] for b in bounds if b[1]]
+    return (min(firsts) if firsts else None), (max(lasts) if lasts else None)
+
+
+def mean_prices(*, session: Session) -> dict[str, float]:
+    """sku -> the mean price it sold at (SKUs never sold with a price left out)."""
+    return {sku: price for sku, price in session.execute(
+        select(Sales.sku_id, func.avg(Sales.price)).where(Sales.price.is_not(None)).group_by(Sales.sku_id))}
