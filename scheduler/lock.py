@@ -14,11 +14,12 @@ import datetime as dt
 import logging
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, or_, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
+from forecast.storage import lock_repo
 from forecast.storage.engine import is_postgres, session_scope
-from forecast.storage.schema import SchedulerLock, utcnow
+from forecast.storage.schema import utcnow
 
 __all__ = ["AdvisoryLock", "LeaseLock", "ServiceLock", "make_lock"]
 
@@ -53,24 +54,15 @@ class LeaseLock:
 
     def _write(self, *, take_expired: bool) -> bool:
         now = utcnow()
+        lease = {"name": LOCK_NAME, "owner": self.owner, "now": now, "until": now + self.lease}
         with session_scope(self.engine) as session:
-            before = session.scalar(select(SchedulerLock.owner).where(SchedulerLock.name == LOCK_NAME))
-            mine = SchedulerLock.owner == self.owner
-            taken = session.execute(
-                update(SchedulerLock)
-                .where(SchedulerLock.name == LOCK_NAME,
-                       or_(mine, SchedulerLock.expires_at < now) if take_expired else mine)
-                .values(owner=self.owner, renewed_at=now, expires_at=now + self.lease,
-                        acquired_at=SchedulerLock.acquired_at if not take_expired else now)).rowcount
+            before = lock_repo.lease_owner(session=session, name=LOCK_NAME)
+            taken = lock_repo.take_lease(session=session, take_expired=take_expired, **lease)
             if taken and take_expired:
                 self.previous_owner = before
             if taken or not take_expired:
-                return bool(taken)
-            try:
-                with session.begin_nested():
-                    session.add(SchedulerLock(name=LOCK_NAME, owner=self.owner, acquired_at=now, renewed_at=now,
-                                              expires_at=now + self.lease))
-            except IntegrityError:
+                return taken
+            if not lock_repo.insert_lease(session=session, **lease):
                 return False
             self.previous_owner = None
             return True
@@ -86,8 +78,7 @@ class LeaseLock:
     def release(self) -> None:
         """Expire this instance's lease now."""
         with session_scope(self.engine) as session:
-            session.execute(update(SchedulerLock).where(SchedulerLock.name == LOCK_NAME,
-                                                        SchedulerLock.owner == self.owner).values(expires_at=utcnow()))
+            lock_repo.expire_lease(session=session, name=LOCK_NAME, owner=self.owner, now=utcnow())
 
 
 class AdvisoryLock:
@@ -103,31 +94,26 @@ class AdvisoryLock:
         """Try the advisory lock; on success record this instance in the row."""
         if self.connection is None:
             self.connection = self.engine.connect()
-        got = bool(self.connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar())
+        got = lock_repo.try_advisory_lock(connection=self.connection, key=ADVISORY_KEY)
         self.connection.commit()
         if got:
             with session_scope(self.engine) as session:
-                self.previous_owner = session.scalar(select(SchedulerLock.owner).where(SchedulerLock.name == LOCK_NAME))
+                self.previous_owner = lock_repo.lease_owner(session=session, name=LOCK_NAME)
             self._record()
         return got
 
     def _record(self) -> None:
         now = utcnow()
         with session_scope(self.engine) as session:
-            session.execute(text(
-                "INSERT INTO scheduler_lock (name, owner, acquired_at, renewed_at, expires_at) "
-                "VALUES (:name, :owner, :now, :now, :expires) ON CONFLICT (name) DO UPDATE SET "
-                "owner = excluded.owner, acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at, "
-                "expires_at = excluded.expires_at"),
-                {"name": LOCK_NAME, "owner": self.owner, "now": now,
-                 "expires": now + dt.timedelta(seconds=self.lease_seconds)})
+            lock_repo.record_holder(session=session, name=LOCK_NAME, owner=self.owner, now=now,
+                                    until=now + dt.timedelta(seconds=self.lease_seconds))
 
     def renew(self) -> bool:
         """Check the lock's connection is alive (it holds the lock while it is) and refresh the row."""
         if self.connection is None:
             return False
         try:
-            self.connection.execute(text("SELECT 1"))
+            lock_repo.ping(connection=self.connection)
             self.connection.commit()
         except DBAPIError as exc:
             logger.error("lost the scheduler lock's connection: %s", str(exc).splitlines()[0])
@@ -139,7 +125,7 @@ class AdvisoryLock:
         """Unlock and close the connection; expire the row."""
         if self.connection is not None:
             try:
-                self.connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+                lock_repo.advisory_unlock(connection=self.connection, key=ADVISORY_KEY)
                 self.connection.commit()
                 self.connection.close()
             except DBAPIError:
