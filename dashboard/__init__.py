@@ -1,1 +1,1 @@
-"""Streamlit planner dashboard (issue 7)."""
+"""The planners' Streamlit dashboard: sign-in (`auth`), pages (`views`), cached reads by page (`data`)."""

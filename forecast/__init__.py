@@ -1,4 +1,5 @@
-"""The core of the demand forecasting service: settings, storage, ingest and the `demand` CLI."""
+"""The core of the demand forecasting service: settings, storage, ingest, models, the nightly run
+(`pipeline`), backtests, scenarios and the `demand` CLI; this facade exports what scripts use most."""
 
 from __future__ import annotations
 

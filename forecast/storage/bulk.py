@@ -1,6 +1,7 @@
-"""Bulk upsert of sales rows through each engine's fast path.
+"""Bulk writes through each engine's fast path: appending a frame to a table (`insert_frame`: COPY on
+PostgreSQL, `executemany` on SQLite) and upserting sales rows (`merge_sales`).
 
-Rows go into a temporary staging table (PostgreSQL: `COPY ... FROM STDIN` in CSV chunks; SQLite:
+For the upsert, rows go into a temporary staging table (PostgreSQL: `COPY ... FROM STDIN` in CSV chunks; SQLite:
 `executemany`), the versions about to change are copied to `sales_history`, then an `UPDATE ... FROM`
 rewrites the rows whose values changed and an
 `INSERT ... SELECT ... WHERE NOT EXISTS` adds the new keys. SQLAlchemy has no COPY and no
