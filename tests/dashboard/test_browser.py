@@ -139,6 +139,7 @@ def test_no_page_or_download_is_reachable_without_signing_in(served: str) -> Non
         assert client.get(media).status_code == 404  # signed out: the session's files are gone
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the files live in Streamlit's memory, whatever the database
 def test_a_download_stops_answering_soon_after_its_tab_closes_without_signing_out(served: str) -> None:
     """A forecast CSV's URL lives with the browser tab that made it: closing the tab (no sign-out) ends the
     session on the server within the grace period, and its files with it."""
