@@ -126,33 +126,30 @@ def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
     return _URL_IN_TEXT.sub(one, text)
 
 
-def url_secrets(location: str) -> list[str]:
-    """The secret values written in `location` (password, lone user name, secret parameters), as written
-    and percent-decoded: what `mask_text` must scrub from a message about it."""
+def _secret_fields(location: str) -> list[tuple[str, str]]:
+    """(what it is, value) of each secret written in `location`: "password" or "user name" for the user
+    info, the parameter's name for a secret query or fragment parameter."""
     if not is_url(location):
         return []
     _, userinfo, _, _, query, fragment = _split(location)
     found = []
     if userinfo:
         user, colon, password = userinfo.partition(":")
-        found.append(password if colon else user)
-    found += [value for params in (query, fragment) if params for _, value in _secret_params(params)]
-    return [form for value in found if value for form in {value, unquote(value), unquote_plus(value)}]
+        found.append(("password", password) if colon else ("user name", user))
+    return found + [(unquote_plus(name), value) for params in (query, fragment) if params
+                    for name, value in _secret_params(params)]
+
+
+def url_secrets(location: str) -> list[str]:
+    """The secret values written in `location` (password, lone user name, secret parameters), as written
+    and percent-decoded: what `mask_text` must scrub from a message about it."""
+    return [form for _, value in _secret_fields(location) if value
+            for form in {value, unquote(value), unquote_plus(value)}]
 
 
 def literal_secrets(location: str) -> list[str]:
     """What `location` writes in clear instead of as `${NAME}`: "password", "user name" or a parameter's name."""
-    if not is_url(location):
-        return []
-    _, userinfo, _, _, query, fragment = _split(location)
-    found = []
-    if userinfo:
-        user, colon, password = userinfo.partition(":")
-        if not _shown(password if colon else user):
-            found.append("password" if colon else "user name")
-    found += [unquote_plus(name) for params in (query, fragment) if params
-              for name, value in _secret_params(params) if not _shown(value)]
-    return found
+    return [what for what, value in _secret_fields(location) if not _shown(value)]
 
 
 def expand_location(location: str, environ: Mapping[str, str] | None = None) -> str:
